@@ -1,0 +1,294 @@
+//! The one typed configuration of a NeuroTrainer module.
+//!
+//! Everything the generator, the simulators and the EDA flow need is set here, loaded from a TOML
+//! file (`configs/default.toml` holds the defaults) and optionally overridden with `section.key=value`
+//! pairs from the command line. [`Config::validate`] rejects bad values with the field's name; callers
+//! validate before they write anything.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Largest tile grid side the generator supports.
+pub const MAX_GRID_SIDE: usize = 8;
+/// Largest number of MAC lanes in one processing engine.
+pub const MAX_LANES: usize = 64;
+/// Widest operand buffer address the PE's buffer port carries.
+pub const OPERAND_BUFFER_ADDR_BITS: usize = 10;
+/// The PLAN sigmoid's breakpoints need five fraction bits; 1.0 must fit a signed 16-bit value.
+pub const FRAC_BITS_RANGE: (u32, u32) = (5, 14);
+/// Master weights are 32-bit; one bit is the sign.
+pub const MAX_GRAD_FRAC_BITS: u32 = 30;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub array: ArrayConfig,
+    pub pe: PeConfig,
+    pub format: FormatConfig,
+    pub clock: ClockConfig,
+}
+
+/// The grid of tiles (one tile per vault).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArrayConfig {
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// The processing engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PeConfig {
+    /// MAC lanes sharing one broadcast operand (power of two, 1..=64).
+    pub lanes: usize,
+    /// Entries of 16 bits in the broadcast-operand reuse buffer (power of two, 2..=1024).
+    pub operand_buffer_depth: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// 16-bit fixed point operands, 48-bit accumulators, 32-bit master weights (ARCHITECTURE.md s3).
+    Fixed16,
+}
+
+/// Number formats.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FormatConfig {
+    pub profile: Profile,
+    /// F: fraction bits of activations, MAC weights and errors.
+    pub frac_bits: u32,
+    /// G: fraction bits of master weights, biases and gradients.
+    pub grad_frac_bits: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockConfig {
+    /// Target clock frequency in MHz; the SDC period is derived from it.
+    pub target_mhz: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            array: ArrayConfig::default(),
+            pe: PeConfig::default(),
+            format: FormatConfig::default(),
+            clock: ClockConfig::default(),
+        }
+    }
+}
+
+impl Default for ArrayConfig {
+    fn default() -> Self {
+        ArrayConfig { rows: 4, cols: 4 }
+    }
+}
+
+impl Default for PeConfig {
+    fn default() -> Self {
+        PeConfig {
+            lanes: 16,
+            operand_buffer_depth: 256,
+        }
+    }
+}
+
+impl Default for FormatConfig {
+    fn default() -> Self {
+        FormatConfig {
+            profile: Profile::Fixed16,
+            frac_bits: 10,
+            grad_frac_bits: 24,
+        }
+    }
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        ClockConfig { target_mhz: 1250.0 }
+    }
+}
+
+fn power_of_two_in(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    if !value.is_power_of_two() || value < lo || value > hi {
+        bail!("{field} = {value}: must be a power of two from {lo} to {hi}");
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Parses a TOML text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config> {
+        Self::from_toml_with_overrides(text, origin, &[])
+    }
+
+    /// Parses a TOML text, then applies `section.key=value` overrides (values in TOML syntax,
+    /// bare words taken as strings), then validates.
+    pub fn from_toml_with_overrides(
+        text: &str,
+        origin: &str,
+        overrides: &[String],
+    ) -> Result<Config> {
+        let mut value: toml::Table =
+            toml::from_str(text).with_context(|| format!("{origin}: not valid TOML"))?;
+        for ov in overrides {
+            apply_override(&mut value, ov)?;
+        }
+        let config: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{origin}: {}", e.message()))?;
+        config
+            .validate()
+            .with_context(|| format!("{origin}: invalid configuration"))?;
+        Ok(config)
+    }
+
+    /// Loads and validates a configuration file, applying overrides.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration {}", path.display()))?;
+        Self::from_toml_with_overrides(&text, &path.display().to_string(), overrides)
+    }
+
+    /// The configuration as TOML, the format `load` reads.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a Config always serializes")
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        for (field, v) in [
+            ("array.rows", self.array.rows),
+            ("array.cols", self.array.cols),
+        ] {
+            if v == 0 || v > MAX_GRID_SIDE {
+                bail!("{field} = {v}: must be from 1 to {MAX_GRID_SIDE}");
+            }
+        }
+        power_of_two_in("pe.lanes", self.pe.lanes, 1, MAX_LANES)?;
+        power_of_two_in(
+            "pe.operand_buffer_depth",
+            self.pe.operand_buffer_depth,
+            2,
+            1 << OPERAND_BUFFER_ADDR_BITS,
+        )?;
+        let f = self.format.frac_bits;
+        let (flo, fhi) = FRAC_BITS_RANGE;
+        if f < flo || f > fhi {
+            bail!("format.frac_bits = {f}: must be from {flo} to {fhi}");
+        }
+        let g = self.format.grad_frac_bits;
+        if g < 2 * f || g > MAX_GRAD_FRAC_BITS {
+            bail!(
+                "format.grad_frac_bits = {g}: must be from 2 * format.frac_bits ({}) to {MAX_GRAD_FRAC_BITS}",
+                2 * f
+            );
+        }
+        let mhz = self.clock.target_mhz;
+        if !mhz.is_finite() || mhz <= 0.0 || mhz > 10_000.0 {
+            bail!("clock.target_mhz = {mhz}: must be a positive frequency up to 10000 MHz");
+        }
+        Ok(())
+    }
+
+    /// Clock period in picoseconds.
+    pub fn clock_period_ps(&self) -> f64 {
+        1.0e6 / self.clock.target_mhz
+    }
+}
+
+/// Applies one `section.key=value` override to a TOML table.
+fn apply_override(table: &mut toml::Table, ov: &str) -> Result<()> {
+    let (path, raw) = ov
+        .split_once('=')
+        .with_context(|| format!("override `{ov}`: expected section.key=value"))?;
+    let path = path.trim();
+    let raw = raw.trim();
+    // Parse the value as TOML; a bare word that is not TOML is taken as a string.
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut keys: Vec<&str> = path.split('.').collect();
+    let last = keys.pop().filter(|k| !k.is_empty());
+    let Some(last) = last else {
+        bail!("override `{ov}`: empty key");
+    };
+    let mut cur = table;
+    for k in keys {
+        let entry = cur
+            .entry(k.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            _ => bail!("override `{ov}`: `{k}` is not a section"),
+        };
+    }
+    cur.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT_TOML: &str = include_str!("../../configs/default.toml");
+
+    #[test]
+    fn default_file_matches_built_in_defaults() {
+        let c = Config::from_toml_str(DEFAULT_TOML, "default.toml").unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let mut c = Config::default();
+        c.pe.lanes = 4;
+        c.format.frac_bits = 8;
+        let back = Config::from_toml_str(&c.to_toml(), "x").unwrap();
+        assert_eq!(back, c);
+    }
+
+    fn err_of(text: &str) -> String {
+        format!("{:#}", Config::from_toml_str(text, "t.toml").unwrap_err())
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_field() {
+        assert!(err_of("[pe]\nlanes = 12").contains("pe.lanes = 12"));
+        assert!(err_of("[pe]\nlanes = 128").contains("pe.lanes"));
+        assert!(err_of("[array]\nrows = 0").contains("array.rows"));
+        assert!(err_of("[array]\ncols = 9").contains("array.cols"));
+        assert!(err_of("[format]\nfrac_bits = 4").contains("format.frac_bits"));
+        assert!(err_of("[format]\ngrad_frac_bits = 19").contains("format.grad_frac_bits"));
+        assert!(err_of("[pe]\noperand_buffer_depth = 100").contains("pe.operand_buffer_depth"));
+        assert!(err_of("[clock]\ntarget_mhz = -1.0").contains("clock.target_mhz"));
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_wrong_types() {
+        assert!(err_of("[pe]\nlanez = 4").contains("lanez"));
+        assert!(err_of("[pe]\nlanes = \"four\"").contains("lanes"));
+        assert!(err_of("[format]\nprofile = \"fp8\"").contains("fp8"));
+        assert!(err_of("lanes = [").contains("not valid TOML"));
+    }
+
+    #[test]
+    fn overrides_apply_before_validation() {
+        let c = Config::from_toml_with_overrides(
+            "",
+            "x",
+            &["pe.lanes=4".into(), "array.rows = 2".into()],
+        )
+        .unwrap();
+        assert_eq!((c.pe.lanes, c.array.rows), (4, 2));
+        let e = Config::from_toml_with_overrides("", "x", &["pe.lanes=3".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("pe.lanes = 3"));
+        assert!(Config::from_toml_with_overrides("", "x", &["nokey".into()]).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! NeuroTrainer RTL: the blocks of a near-memory training module, described with rust-hdl.
+//!
+//! `config` holds the one typed configuration; every block is built from it. `verilog` turns a
+//! block into the Verilog text the EDA flow consumes.
+
+pub mod activation;
+pub mod config;
+pub mod derivative;
+pub mod lfsr;
+pub mod mac_lane;
+pub mod operand_buffer;
+pub mod ops;
+pub mod pe;
+pub mod requant;
+pub mod signed_mul;
+pub mod verilog;
+
+pub use config::Config;

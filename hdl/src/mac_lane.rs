@@ -1,0 +1,447 @@
+//! One MAC lane of the processing engine: its datapath through the six pipeline stages.
+//!
+//! The PE holds the control pipeline (valid, first, last, mode, activation, eta) and hands each
+//! lane the control of the beat in every stage (`cK_*` = the beat held in stage-K registers).
+//!
+//! | stage | registers            | work                                                        |
+//! |-------|----------------------|-------------------------------------------------------------|
+//! | r0    | opa, opb             | operands captured                                           |
+//! | r1    | prod, upd_lo, upd_hi | signed a*b; eta*g halves (update) or y*y (backward)         |
+//! | r2    | acc, step            | acc = (first ? bias : acc) + prod; SR step (eta*g + r) >> 16 |
+//! | r3    | q, d, wide           | requantize; derivative; gradient align; w - step saturated   |
+//! | r4    | narrow, bwd product  | activation; q*d; MAC weight of the new master weight         |
+//! | r5    | out_narrow, out_wide | requantize q*d; results                                      |
+//!
+//! Per-lane operands: `opa[15:0]` is the MAC operand; in update mode `opa` is the master weight and
+//! `opb` the gradient. `opb` is the bias with a forward beat's first term and carries the stored
+//! output y (low 16 bits) with a backward beat's last term.
+//!
+//! Child inputs and outputs are assigned once per evaluation (temporaries hold intermediate
+//! values): a glitch on them would re-trigger combinational blocks in event-driven simulators.
+
+use crate::activation::Activation;
+use crate::derivative::Derivative;
+use crate::lfsr::SrLfsr;
+use crate::ops::{ActFn, PeMode};
+use crate::requant::{Requant, OFFSET48};
+use crate::signed_mul::SignedMul16;
+use rust_hdl::prelude::*;
+
+const MASK48: u64 = (1 << 48) - 1;
+
+#[derive(LogicBlock)]
+pub struct MacLane {
+    pub clock: Signal<In, Clock>,
+    pub opa: Signal<In, Bits<32>>,
+    pub opb: Signal<In, Bits<32>>,
+    /// The broadcast operand of the beat in r0.
+    pub bcast: Signal<In, Bits<16>>,
+    pub c0_valid: Signal<In, Bit>,
+    pub c0_mode: Signal<In, PeMode>,
+    pub c0_eta: Signal<In, Bits<16>>,
+    pub c1_valid: Signal<In, Bit>,
+    pub c1_first: Signal<In, Bit>,
+    pub c1_mode: Signal<In, PeMode>,
+    pub c1_eta: Signal<In, Bits<16>>,
+    pub c2_emit: Signal<In, Bit>,
+    pub c2_mode: Signal<In, PeMode>,
+    pub c2_act: Signal<In, ActFn>,
+    pub c3_emit: Signal<In, Bit>,
+    pub c3_mode: Signal<In, PeMode>,
+    pub c3_act: Signal<In, ActFn>,
+    pub c4_emit: Signal<In, Bit>,
+    pub c4_mode: Signal<In, PeMode>,
+    pub seed_load: Signal<In, Bit>,
+    pub seed: Signal<In, Bits<32>>,
+    pub out_wide: Signal<Out, Bits<32>>,
+    pub out_narrow: Signal<Out, Bits<16>>,
+    /// Saturation events of the beats in r3, r4 and r5 (each beat is counted once, in one stage).
+    pub sat_events: Signal<Out, Bits<16>>,
+
+    // r0
+    opa_r0: DFF<Bits<32>>,
+    opb_r0: DFF<Bits<32>>,
+    // r1
+    prod_r1: DFF<Bits<32>>,
+    upd_lo_r1: DFF<Bits<32>>,
+    upd_hi_r1: DFF<Bits<32>>,
+    rand_r1: DFF<Bits<16>>,
+    opa_r1: DFF<Bits<32>>,
+    opb_r1: DFF<Bits<32>>,
+    // r2
+    acc: DFF<Bits<48>>,
+    step_r2: DFF<Bits<48>>,
+    weight_r2: DFF<Bits<32>>,
+    y_r2: DFF<Bits<16>>,
+    yy_r2: DFF<Bits<32>>,
+    // r3
+    q_r3: DFF<Bits<16>>,
+    d_r3: DFF<Bits<16>>,
+    wide_r3: DFF<Bits<32>>,
+    sat_r3: DFF<Bits<2>>,
+    // r4
+    narrow_r4: DFF<Bits<16>>,
+    bwd_prod_r4: DFF<Bits<32>>,
+    wide_r4: DFF<Bits<32>>,
+    sat_r4: DFF<Bit>,
+    // r5
+    narrow_r5: DFF<Bits<16>>,
+    wide_r5: DFF<Bits<32>>,
+    sat_r5: DFF<Bit>,
+
+    mac_mul: SignedMul16,
+    bwd_mul: SignedMul16,
+    lfsr: SrLfsr,
+    requant: Requant,
+    derivative: Derivative,
+    activation: Activation,
+    weight_requant: Requant,
+    product_requant: Requant,
+
+    // combinational temporaries
+    abs_y: Signal<Local, Bits<16>>,
+    bias48: Signal<Local, Bits<48>>,
+    prod48: Signal<Local, Bits<48>>,
+    step_sum: Signal<Local, Bits<64>>,
+    step64: Signal<Local, Bits<64>>,
+    diff48: Signal<Local, Bits<48>>,
+    wide48: Signal<Local, Bits<48>>,
+    bwd48: Signal<Local, Bits<48>>,
+    weight48: Signal<Local, Bits<48>>,
+    sat3: Signal<Local, Bits<2>>,
+    narrow5: Signal<Local, Bits<16>>,
+    sat_sum: Signal<Local, Bits<16>>,
+
+    // constants derived from F and G
+    bias_half: Constant<Bits<48>>,
+    bias_shift: Constant<Bits<8>>,
+    bias_fill: Constant<Bits<48>>,
+    grad_shift: Constant<Bits<8>>,
+    grad_hi: Constant<Bits<48>>,
+    grad_lo: Constant<Bits<48>>,
+    w_hi: Constant<Bits<48>>,
+    w_lo: Constant<Bits<48>>,
+    offset48: Constant<Bits<48>>,
+    sext16_48: Constant<Bits<48>>,
+    sext32_48: Constant<Bits<48>>,
+    sext16_32: Constant<Bits<32>>,
+    step_fill: Constant<Bits<64>>,
+}
+
+impl MacLane {
+    /// Lane `lane` (its LFSR salt) for F = `frac_bits`, G = `grad_frac_bits`.
+    pub fn new(lane: usize, frac_bits: u32, grad_frac_bits: u32) -> MacLane {
+        let f = frac_bits as u64;
+        let g = grad_frac_bits as u64;
+        let bias_shift = g - 2 * f;
+        let grad_limit = 1u64 << (31 - bias_shift);
+        MacLane {
+            clock: Default::default(),
+            opa: Default::default(),
+            opb: Default::default(),
+            bcast: Default::default(),
+            c0_valid: Default::default(),
+            c0_mode: Default::default(),
+            c0_eta: Default::default(),
+            c1_valid: Default::default(),
+            c1_first: Default::default(),
+            c1_mode: Default::default(),
+            c1_eta: Default::default(),
+            c2_emit: Default::default(),
+            c2_mode: Default::default(),
+            c2_act: Default::default(),
+            c3_emit: Default::default(),
+            c3_mode: Default::default(),
+            c3_act: Default::default(),
+            c4_emit: Default::default(),
+            c4_mode: Default::default(),
+            seed_load: Default::default(),
+            seed: Default::default(),
+            out_wide: Default::default(),
+            out_narrow: Default::default(),
+            sat_events: Default::default(),
+            opa_r0: Default::default(),
+            opb_r0: Default::default(),
+            prod_r1: Default::default(),
+            upd_lo_r1: Default::default(),
+            upd_hi_r1: Default::default(),
+            rand_r1: Default::default(),
+            opa_r1: Default::default(),
+            opb_r1: Default::default(),
+            acc: Default::default(),
+            step_r2: Default::default(),
+            weight_r2: Default::default(),
+            y_r2: Default::default(),
+            yy_r2: Default::default(),
+            q_r3: Default::default(),
+            d_r3: Default::default(),
+            wide_r3: Default::default(),
+            sat_r3: Default::default(),
+            narrow_r4: Default::default(),
+            bwd_prod_r4: Default::default(),
+            wide_r4: Default::default(),
+            sat_r4: Default::default(),
+            narrow_r5: Default::default(),
+            wide_r5: Default::default(),
+            sat_r5: Default::default(),
+            mac_mul: Default::default(),
+            bwd_mul: Default::default(),
+            lfsr: SrLfsr::new(lane),
+            requant: Requant::new(frac_bits),
+            derivative: Derivative::new(frac_bits),
+            activation: Activation::new(frac_bits),
+            weight_requant: Requant::new(grad_frac_bits - frac_bits),
+            product_requant: Requant::new(frac_bits),
+            abs_y: Default::default(),
+            bias48: Default::default(),
+            prod48: Default::default(),
+            step_sum: Default::default(),
+            step64: Default::default(),
+            diff48: Default::default(),
+            wide48: Default::default(),
+            bwd48: Default::default(),
+            weight48: Default::default(),
+            sat3: Default::default(),
+            narrow5: Default::default(),
+            sat_sum: Default::default(),
+            bias_half: Constant::new(bits(if bias_shift == 0 {
+                0
+            } else {
+                1 << (bias_shift - 1)
+            })),
+            bias_shift: Constant::new(bits(bias_shift)),
+            bias_fill: Constant::new(bits(MASK48 & !(MASK48 >> bias_shift))),
+            grad_shift: Constant::new(bits(bias_shift)),
+            grad_hi: Constant::new(bits(OFFSET48 + grad_limit - 1)),
+            grad_lo: Constant::new(bits(OFFSET48 - grad_limit)),
+            w_hi: Constant::new(bits(OFFSET48 + (1 << 31) - 1)),
+            w_lo: Constant::new(bits(OFFSET48 - (1 << 31))),
+            offset48: Constant::new(bits(OFFSET48)),
+            sext16_48: Constant::new(bits(MASK48 & !0xFFFF)),
+            sext32_48: Constant::new(bits(MASK48 & !0xFFFF_FFFF)),
+            sext16_32: Constant::new(bits(0xFFFF_0000)),
+            step_fill: Constant::new(bits(!(u64::MAX >> 16))),
+        }
+    }
+}
+
+impl Logic for MacLane {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            opa_r0,
+            opb_r0,
+            prod_r1,
+            upd_lo_r1,
+            upd_hi_r1,
+            rand_r1,
+            opa_r1,
+            opb_r1,
+            acc,
+            step_r2,
+            weight_r2,
+            y_r2,
+            yy_r2,
+            q_r3,
+            d_r3,
+            wide_r3,
+            sat_r3,
+            narrow_r4,
+            bwd_prod_r4,
+            wide_r4,
+            sat_r4,
+            narrow_r5,
+            wide_r5,
+            sat_r5
+        );
+        self.lfsr.clock.next = self.clock.val();
+        self.lfsr.seed.next = self.seed.val();
+        self.lfsr.load.next = self.seed_load.val();
+
+        // r0: capture operands.
+        self.opa_r0.d.next = self.opa.val();
+        self.opb_r0.d.next = self.opb.val();
+
+        // r1: multiply. The update multipliers take eta * g[15:0] and eta * g[31:16]; in backward
+        // mode the high one squares |y| for the derivative instead.
+        self.mac_mul.a.next = self.opa_r0.q.val().get_bits::<16>(0);
+        self.mac_mul.b.next = self.bcast.val();
+        self.prod_r1.d.next = self.mac_mul.p.val();
+        self.abs_y.next = self.opb_r0.q.val().get_bits::<16>(0);
+        if self.abs_y.val().get_bit(15) {
+            self.abs_y.next = 0 - self.abs_y.val();
+        }
+        self.upd_lo_r1.d.next = self.c0_eta.val() * self.opb_r0.q.val().get_bits::<16>(0);
+        if self.c0_mode.val() == PeMode::Backward {
+            self.upd_hi_r1.d.next = self.abs_y.val() * self.abs_y.val();
+        } else {
+            self.upd_hi_r1.d.next = self.c0_eta.val() * self.opb_r0.q.val().get_bits::<16>(16);
+        }
+        self.lfsr.advance.next = self.c0_valid.val() & (self.c0_mode.val() == PeMode::Update);
+        self.rand_r1.d.next = self.lfsr.r.val();
+        self.opa_r1.d.next = self.opa_r0.q.val();
+        self.opb_r1.d.next = self.opb_r0.q.val();
+
+        // r2: accumulate. A forward reduction starts from the bias aligned to 2F bits (round half
+        // up); the other reductions start from zero.
+        self.prod48.next = bit_cast::<48, 32>(self.prod_r1.q.val());
+        if self.prod_r1.q.val().get_bit(31) {
+            self.prod48.next = self.prod48.val() | self.sext32_48.val();
+        }
+        self.bias48.next = bit_cast::<48, 32>(self.opb_r1.q.val());
+        if self.opb_r1.q.val().get_bit(31) {
+            self.bias48.next = self.bias48.val() | self.sext32_48.val();
+        }
+        self.bias48.next = self.bias48.val() + self.bias_half.val();
+        if self.bias48.val().get_bit(47) {
+            self.bias48.next = (self.bias48.val() >> self.bias_shift.val()) | self.bias_fill.val();
+        } else {
+            self.bias48.next = self.bias48.val() >> self.bias_shift.val();
+        }
+        if self.c1_mode.val() != PeMode::Forward {
+            self.bias48.next = 0.into();
+        }
+        if self.c1_valid.val() & (self.c1_mode.val() != PeMode::Update) {
+            if self.c1_first.val() {
+                self.acc.d.next = self.bias48.val() + self.prod48.val();
+            } else {
+                self.acc.d.next = self.acc.q.val() + self.prod48.val();
+            }
+        }
+        // SR step: (eta * g + r) >> 16, arithmetic, from the two unsigned halves of eta * g.
+        self.step_sum.next = (bit_cast::<64, 32>(self.upd_hi_r1.q.val()) << 16)
+            + bit_cast::<64, 32>(self.upd_lo_r1.q.val())
+            + bit_cast::<64, 16>(self.rand_r1.q.val());
+        if self.opb_r1.q.val().get_bit(31) {
+            self.step_sum.next =
+                self.step_sum.val() - (bit_cast::<64, 16>(self.c1_eta.val()) << 32);
+        }
+        self.step64.next = self.step_sum.val() >> 16;
+        if self.step_sum.val().get_bit(63) {
+            self.step64.next = self.step64.val() | self.step_fill.val();
+        }
+        self.step_r2.d.next = bit_cast::<48, 64>(self.step64.val());
+        self.weight_r2.d.next = self.opa_r1.q.val();
+        self.y_r2.d.next = self.opb_r1.q.val().get_bits::<16>(0);
+        self.yy_r2.d.next = self.upd_hi_r1.q.val();
+
+        // r3: requantize, derivative, gradient alignment, weight update.
+        self.requant.x.next = self.acc.q.val();
+        self.q_r3.d.next = self.requant.q.val();
+        self.derivative.y.next = self.y_r2.q.val();
+        self.derivative.yy.next = self.yy_r2.q.val();
+        self.derivative.act.next = self.c2_act.val();
+        self.d_r3.d.next = self.derivative.d.val();
+        self.sat_r3.d.next = 0.into();
+        self.wide48.next = self.acc.q.val();
+        self.diff48.next = bit_cast::<48, 32>(self.weight_r2.q.val());
+        if self.weight_r2.q.val().get_bit(31) {
+            self.diff48.next = self.diff48.val() | self.sext32_48.val();
+        }
+        self.diff48.next = self.diff48.val() - self.step_r2.q.val();
+        self.sat3.next = 0.into();
+        match self.c2_mode.val() {
+            PeMode::Forward => {
+                self.wide_r3.d.next = 0.into();
+                if self.requant.saturated.val() {
+                    self.sat3.next = 1.into();
+                }
+            }
+            PeMode::Backward => {
+                self.wide_r3.d.next = 0.into();
+                if self.requant.saturated.val() {
+                    self.sat3.next = self.sat3.val() + 1;
+                }
+                if self.derivative.saturated.val() {
+                    self.sat3.next = self.sat3.val() + 1;
+                }
+            }
+            PeMode::Gradient => {
+                self.wide_r3.d.next =
+                    bit_cast::<32, 48>(self.wide48.val() << self.grad_shift.val());
+                if (self.wide48.val() ^ self.offset48.val()) > self.grad_hi.val() {
+                    self.wide_r3.d.next = 0x7FFF_FFFF_u64.into();
+                    self.sat3.next = 1.into();
+                }
+                if (self.wide48.val() ^ self.offset48.val()) < self.grad_lo.val() {
+                    self.wide_r3.d.next = 0x8000_0000_u64.into();
+                    self.sat3.next = 1.into();
+                }
+            }
+            PeMode::Update => {
+                self.wide_r3.d.next = bit_cast::<32, 48>(self.diff48.val());
+                if (self.diff48.val() ^ self.offset48.val()) > self.w_hi.val() {
+                    self.wide_r3.d.next = 0x7FFF_FFFF_u64.into();
+                    self.sat3.next = 1.into();
+                }
+                if (self.diff48.val() ^ self.offset48.val()) < self.w_lo.val() {
+                    self.wide_r3.d.next = 0x8000_0000_u64.into();
+                    self.sat3.next = 1.into();
+                }
+            }
+            _ => {
+                self.wide_r3.d.next = 0.into();
+            }
+        }
+        // Only beats that produce a result count their saturations.
+        if self.c2_emit.val() {
+            self.sat_r3.d.next = self.sat3.val();
+        }
+
+        // r4: activation; backward product; the new master weight's 16-bit MAC weight.
+        self.activation.z.next = self.q_r3.q.val();
+        self.activation.act.next = self.c3_act.val();
+        self.bwd_mul.a.next = self.q_r3.q.val();
+        self.bwd_mul.b.next = self.d_r3.q.val();
+        self.bwd_prod_r4.d.next = self.bwd_mul.p.val();
+        self.weight48.next = bit_cast::<48, 32>(self.wide_r3.q.val());
+        if self.wide_r3.q.val().get_bit(31) {
+            self.weight48.next = self.weight48.val() | self.sext32_48.val();
+        }
+        self.weight_requant.x.next = self.weight48.val();
+        self.wide_r4.d.next = self.wide_r3.q.val();
+        self.sat_r4.d.next = false;
+        self.narrow_r4.d.next = self.activation.y.val();
+        if self.c3_mode.val() == PeMode::Gradient {
+            self.narrow_r4.d.next = 0.into();
+        }
+        if self.c3_mode.val() == PeMode::Update {
+            self.narrow_r4.d.next = self.weight_requant.q.val();
+            self.sat_r4.d.next = self.c3_emit.val() & self.weight_requant.saturated.val();
+        }
+
+        // r5: second rounding of the backward product.
+        self.bwd48.next = bit_cast::<48, 32>(self.bwd_prod_r4.q.val());
+        if self.bwd_prod_r4.q.val().get_bit(31) {
+            self.bwd48.next = self.bwd48.val() | self.sext32_48.val();
+        }
+        self.product_requant.x.next = self.bwd48.val();
+        self.narrow5.next = self.narrow_r4.q.val();
+        self.sat_r5.d.next = false;
+        if self.c4_mode.val() == PeMode::Backward {
+            self.narrow5.next = self.product_requant.q.val();
+            self.sat_r5.d.next = self.c4_emit.val() & self.product_requant.saturated.val();
+        }
+        self.narrow_r5.d.next = self.narrow5.val();
+        self.wide_r5.d.next = self.wide_r4.q.val();
+        if (self.c4_mode.val() == PeMode::Forward) | (self.c4_mode.val() == PeMode::Backward) {
+            self.wide_r5.d.next = bit_cast::<32, 16>(self.narrow5.val());
+            if self.narrow5.val().get_bit(15) {
+                self.wide_r5.d.next = bit_cast::<32, 16>(self.narrow5.val()) | self.sext16_32.val();
+            }
+        }
+
+        self.out_narrow.next = self.narrow_r5.q.val();
+        self.out_wide.next = self.wide_r5.q.val();
+        self.sat_sum.next = bit_cast::<16, 2>(self.sat_r3.q.val());
+        if self.sat_r4.q.val() {
+            self.sat_sum.next = self.sat_sum.val() + 1;
+        }
+        if self.sat_r5.q.val() {
+            self.sat_sum.next = self.sat_sum.val() + 1;
+        }
+        self.sat_events.next = self.sat_sum.val();
+    }
+}

@@ -1,0 +1,52 @@
+//! Operation codes shared by the processing engine's blocks.
+//!
+//! Encodings are the declaration order (0, 1, 2, ...); the golden model and the host software use
+//! the same numbers.
+
+use rust_hdl::prelude::*;
+
+/// What a beat entering the PE does.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, LogicState)]
+pub enum PeMode {
+    /// Reduction `sum a*b` plus a bias (taken with the first term), requantized, then activated.
+    Forward,
+    /// Reduction requantized, then multiplied by the activation derivative of the stored output
+    /// (taken with the last term) and requantized again.
+    Backward,
+    /// Accumulation of per-lane times broadcast products over the batch, aligned to G bits.
+    Gradient,
+    /// Element-wise stochastic-rounding weight update (one result per beat).
+    Update,
+}
+
+/// Post-op activation function; codes match `nt_testbench::golden::Activation`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, LogicState)]
+pub enum ActFn {
+    Identity,
+    Relu,
+    LeakyRelu,
+    Sigmoid,
+    Tanh,
+}
+
+impl PeMode {
+    pub const ALL: [PeMode; 4] = [
+        PeMode::Forward,
+        PeMode::Backward,
+        PeMode::Gradient,
+        PeMode::Update,
+    ];
+}
+
+impl ActFn {
+    pub const ALL: [ActFn; 5] = [
+        ActFn::Identity,
+        ActFn::Relu,
+        ActFn::LeakyRelu,
+        ActFn::Sigmoid,
+        ActFn::Tanh,
+    ];
+}
+
+/// Leaky ReLU's negative slope 1/8 as a shift.
+pub const LEAKY_SHIFT: u64 = 3;

@@ -1,0 +1,241 @@
+//! The processing engine (PE): `lanes` MAC lanes sharing one broadcast operand, the control
+//! pipeline, the broadcast-operand reuse buffer and the performance counters.
+//!
+//! A beat is presented on the `in_*` ports with `in_valid`; it enters the stage-0 registers at the
+//! next rising edge. Its result (for forward, backward and gradient beats only the beat carrying
+//! `in_last`, for update beats every beat) appears on `out_*` with `out_valid` exactly
+//! [`PE_LATENCY`] rising edges after it was presented. The PE never stalls: one beat per cycle.
+//!
+//! The broadcast operand comes from the `bcast` port, or (with `bcast_from_buffer`) from the reuse
+//! buffer at `buffer_read_address`, written beforehand through the buffer's write port.
+
+use crate::config::Config;
+use crate::mac_lane::MacLane;
+use crate::operand_buffer::{OperandBuffer, ADDR_BITS};
+use crate::ops::{ActFn, PeMode};
+use rust_hdl::prelude::*;
+
+/// Rising edges from a beat on the input ports to its result on the output ports.
+pub const PE_LATENCY: usize = 6;
+/// Width of the performance counters.
+pub const COUNTER_BITS: usize = 32;
+
+#[derive(LogicBlock)]
+pub struct Pe {
+    pub clock: Signal<In, Clock>,
+    pub in_valid: Signal<In, Bit>,
+    pub in_first: Signal<In, Bit>,
+    pub in_last: Signal<In, Bit>,
+    pub mode: Signal<In, PeMode>,
+    pub act: Signal<In, ActFn>,
+    /// Learning rate, unsigned with 16 fraction bits (update beats).
+    pub eta: Signal<In, Bits<16>>,
+    pub bcast: Signal<In, Bits<16>>,
+    pub bcast_from_buffer: Signal<In, Bit>,
+    pub buffer_read_address: Signal<In, Bits<ADDR_BITS>>,
+    pub buffer_write_enable: Signal<In, Bit>,
+    pub buffer_write_address: Signal<In, Bits<ADDR_BITS>>,
+    pub buffer_write_data: Signal<In, Bits<16>>,
+    pub opa: Vec<Signal<In, Bits<32>>>,
+    pub opb: Vec<Signal<In, Bits<32>>>,
+    pub seed_load: Signal<In, Bit>,
+    pub seed: Signal<In, Bits<32>>,
+    pub counter_clear: Signal<In, Bit>,
+    pub out_valid: Signal<Out, Bit>,
+    pub out_wide: Vec<Signal<Out, Bits<32>>>,
+    pub out_narrow: Vec<Signal<Out, Bits<16>>>,
+    /// Cycles in which a beat occupied the multiplier stage.
+    pub busy_cycles: Signal<Out, Bits<COUNTER_BITS>>,
+    /// Saturation events of every result produced (requantization, alignment, update).
+    pub sat_events: Signal<Out, Bits<COUNTER_BITS>>,
+
+    lanes: Vec<MacLane>,
+    reuse_buffer: OperandBuffer,
+    valid_r0: DFF<Bit>,
+    first_r0: DFF<Bit>,
+    last_r0: DFF<Bit>,
+    mode_r0: DFF<PeMode>,
+    act_r0: DFF<ActFn>,
+    eta_r0: DFF<Bits<16>>,
+    bsel_r0: DFF<Bit>,
+    bcast_r0: DFF<Bits<16>>,
+    valid_r1: DFF<Bit>,
+    first_r1: DFF<Bit>,
+    emit_r1: DFF<Bit>,
+    mode_r1: DFF<PeMode>,
+    act_r1: DFF<ActFn>,
+    eta_r1: DFF<Bits<16>>,
+    emit_r2: DFF<Bit>,
+    mode_r2: DFF<PeMode>,
+    act_r2: DFF<ActFn>,
+    emit_r3: DFF<Bit>,
+    mode_r3: DFF<PeMode>,
+    act_r3: DFF<ActFn>,
+    emit_r4: DFF<Bit>,
+    mode_r4: DFF<PeMode>,
+    emit_r5: DFF<Bit>,
+    busy: DFF<Bits<COUNTER_BITS>>,
+    sat_cycle: DFF<Bits<16>>,
+    sat_total: DFF<Bits<COUNTER_BITS>>,
+    bc_effective: Signal<Local, Bits<16>>,
+    sat_sum: Signal<Local, Bits<16>>,
+    _lanes: usize,
+}
+
+impl Pe {
+    pub fn new(config: &Config) -> Pe {
+        let n = config.pe.lanes;
+        let (f, g) = (config.format.frac_bits, config.format.grad_frac_bits);
+        Pe {
+            clock: Default::default(),
+            in_valid: Default::default(),
+            in_first: Default::default(),
+            in_last: Default::default(),
+            mode: Default::default(),
+            act: Default::default(),
+            eta: Default::default(),
+            bcast: Default::default(),
+            bcast_from_buffer: Default::default(),
+            buffer_read_address: Default::default(),
+            buffer_write_enable: Default::default(),
+            buffer_write_address: Default::default(),
+            buffer_write_data: Default::default(),
+            opa: (0..n).map(|_| Default::default()).collect(),
+            opb: (0..n).map(|_| Default::default()).collect(),
+            seed_load: Default::default(),
+            seed: Default::default(),
+            counter_clear: Default::default(),
+            out_valid: Default::default(),
+            out_wide: (0..n).map(|_| Default::default()).collect(),
+            out_narrow: (0..n).map(|_| Default::default()).collect(),
+            busy_cycles: Default::default(),
+            sat_events: Default::default(),
+            lanes: (0..n).map(|i| MacLane::new(i, f, g)).collect(),
+            reuse_buffer: OperandBuffer::new(config.pe.operand_buffer_depth),
+            valid_r0: Default::default(),
+            first_r0: Default::default(),
+            last_r0: Default::default(),
+            mode_r0: Default::default(),
+            act_r0: Default::default(),
+            eta_r0: Default::default(),
+            bsel_r0: Default::default(),
+            bcast_r0: Default::default(),
+            valid_r1: Default::default(),
+            first_r1: Default::default(),
+            emit_r1: Default::default(),
+            mode_r1: Default::default(),
+            act_r1: Default::default(),
+            eta_r1: Default::default(),
+            emit_r2: Default::default(),
+            mode_r2: Default::default(),
+            act_r2: Default::default(),
+            emit_r3: Default::default(),
+            mode_r3: Default::default(),
+            act_r3: Default::default(),
+            emit_r4: Default::default(),
+            mode_r4: Default::default(),
+            emit_r5: Default::default(),
+            busy: Default::default(),
+            sat_cycle: Default::default(),
+            sat_total: Default::default(),
+            bc_effective: Default::default(),
+            sat_sum: Default::default(),
+            _lanes: n,
+        }
+    }
+
+    pub fn lanes(&self) -> usize {
+        self._lanes
+    }
+}
+
+impl Logic for Pe {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, valid_r0, first_r0, last_r0, mode_r0, act_r0, eta_r0, bsel_r0, bcast_r0,
+            valid_r1, first_r1, emit_r1, mode_r1, act_r1, eta_r1, emit_r2, mode_r2, act_r2,
+            emit_r3, mode_r3, act_r3, emit_r4, mode_r4, emit_r5, busy, sat_cycle, sat_total
+        );
+        self.reuse_buffer.clock.next = self.clock.val();
+        self.reuse_buffer.write_enable.next = self.buffer_write_enable.val();
+        self.reuse_buffer.write_address.next = self.buffer_write_address.val();
+        self.reuse_buffer.write_data.next = self.buffer_write_data.val();
+        self.reuse_buffer.read_address.next = self.buffer_read_address.val();
+
+        // Control pipeline.
+        self.valid_r0.d.next = self.in_valid.val();
+        self.first_r0.d.next = self.in_first.val();
+        self.last_r0.d.next = self.in_last.val();
+        self.mode_r0.d.next = self.mode.val();
+        self.act_r0.d.next = self.act.val();
+        self.eta_r0.d.next = self.eta.val();
+        self.bsel_r0.d.next = self.bcast_from_buffer.val();
+        self.bcast_r0.d.next = self.bcast.val();
+        self.valid_r1.d.next = self.valid_r0.q.val();
+        self.first_r1.d.next = self.first_r0.q.val();
+        self.emit_r1.d.next = self.valid_r0.q.val()
+            & (self.last_r0.q.val() | (self.mode_r0.q.val() == PeMode::Update));
+        self.mode_r1.d.next = self.mode_r0.q.val();
+        self.act_r1.d.next = self.act_r0.q.val();
+        self.eta_r1.d.next = self.eta_r0.q.val();
+        self.emit_r2.d.next = self.emit_r1.q.val();
+        self.mode_r2.d.next = self.mode_r1.q.val();
+        self.act_r2.d.next = self.act_r1.q.val();
+        self.emit_r3.d.next = self.emit_r2.q.val();
+        self.mode_r3.d.next = self.mode_r2.q.val();
+        self.act_r3.d.next = self.act_r2.q.val();
+        self.emit_r4.d.next = self.emit_r3.q.val();
+        self.mode_r4.d.next = self.mode_r3.q.val();
+        self.emit_r5.d.next = self.emit_r4.q.val();
+        self.out_valid.next = self.emit_r5.q.val();
+
+        self.bc_effective.next = self.bcast_r0.q.val();
+        if self.bsel_r0.q.val() {
+            self.bc_effective.next = self.reuse_buffer.read_data.val();
+        }
+
+        self.sat_sum.next = 0.into();
+        for i in 0..self._lanes {
+            self.lanes[i].clock.next = self.clock.val();
+            self.lanes[i].opa.next = self.opa[i].val();
+            self.lanes[i].opb.next = self.opb[i].val();
+            self.lanes[i].bcast.next = self.bc_effective.val();
+            self.lanes[i].c0_valid.next = self.valid_r0.q.val();
+            self.lanes[i].c0_mode.next = self.mode_r0.q.val();
+            self.lanes[i].c0_eta.next = self.eta_r0.q.val();
+            self.lanes[i].c1_valid.next = self.valid_r1.q.val();
+            self.lanes[i].c1_first.next = self.first_r1.q.val();
+            self.lanes[i].c1_mode.next = self.mode_r1.q.val();
+            self.lanes[i].c1_eta.next = self.eta_r1.q.val();
+            self.lanes[i].c2_emit.next = self.emit_r2.q.val();
+            self.lanes[i].c2_mode.next = self.mode_r2.q.val();
+            self.lanes[i].c2_act.next = self.act_r2.q.val();
+            self.lanes[i].c3_emit.next = self.emit_r3.q.val();
+            self.lanes[i].c3_mode.next = self.mode_r3.q.val();
+            self.lanes[i].c3_act.next = self.act_r3.q.val();
+            self.lanes[i].c4_emit.next = self.emit_r4.q.val();
+            self.lanes[i].c4_mode.next = self.mode_r4.q.val();
+            self.lanes[i].seed_load.next = self.seed_load.val();
+            self.lanes[i].seed.next = self.seed.val();
+            self.out_wide[i].next = self.lanes[i].out_wide.val();
+            self.out_narrow[i].next = self.lanes[i].out_narrow.val();
+            self.sat_sum.next = self.sat_sum.val() + self.lanes[i].sat_events.val();
+        }
+
+        // Counters: saturations are summed over the lanes in one cycle and added the next.
+        self.sat_cycle.d.next = self.sat_sum.val();
+        if self.counter_clear.val() {
+            self.busy.d.next = 0.into();
+            self.sat_total.d.next = 0.into();
+        } else {
+            if self.valid_r1.q.val() {
+                self.busy.d.next = self.busy.q.val() + 1;
+            }
+            self.sat_total.d.next =
+                self.sat_total.q.val() + bit_cast::<32, 16>(self.sat_cycle.q.val());
+        }
+        self.busy_cycles.next = self.busy.q.val();
+        self.sat_events.next = self.sat_total.q.val();
+    }
+}

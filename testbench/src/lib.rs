@@ -1,0 +1,7 @@
+//! NeuroTrainer verification: the golden model, simulation harnesses for the RTL, and
+//! co-simulation of the emitted Verilog.
+
+pub mod cosim;
+pub mod golden;
+pub mod pe_driver;
+pub mod sim;
