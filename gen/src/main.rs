@@ -1,1 +1,25 @@
-fn main() {}
+//! `ntgen`: the NeuroTrainer command line. Emits Verilog, simulates, runs the EDA flow, reports.
+
+mod cli;
+mod emit;
+mod output;
+mod run;
+mod tools;
+
+use anyhow::Result;
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    if let Err(e) = dispatch(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch(cli: cli::Cli) -> Result<()> {
+    match cli.command {
+        cli::Command::Verilog(a) => emit::verilog_command(&a),
+        cli::Command::Run(a) => run::run_command(&a),
+    }
+}

@@ -4,4 +4,5 @@
 pub mod cosim;
 pub mod golden;
 pub mod pe_driver;
+pub mod pe_step;
 pub mod sim;

@@ -1,0 +1,54 @@
+//! `ntgen verilog`: the design's Verilog files.
+
+use crate::cli::VerilogArgs;
+use crate::output::Staged;
+use anyhow::Result;
+use nt_hdl::pe::Pe;
+use nt_hdl::Config;
+use nt_testbench::pe_driver::PE_TOP;
+
+/// One emitted Verilog file: its name, top module and text.
+pub struct DesignFile {
+    pub file: String,
+    pub top: String,
+    pub text: String,
+}
+
+/// The header lines every emitted file carries: the configuration it was generated from.
+fn description(config: &Config, what: &str) -> String {
+    let mut s = format!("{what}\nConfiguration:\n");
+    for line in config.to_toml().lines().filter(|l| !l.trim().is_empty()) {
+        s.push_str("  ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
+/// Every Verilog file of the configured design (deterministic: same configuration, same bytes).
+pub fn design_files(config: &Config) -> Vec<DesignFile> {
+    let pe_text = nt_hdl::verilog::emit(
+        &mut Pe::new(config),
+        PE_TOP,
+        &description(
+            config,
+            &format!("Processing engine: {} MAC lanes, fixed16.", config.pe.lanes),
+        ),
+    );
+    vec![DesignFile {
+        file: format!("{PE_TOP}.v"),
+        top: PE_TOP.to_string(),
+        text: pe_text,
+    }]
+}
+
+pub fn verilog_command(args: &VerilogArgs) -> Result<()> {
+    let config = args.config.load()?;
+    let mut out = Staged::new(&args.out)?;
+    for f in design_files(&config) {
+        let path = out.write(&f.file, &f.text)?;
+        println!("wrote {} (top module {})", path.display(), f.top);
+    }
+    out.write("config.toml", config.to_toml())?;
+    out.commit()
+}
