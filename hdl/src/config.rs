@@ -139,9 +139,10 @@ impl Config {
         for ov in overrides {
             apply_override(&mut value, ov)?;
         }
-        let config: Config = toml::Value::Table(value)
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{origin}: {}", e.message()))?;
+        // Deserialize from text (not from the table) so that errors quote the offending line.
+        let merged = toml::to_string(&value).context("re-serializing the configuration")?;
+        let config: Config =
+            toml::from_str(&merged).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         config
             .validate()
             .with_context(|| format!("{origin}: invalid configuration"))?;

@@ -23,24 +23,25 @@ pub struct SrLfsr {
     pub load: Signal<In, Bit>,
     pub seed: Signal<In, Bits<32>>,
     pub advance: Signal<In, Bit>,
+    /// Per-lane seed salt (`lane_salt`), a port so that every lane is the same module.
+    pub salt: Signal<In, Bits<32>>,
     pub r: Signal<Out, Bits<16>>,
     state: DFF<Bits<32>>,
     leap: Signal<Local, Bits<32>>,
-    salt: Constant<Bits<32>>,
     taps: Constant<Bits<32>>,
 }
 
-impl SrLfsr {
-    pub fn new(lane: usize) -> SrLfsr {
+impl Default for SrLfsr {
+    fn default() -> SrLfsr {
         SrLfsr {
             clock: Default::default(),
             load: Default::default(),
             seed: Default::default(),
             advance: Default::default(),
+            salt: Default::default(),
             r: Default::default(),
             state: Default::default(),
             leap: Default::default(),
-            salt: Constant::new(bits(lane_salt(lane) as u64)),
             taps: Constant::new(bits(TAPS as u64)),
         }
     }

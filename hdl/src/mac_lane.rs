@@ -53,6 +53,7 @@ pub struct MacLane {
     pub c4_mode: Signal<In, PeMode>,
     pub seed_load: Signal<In, Bit>,
     pub seed: Signal<In, Bits<32>>,
+    pub salt: Signal<In, Bits<32>>,
     pub out_wide: Signal<Out, Bits<32>>,
     pub out_narrow: Signal<Out, Bits<16>>,
     /// Saturation events of the beats in r3, r4 and r5 (each beat is counted once, in one stage).
@@ -129,8 +130,9 @@ pub struct MacLane {
 }
 
 impl MacLane {
-    /// Lane `lane` (its LFSR salt) for F = `frac_bits`, G = `grad_frac_bits`.
-    pub fn new(lane: usize, frac_bits: u32, grad_frac_bits: u32) -> MacLane {
+    /// A lane for F = `frac_bits`, G = `grad_frac_bits`. Every lane is the same module; the PE
+    /// gives each its LFSR salt through `salt`.
+    pub fn new(frac_bits: u32, grad_frac_bits: u32) -> MacLane {
         let f = frac_bits as u64;
         let g = grad_frac_bits as u64;
         let bias_shift = g - 2 * f;
@@ -157,6 +159,7 @@ impl MacLane {
             c4_mode: Default::default(),
             seed_load: Default::default(),
             seed: Default::default(),
+            salt: Default::default(),
             out_wide: Default::default(),
             out_narrow: Default::default(),
             sat_events: Default::default(),
@@ -186,7 +189,7 @@ impl MacLane {
             sat_r5: Default::default(),
             mac_mul: Default::default(),
             bwd_mul: Default::default(),
-            lfsr: SrLfsr::new(lane),
+            lfsr: SrLfsr::default(),
             requant: Requant::new(frac_bits),
             derivative: Derivative::new(frac_bits),
             activation: Activation::new(frac_bits),
@@ -259,6 +262,7 @@ impl Logic for MacLane {
         self.lfsr.clock.next = self.clock.val();
         self.lfsr.seed.next = self.seed.val();
         self.lfsr.load.next = self.seed_load.val();
+        self.lfsr.salt.next = self.salt.val();
 
         // r0: capture operands.
         self.opa_r0.d.next = self.opa.val();

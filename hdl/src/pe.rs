@@ -10,6 +10,7 @@
 //! buffer at `buffer_read_address`, written beforehand through the buffer's write port.
 
 use crate::config::Config;
+use crate::lfsr::lane_salt;
 use crate::mac_lane::MacLane;
 use crate::operand_buffer::{OperandBuffer, ADDR_BITS};
 use crate::ops::{ActFn, PeMode};
@@ -50,6 +51,7 @@ pub struct Pe {
     pub sat_events: Signal<Out, Bits<COUNTER_BITS>>,
 
     lanes: Vec<MacLane>,
+    salts: Vec<Constant<Bits<32>>>,
     reuse_buffer: OperandBuffer,
     valid_r0: DFF<Bit>,
     first_r0: DFF<Bit>,
@@ -110,7 +112,10 @@ impl Pe {
             out_narrow: (0..n).map(|_| Default::default()).collect(),
             busy_cycles: Default::default(),
             sat_events: Default::default(),
-            lanes: (0..n).map(|i| MacLane::new(i, f, g)).collect(),
+            lanes: (0..n).map(|_| MacLane::new(f, g)).collect(),
+            salts: (0..n)
+                .map(|i| Constant::new(bits(lane_salt(i) as u64)))
+                .collect(),
             reuse_buffer: OperandBuffer::new(config.pe.operand_buffer_depth),
             valid_r0: Default::default(),
             first_r0: Default::default(),
@@ -218,6 +223,7 @@ impl Logic for Pe {
             self.lanes[i].c4_mode.next = self.mode_r4.q.val();
             self.lanes[i].seed_load.next = self.seed_load.val();
             self.lanes[i].seed.next = self.seed.val();
+            self.lanes[i].salt.next = self.salts[i].val();
             self.out_wide[i].next = self.lanes[i].out_wide.val();
             self.out_narrow[i].next = self.lanes[i].out_narrow.val();
             self.sat_sum.next = self.sat_sum.val() + self.lanes[i].sat_events.val();

@@ -67,10 +67,83 @@ fn postprocess(raw: &str, top_name: &str, description: &str) -> String {
     if let Some(clash) = flattening_clash(raw) {
         panic!("Verilog names collide once `$` becomes `_`: {clash} (rename a field)");
     }
-    let body = rename_top(&raw.replace('$', "_"), top_name);
+    let body = dedupe_modules(&rename_top(&raw.replace('$', "_"), top_name));
     for line in body.lines() {
         out.push_str(line.trim_end());
         out.push('\n');
+    }
+    out
+}
+
+/// Maps every identifier in `text` through `f`, leaving everything else untouched.
+fn map_identifiers(text: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut ident = String::new();
+    let mut flush = |ident: &mut String, out: &mut String| {
+        if !ident.is_empty() {
+            match f(ident) {
+                Some(r) => out.push_str(&r),
+                None => out.push_str(ident),
+            }
+            ident.clear();
+        }
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            ident.push(c);
+        } else {
+            flush(&mut ident, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut ident, &mut out);
+    out
+}
+
+/// rust-hdl writes one module per instance. Identical modules (the same text but for their own
+/// name) are merged into the first of them, bottom-up, so that synthesis handles each distinct
+/// block once. Instance names, and so hierarchical paths, are unchanged.
+fn dedupe_modules(text: &str) -> String {
+    let first = text.find("\nmodule ").map(|i| i + 1).unwrap_or(text.len());
+    let (prelude, rest) = text.split_at(first);
+    let mut modules: Vec<(String, String)> = vec![];
+    // Each chunk is the previous module's `// name` trailer (dropped) and one module.
+    for chunk in rest.split_inclusive("\nendmodule") {
+        let Some(start) = chunk.find("module ") else {
+            continue;
+        };
+        let body = format!("{}\n\n", &chunk[start..]);
+        let name: String = body["module ".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        modules.push((name, body));
+    }
+    loop {
+        let mut canonical: std::collections::HashMap<String, String> = Default::default();
+        let mut renames: std::collections::HashMap<String, String> = Default::default();
+        for (name, body) in &modules {
+            let key = map_identifiers(body, |id| (id == name).then(|| "__self__".to_string()));
+            match canonical.get(&key) {
+                Some(first) => {
+                    renames.insert(name.clone(), first.clone());
+                }
+                None => {
+                    canonical.insert(key, name.clone());
+                }
+            }
+        }
+        if renames.is_empty() {
+            break;
+        }
+        modules.retain(|(n, _)| !renames.contains_key(n));
+        for (_, body) in modules.iter_mut() {
+            *body = map_identifiers(body, |id| renames.get(id).cloned());
+        }
+    }
+    let mut out = prelude.to_string();
+    for (_, body) in &modules {
+        out.push_str(body);
     }
     out
 }
@@ -125,6 +198,19 @@ mod tests {
             Some("a$b".into())
         );
         assert_eq!(super::flattening_clash("wire a$b; wire a_c;"), None);
+    }
+
+    #[test]
+    fn merges_identical_modules_bottom_up() {
+        let v = "// x\nmodule t(a);\nm_a u0(a);\nm_b u1(a);\nendmodule // t\n\nmodule m_a(a);\nd_a r(a);\nendmodule // m_a\n\nmodule m_b(a);\nd_b r(a);\nendmodule // m_b\n\nmodule d_a(a);\nreg q;\nendmodule // d_a\n\nmodule d_b(a);\nreg q;\nendmodule // d_b\n";
+        let d = super::dedupe_modules(v);
+        assert!(d.contains("m_a u0(a);\nm_a u1(a);"), "{d}");
+        assert!(d.starts_with("// x\nmodule t(a);"));
+        assert!(
+            !d.contains("module m_b") && !d.contains("module d_b"),
+            "{d}"
+        );
+        assert!(d.contains("module d_a") && d.contains("d_a r(a)"));
     }
 
     #[test]
