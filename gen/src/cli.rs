@@ -23,6 +23,14 @@ pub enum Command {
     /// The main job: generate, simulate a training step against the golden model, lint,
     /// synthesize and report.
     Run(RunArgs),
+    /// Area, timing and power on a cell library, with activity from a simulated training step.
+    Ppa(PpaArgs),
+    /// Write the embedded nt15_typ cell library (Liberty) to a file.
+    Liberty {
+        /// Destination file.
+        #[arg(long, short, default_value = "nt15_typ.lib")]
+        out: PathBuf,
+    },
 }
 
 /// Selects and adjusts the configuration.
@@ -65,4 +73,21 @@ pub struct RunArgs {
     /// Skip the EDA tools (lint and synthesis); only generate and simulate.
     #[arg(long)]
     pub no_eda: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PpaArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Liberty file (.lib or .lib.gz). Default: $NT_LIBERTY, else NanGate 15nm from
+    /// ../shared/pdk when present, else the embedded nt15_typ library (`--liberty embedded`
+    /// selects it explicitly).
+    #[arg(long)]
+    pub liberty: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Output directory for the reports, netlist and logs.
+    #[arg(long, short, default_value = "out/ppa")]
+    pub out: PathBuf,
 }

@@ -2,8 +2,12 @@
 
 mod cli;
 mod emit;
+mod flow;
+mod liberty;
 mod output;
+mod ppa;
 mod run;
+mod sram;
 mod tools;
 
 use anyhow::Result;
@@ -21,5 +25,16 @@ fn dispatch(cli: cli::Cli) -> Result<()> {
     match cli.command {
         cli::Command::Verilog(a) => emit::verilog_command(&a),
         cli::Command::Run(a) => run::run_command(&a),
+        cli::Command::Ppa(a) => ppa::ppa_command(&a),
+        cli::Command::Liberty { out } => {
+            let mut staged =
+                output::Staged::new(out.parent().unwrap_or(std::path::Path::new(".")))?;
+            let name = out
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            staged.write(&name, liberty::embedded_liberty())?;
+            staged.commit()
+        }
     }
 }

@@ -60,6 +60,14 @@ impl Logic for OperandBuffer {
         let abits = self._mem.len().trailing_zeros();
         Verilog::Custom(format!(
             "\
+// nt:memory words={depth} bits=16 ports=1r1w
+`ifdef NT_MEMORY_STUBS
+// Synthesis view: the storage and its read register are an SRAM macro that the flow costs with
+// its memory model; the port signals are folded into the output so that their loads remain.
+always @(*) begin
+   read_data = write_data ^ {{{{(16-{abits}){{1'b0}}}}, read_address[{amsb}:0]}} ^ {{{{(16-{abits}){{1'b0}}}}, write_address[{amsb}:0]}} ^ {{16{{write_enable}}}};
+end
+`else
 reg [15:0] mem [0:{last}];
 integer init_index;
 initial begin
@@ -70,10 +78,12 @@ always @(posedge clock) begin
    read_data <= mem[read_address[{amsb}:0]];
    if (write_enable) mem[write_address[{amsb}:0]] <= write_data;
 end
+`endif
 ",
             last = self._mem.len() - 1,
             depth = self._mem.len(),
             amsb = abits - 1,
+            abits = abits,
         ))
     }
 }

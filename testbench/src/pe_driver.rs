@@ -5,7 +5,7 @@
 use crate::cosim::{run_icarus, Port};
 use crate::golden::lfsr::Lfsr;
 use crate::golden::{Activation, Fixed16};
-use crate::sim::Clocked;
+use crate::sim::{Clocked, Toggles};
 use anyhow::{ensure, Result};
 use nt_hdl::operand_buffer::ADDR_BITS;
 use nt_hdl::ops::{ActFn, PeMode};
@@ -464,9 +464,22 @@ pub fn expected(jobs: &[Job], config: &Config) -> (Vec<Expected>, u64) {
 
 /// Runs beats through the rust-hdl PE, one output sample per beat. `vcd` records a waveform.
 pub fn run_rust(config: &Config, beats: &[Beat], vcd: Option<&Path>) -> Result<Vec<Outputs>> {
+    run_rust_counting(config, beats, vcd, None)
+}
+
+/// As [`run_rust`], adding the run's register and input toggles to `toggles`.
+pub fn run_rust_counting(
+    config: &Config,
+    beats: &[Beat],
+    vcd: Option<&Path>,
+    toggles: Option<&mut Toggles>,
+) -> Result<Vec<Outputs>> {
     let mut sim = Clocked::new(Pe::new(config))?;
     if let Some(path) = vcd {
         sim.record_vcd(path, PE_TOP)?;
+    }
+    if toggles.is_some() {
+        sim.count_toggles();
     }
     let mut out = Vec::with_capacity(beats.len());
     for b in beats {
@@ -475,6 +488,9 @@ pub fn run_rust(config: &Config, beats: &[Beat], vcd: Option<&Path>) -> Result<V
         out.push(sample(&sim.uut));
     }
     sim.finish()?;
+    if let (Some(t), Some(counted)) = (toggles, sim.toggles()) {
+        t.add(&counted);
+    }
     Ok(out)
 }
 

@@ -7,6 +7,7 @@
 
 use crate::golden::{Activation, Fixed16};
 use crate::pe_driver::{self, Job};
+use crate::sim::Toggles;
 use anyhow::{bail, Result};
 use nt_hdl::Config;
 use rand::{Rng, SeedableRng};
@@ -182,11 +183,23 @@ pub fn run(
     seed: u64,
     vcd_dir: Option<&Path>,
 ) -> Result<Vec<PhaseReport>> {
+    run_counting(config, shape, seed, vcd_dir, None)
+}
+
+/// As [`run`], adding every phase's register and input toggles to `toggles`.
+pub fn run_counting(
+    config: &Config,
+    shape: StepShape,
+    seed: u64,
+    vcd_dir: Option<&Path>,
+    mut toggles: Option<&mut Toggles>,
+) -> Result<Vec<PhaseReport>> {
     let mut reports = vec![];
     for (phase, jobs, useful_macs) in build(config, shape, seed)? {
         let beats = pe_driver::program(&jobs, config.pe.lanes)?;
         let vcd = vcd_dir.map(|d| d.join(format!("pe_{phase}.vcd")));
-        let outs = pe_driver::run_rust(config, &beats, vcd.as_deref())?;
+        let outs =
+            pe_driver::run_rust_counting(config, &beats, vcd.as_deref(), toggles.as_deref_mut())?;
         // Each phase runs on a freshly reset PE, as `pe_driver::expected` assumes.
         let (want, want_sat) = pe_driver::expected(&jobs, config);
         let got = pe_driver::results(&outs);

@@ -37,11 +37,92 @@ impl ClockedBlock for nt_hdl::pe::Pe {
     }
 }
 
-/// The design under test plus its cycle count and VCD writer.
+/// The design under test plus its cycle count, VCD writer and toggle counter.
 pub struct Clocked<U: ClockedBlock> {
     pub uut: U,
     pub cycles: u64,
     vcd: Option<VcdWriter>,
+    activity: Option<ToggleCounter>,
+}
+
+/// Bit toggles counted over a run, for the power analysis's switching activity.
+#[derive(Clone, Debug, Default)]
+pub struct Toggles {
+    pub cycles: u64,
+    /// Flip-flop output bits (the `q` of every register) and their toggles.
+    pub register_bits: u64,
+    pub register_toggles: u64,
+    /// Primary input bits (the clock excluded) and their toggles.
+    pub input_bits: u64,
+    pub input_toggles: u64,
+}
+
+impl Toggles {
+    /// Mean toggles per register bit per cycle.
+    pub fn register_rate(&self) -> f64 {
+        self.register_toggles as f64 / (self.register_bits.max(1) * self.cycles.max(1)) as f64
+    }
+    /// Mean toggles per input bit per cycle.
+    pub fn input_rate(&self) -> f64 {
+        self.input_toggles as f64 / (self.input_bits.max(1) * self.cycles.max(1)) as f64
+    }
+    pub fn add(&mut self, o: &Toggles) {
+        self.cycles += o.cycles;
+        self.register_toggles += o.register_toggles;
+        self.input_toggles += o.input_toggles;
+        self.register_bits = self.register_bits.max(o.register_bits);
+        self.input_bits = self.input_bits.max(o.input_bits);
+    }
+}
+
+#[derive(Default)]
+struct ToggleCounter {
+    last: HashMap<usize, Vec<vcd::Value>>,
+    totals: Toggles,
+}
+
+struct ToggleProbe<'a> {
+    counter: &'a mut ToggleCounter,
+    depth: usize,
+    first: bool,
+}
+
+impl Probe for ToggleProbe<'_> {
+    fn visit_start_scope(&mut self, _name: &str, _node: &dyn Block) {
+        self.depth += 1;
+    }
+    fn visit_end_scope(&mut self, _name: &str, _node: &dyn Block) {
+        self.depth -= 1;
+    }
+    fn visit_atom(&mut self, name: &str, signal: &dyn Atom) {
+        let is_input =
+            self.depth == 1 && matches!(signal.kind(), AtomKind::InputParameter) && name != "clock";
+        let is_register = name == "q" && matches!(signal.kind(), AtomKind::OutputParameter);
+        if !is_input && !is_register {
+            return;
+        }
+        let bits = match signal.vcd() {
+            VCDValue::Single(v) => vec![v],
+            VCDValue::Vector(v) => v,
+            _ => return,
+        };
+        if self.first {
+            if is_input {
+                self.counter.totals.input_bits += bits.len() as u64;
+            } else {
+                self.counter.totals.register_bits += bits.len() as u64;
+            }
+        }
+        if let Some(prev) = self.counter.last.get(&signal.id()) {
+            let flips = prev.iter().zip(&bits).filter(|(a, b)| a != b).count() as u64;
+            if is_input {
+                self.counter.totals.input_toggles += flips;
+            } else {
+                self.counter.totals.register_toggles += flips;
+            }
+        }
+        self.counter.last.insert(signal.id(), bits);
+    }
 }
 
 impl<U: ClockedBlock> Clocked<U> {
@@ -52,6 +133,7 @@ impl<U: ClockedBlock> Clocked<U> {
             uut,
             cycles: 0,
             vcd: None,
+            activity: None,
         };
         c.settle()?;
         Ok(c)
@@ -65,6 +147,25 @@ impl<U: ClockedBlock> Clocked<U> {
         w.sample(&self.uut, self.cycles * VCD_PERIOD_PS)?;
         self.vcd = Some(w);
         Ok(())
+    }
+
+    /// Starts counting register and input toggles.
+    pub fn count_toggles(&mut self) {
+        let mut counter = ToggleCounter::default();
+        self.uut.accept(
+            "uut",
+            &mut ToggleProbe {
+                counter: &mut counter,
+                depth: 0,
+                first: true,
+            },
+        );
+        self.activity = Some(counter);
+    }
+
+    /// The toggles counted so far.
+    pub fn toggles(&self) -> Option<Toggles> {
+        self.activity.as_ref().map(|a| a.totals.clone())
     }
 
     fn settle(&mut self) -> Result<()> {
@@ -85,6 +186,17 @@ impl<U: ClockedBlock> Clocked<U> {
         }
         self.uut.clock_mut().next = false.into();
         self.settle()?;
+        if let Some(counter) = self.activity.as_mut() {
+            self.uut.accept(
+                "uut",
+                &mut ToggleProbe {
+                    counter,
+                    depth: 0,
+                    first: false,
+                },
+            );
+            counter.totals.cycles += 1;
+        }
         if let Some(w) = self.vcd.as_mut() {
             w.sample(&self.uut, self.cycles * VCD_PERIOD_PS)?;
         }

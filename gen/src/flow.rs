@@ -1,0 +1,335 @@
+//! The EDA flow: Yosys maps the Verilog to a Liberty library (hierarchy kept, memories stubbed
+//! and costed by the SRAM model), OpenSTA reports slack, the critical path and power.
+//!
+//! The scripts live in `scripts/synth.ys` and `scripts/sta.tcl` (templates with `{NAME}` fields);
+//! the clock constraint comes from `constraints/clock.sdc`.
+
+use crate::liberty::embedded_liberty;
+use crate::tools;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const SYNTH_TEMPLATE: &str = include_str!("../../scripts/synth.ys");
+const STA_TEMPLATE: &str = include_str!("../../scripts/sta.tcl");
+const SDC_TEMPLATE: &str = include_str!("../../constraints/clock.sdc");
+
+/// Environment variable naming a Liberty file to use instead of the default.
+pub const LIBERTY_ENV: &str = "NT_LIBERTY";
+/// The real NanGate 15nm typical library, relative to the project root, used when present.
+pub const NANGATE15_REL: &str =
+    "../shared/pdk/nangate15/NanGate_15nm_OCL_typical_conditional_nldm.lib";
+
+/// The `--liberty` value that selects the embedded library even where a real one is found.
+pub const EMBEDDED: &str = "embedded";
+
+/// A cell library ready for both tools.
+#[derive(Clone, Debug)]
+pub struct Library {
+    /// Where it came from: a path, or `embedded nt15_typ`.
+    pub origin: String,
+    /// An uncompressed copy readable by Yosys and OpenSTA.
+    pub path: PathBuf,
+    /// Picoseconds per library time unit (1 for ps libraries, 1000 for ns).
+    pub ps_per_unit: f64,
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Picks the library: `explicit`, else `$NT_LIBERTY`, else NanGate 15nm when `../shared/pdk` has
+/// it, else the embedded one. Writes the usable copy into `dir`.
+pub fn resolve_library(explicit: Option<&Path>, dir: &Path) -> Result<Library> {
+    let chosen = explicit
+        .filter(|p| *p != Path::new(EMBEDDED))
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            std::env::var_os(LIBERTY_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| {
+            Some(project_root().join(NANGATE15_REL)).filter(|p| p.exists() && explicit.is_none())
+        });
+    std::fs::create_dir_all(dir)?;
+    let dest = dir.join("cells.lib");
+    let origin = match &chosen {
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .with_context(|| format!("cannot read Liberty file {}", p.display()))?;
+            let text = if p.extension().is_some_and(|e| e == "gz") {
+                // OpenSTA cannot read gzipped Liberty: unpack it.
+                let out = std::process::Command::new("gzip")
+                    .args(["-dc", &p.to_string_lossy()])
+                    .output()
+                    .context("running gzip")?;
+                if !out.status.success() {
+                    bail!("cannot gunzip {}", p.display());
+                }
+                out.stdout
+            } else {
+                bytes
+            };
+            std::fs::write(&dest, text)?;
+            p.display().to_string()
+        }
+        None => {
+            std::fs::write(&dest, embedded_liberty())?;
+            "embedded nt15_typ".to_string()
+        }
+    };
+    let text = std::fs::read_to_string(&dest).context("Liberty file is not text")?;
+    if !text.contains("library") || !text.contains("cell") {
+        bail!("{origin} does not look like a Liberty library");
+    }
+    let ps_per_unit = time_unit_ps(&text).with_context(|| format!("{origin}: no time_unit"))?;
+    Ok(Library {
+        origin,
+        path: dest,
+        ps_per_unit,
+    })
+}
+
+fn time_unit_ps(lib: &str) -> Option<f64> {
+    let line = lib
+        .lines()
+        .find(|l| l.trim_start().starts_with("time_unit"))?;
+    let unit = line.split('"').nth(1)?.trim();
+    let (num, suffix) = unit.split_at(unit.find(|c: char| c.is_alphabetic())?);
+    let n: f64 = if num.is_empty() {
+        1.0
+    } else {
+        num.parse().ok()?
+    };
+    Some(
+        n * match suffix {
+            "ps" => 1.0,
+            "ns" => 1000.0,
+            "us" => 1.0e6,
+            _ => return None,
+        },
+    )
+}
+
+/// `path` relative to `dir` where it lies inside it, so that the scripts left in an output
+/// directory still run after it moved into place.
+fn relative(path: &Path, dir: &Path) -> String {
+    path.strip_prefix(dir).unwrap_or(path).display().to_string()
+}
+
+fn render(template: &str, fields: &[(&str, String)]) -> String {
+    let mut s = template.to_string();
+    for (k, v) in fields {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    s
+}
+
+/// Yosys results for one design.
+#[derive(Clone, Debug, Default)]
+pub struct Synthesis {
+    /// Per module: own cell area (um^2) and the submodules it instantiates, with counts.
+    pub modules: BTreeMap<String, (f64, BTreeMap<String, u64>)>,
+    pub cells: u64,
+    pub netlist: PathBuf,
+}
+
+impl Synthesis {
+    /// Area of `module` including everything below it.
+    pub fn area_of(&self, module: &str) -> f64 {
+        match self.modules.get(module) {
+            Some((own, subs)) => {
+                own + subs
+                    .iter()
+                    .map(|(m, n)| *n as f64 * self.area_of(m))
+                    .sum::<f64>()
+            }
+            None => 0.0,
+        }
+    }
+}
+
+/// Maps `file` (top `top`) in `dir` to `lib`; writes `netlist.v` and the `stat` report.
+pub fn synthesize(dir: &Path, file: &str, top: &str, lib: &Library) -> Result<Synthesis> {
+    let script = render(
+        SYNTH_TEMPLATE,
+        &[
+            ("VERILOG", file.to_string()),
+            ("TOP", top.to_string()),
+            ("LIBERTY", relative(&lib.path, dir)),
+            ("NETLIST", "netlist.v".into()),
+            ("STAT", "synth_stat.txt".into()),
+        ],
+    );
+    std::fs::write(dir.join("synth.ys"), &script)?;
+    tools::run("yosys", &["-q", "-l", "synth.log", "-s", "synth.ys"], dir)?;
+    let stat = std::fs::read_to_string(dir.join("synth_stat.txt")).context("reading Yosys stat")?;
+    let mut syn = parse_stat(&stat);
+    syn.cells = tools::parse_cell_count(&stat).unwrap_or(0);
+    syn.netlist = dir.join("netlist.v");
+    Ok(syn)
+}
+
+/// Reads per-module areas and submodule counts from `stat -liberty` output.
+fn parse_stat(stat: &str) -> Synthesis {
+    let mut syn = Synthesis::default();
+    let mut current: Option<String> = None;
+    let names: Vec<String> = stat
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("=== ")
+                .and_then(|r| r.strip_suffix(" ==="))
+        })
+        .map(str::to_string)
+        .collect();
+    for line in stat.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("=== ").and_then(|r| r.strip_suffix(" ===")) {
+            current = (name != "design hierarchy").then(|| name.to_string());
+            if let Some(c) = &current {
+                syn.modules.entry(c.clone()).or_default();
+            }
+            continue;
+        }
+        let Some(c) = &current else { continue };
+        if let Some(a) = t
+            .strip_prefix("Chip area for module")
+            .and_then(|r| r.split(':').nth(1))
+        {
+            syn.modules.get_mut(c).unwrap().0 = a.trim().parse().unwrap_or(0.0);
+        } else {
+            let mut parts = t.split_whitespace();
+            if let (Some(cell), Some(n), None) = (parts.next(), parts.next(), parts.next()) {
+                let cell = cell.trim_start_matches('\\');
+                if names.iter().any(|m| m == cell) {
+                    if let Ok(n) = n.parse::<u64>() {
+                        syn.modules
+                            .get_mut(c)
+                            .unwrap()
+                            .1
+                            .insert(cell.to_string(), n);
+                    }
+                }
+            }
+        }
+    }
+    syn
+}
+
+/// Switching activity applied in OpenSTA: toggles per clock cycle.
+#[derive(Clone, Copy, Debug)]
+pub struct Activity {
+    /// Mean toggle rate of the flip-flop outputs.
+    pub registers: f64,
+    /// Mean toggle rate of the primary inputs.
+    pub inputs: f64,
+}
+
+/// OpenSTA's figures.
+#[derive(Clone, Debug, Default)]
+pub struct Timing {
+    pub worst_slack_ps: f64,
+    pub fmax_mhz: f64,
+    pub critical_path: String,
+    pub internal_mw: f64,
+    pub switching_mw: f64,
+    pub leakage_mw: f64,
+    pub total_mw: f64,
+}
+
+/// Runs OpenSTA on the netlist at `target_mhz` with `activity`.
+pub fn analyze(
+    dir: &Path,
+    syn: &Synthesis,
+    top: &str,
+    lib: &Library,
+    target_mhz: f64,
+    activity: Activity,
+) -> Result<Timing> {
+    let period_ps = 1.0e6 / target_mhz;
+    let period_units = period_ps / lib.ps_per_unit;
+    let sdc = render(
+        SDC_TEMPLATE,
+        &[
+            ("PERIOD", format!("{period_units:.4}")),
+            ("CLOCK_PORT", "clock".into()),
+        ],
+    );
+    std::fs::write(dir.join("constraint.sdc"), &sdc)?;
+    let script = render(
+        STA_TEMPLATE,
+        &[
+            ("LIBERTY", relative(&lib.path, dir)),
+            ("NETLIST", relative(&syn.netlist, dir)),
+            ("TOP", top.to_string()),
+            ("SDC", "constraint.sdc".into()),
+            ("REG_ACTIVITY", format!("{:.6}", activity.registers)),
+            ("IN_ACTIVITY", format!("{:.6}", activity.inputs)),
+        ],
+    );
+    std::fs::write(dir.join("sta.tcl"), &script)?;
+    let out = tools::run("sta", &["-no_init", "-exit", "sta.tcl"], dir)?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    std::fs::write(dir.join("sta.log"), &text)?;
+    parse_sta(&text, period_ps, lib.ps_per_unit)
+}
+
+fn parse_sta(text: &str, period_ps: f64, ps_per_unit: f64) -> Result<Timing> {
+    let mut t = Timing::default();
+    // The first `report_checks` path is the worst: "<value>   slack (MET|VIOLATED)".
+    let slack = text
+        .lines()
+        .find(|l| l.contains("slack (MET)") || l.contains("slack (VIOLATED)"))
+        .and_then(|l| l.split_whitespace().next())
+        .context("OpenSTA printed no slack")?;
+    t.worst_slack_ps = slack.parse::<f64>().context("slack value")? * ps_per_unit;
+    t.fmax_mhz = 1.0e6 / (period_ps - t.worst_slack_ps);
+    let start = text.find("Startpoint").unwrap_or(0);
+    let end = text[start..]
+        .find("slack (")
+        .map(|e| start + e)
+        .unwrap_or(start);
+    let line_end = text[end..]
+        .find('\n')
+        .map(|e| end + e)
+        .unwrap_or(text.len());
+    t.critical_path = text[start..line_end].to_string();
+    // "Total   internal switching leakage total percent" in watts.
+    let total = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Total") && l.split_whitespace().count() >= 5)
+        .context("OpenSTA printed no power total")?;
+    let v: Vec<f64> = total
+        .split_whitespace()
+        .skip(1)
+        .take(4)
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let mw = |w: f64| w * 1e3;
+    (t.internal_mw, t.switching_mw, t.leakage_mw, t.total_mw) =
+        (mw(v[0]), mw(v[1]), mw(v[2]), mw(v[3]));
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_time_units() {
+        assert_eq!(time_unit_ps("  time_unit : \"1ps\";"), Some(1.0));
+        assert_eq!(time_unit_ps("time_unit : \"1ns\" ;"), Some(1000.0));
+        assert_eq!(time_unit_ps("nothing"), None);
+    }
+
+    #[test]
+    fn composes_hierarchical_areas() {
+        let stat = "=== top ===\n   Number of cells: 3\n     lane 2\n     INV_X1 1\n   Chip area for module '\\top': 1.5\n\n\
+                    === lane ===\n   Number of cells: 1\n     NAND2_X1 1\n   Chip area for module '\\lane': 2.0\n\n=== design hierarchy ===\n";
+        let s = parse_stat(stat);
+        assert_eq!(s.area_of("lane"), 2.0);
+        assert_eq!(s.area_of("top"), 5.5);
+    }
+}
