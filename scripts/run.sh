@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on a configuration (default: configs/default.toml): generate the Verilog, simulate
-# a training step against the golden model, lint, synthesize and report into out/.
-# Extra arguments go to `ntgen run` (e.g. --config configs/small.toml --vcd).
+# a training step against the golden model, lint, synthesize, then report area, timing and power.
+# Arguments go to both `ntgen run` and `ntgen ppa` (e.g. --config configs/small.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo run --release -q -p ntgen -- run "$@"
+cargo build --release -q -p ntgen
+target/release/ntgen run --out out "$@"
+target/release/ntgen ppa --out out/ppa "$@"

@@ -8,3 +8,5 @@ report_checks -path_delay max -digits 2
 set_power_activity -global -activity {REG_ACTIVITY}
 set_power_activity -input -activity {IN_ACTIVITY}
 report_power -digits 6
+# Every cell's power, which ntgen sums per block (hierarchical instances report zero here).
+report_power -instances [get_cells -hierarchical *] -digits 9

@@ -237,7 +237,13 @@ pub struct Timing {
     pub switching_mw: f64,
     pub leakage_mw: f64,
     pub total_mw: f64,
+    /// Total power (mW) per top-level instance (the first hierarchy level); cells of the top
+    /// module itself count under `TOP_LEVEL`.
+    pub blocks: BTreeMap<String, f64>,
 }
+
+/// The `Timing::blocks` key of the top module's own cells.
+pub const TOP_LEVEL: &str = "(top level)";
 
 /// Runs OpenSTA on the netlist at `target_mhz` with `activity`.
 pub fn analyze(
@@ -310,12 +316,40 @@ fn parse_sta(text: &str, period_ps: f64, ps_per_unit: f64) -> Result<Timing> {
     let mw = |w: f64| w * 1e3;
     (t.internal_mw, t.switching_mw, t.leakage_mw, t.total_mw) =
         (mw(v[0]), mw(v[1]), mw(v[2]), mw(v[3]));
+    // Per-instance lines: four numbers (internal, switching, leakage, total), then the name.
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 5 || !f[..4].iter().all(|x| x.parse::<f64>().is_ok()) {
+            continue;
+        }
+        let total: f64 = f[3].parse().unwrap_or(0.0);
+        let block = match f[4].split_once('/') {
+            Some((first, _)) => first.to_string(),
+            None => TOP_LEVEL.to_string(),
+        };
+        *t.blocks.entry(block).or_default() += mw(total);
+    }
     Ok(t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_cell_power_per_block() {
+        let log = "Total 1.0e-3 2.0e-3 0.5e-3 3.5e-3 100%\n\
+                   1.0e-3 1.0e-3 0.0 2.0e-3 lanes_0/_1_\n\
+                   0.5e-3 0.5e-3 0.0 1.0e-3 lanes_0/acc/_2_\n\
+                   0.2e-3 0.3e-3 0.0 0.5e-3 _7_\n\
+                   Startpoint: x\n  1.00  2.00 ^ lanes_0/_1_/Y (INV_X1)\n\
+                   100.0 slack (MET)\n";
+        let t = parse_sta(log, 1000.0, 1.0).unwrap();
+        assert!((t.total_mw - 3.5).abs() < 1e-9);
+        assert!((t.blocks["lanes_0"] - 3.0).abs() < 1e-9);
+        assert!((t.blocks[TOP_LEVEL] - 0.5).abs() < 1e-9);
+        assert!((t.fmax_mhz - 1.0e6 / 900.0).abs() < 1e-6);
+    }
 
     #[test]
     fn reads_time_units() {

@@ -20,6 +20,7 @@ const OPS_PER_MAC: f64 = 2.0;
 struct Block {
     name: String,
     area_um2: f64,
+    power_mw: f64,
 }
 
 #[derive(Serialize)]
@@ -84,26 +85,38 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
 
     let lane_module = format!("{}_lanes_0", pe.top);
     let lanes_area = syn.area_of(&lane_module) * config.pe.lanes as f64;
+    let lanes_power: f64 = timing
+        .blocks
+        .iter()
+        .filter(|(k, _)| k.starts_with("lanes_"))
+        .map(|(_, v)| v)
+        .sum();
     let mut blocks = vec![Block {
         name: format!("MAC lanes (x{})", config.pe.lanes),
         area_um2: lanes_area,
+        power_mw: lanes_power,
     }];
     let mut sram_area = 0.0;
     let mut sram_power = 0.0;
     let mut stub_area = 0.0;
-    for (module, words, bits) in memories_in(&pe.text) {
+    let mut stub_power = 0.0;
+    let memories = memories_in(&pe.text);
+    for (module, words, bits) in &memories {
+        // The PE's one memory is its operand buffer; the step streams operands past it.
         let m = Memory {
-            words,
-            bits,
+            words: *words,
+            bits: *bits,
             instances: 1,
             accesses_per_cycle: 0.0,
         };
-        stub_area += syn.area_of(&module);
+        stub_area += syn.area_of(module);
+        stub_power += timing.blocks.get("reuse_buffer").copied().unwrap_or(0.0);
         sram_area += m.area_um2();
         sram_power += m.power_mw(config.clock.target_mhz);
         blocks.push(Block {
             name: format!("operand buffer SRAM {words}x{bits}"),
             area_um2: m.area_um2(),
+            power_mw: m.power_mw(config.clock.target_mhz),
         });
     }
     let logic_area = syn.area_of(&pe.top);
@@ -112,6 +125,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         Block {
             name: "control, counters".into(),
             area_um2: logic_area - lanes_area - stub_area,
+            power_mw: timing.total_mw - lanes_power - stub_power,
         },
     );
     let clock_mhz = config.clock.target_mhz.min(timing.fmax_mhz);
@@ -150,6 +164,13 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     ] {
         out.adopt(&format!("work/{f}"));
     }
+    write_openroad_design(
+        &mut out,
+        &pe.file,
+        &pe.top,
+        &pe.text,
+        config.clock.target_mhz,
+    )?;
     out.commit()?;
     if args.json {
         println!("{json}");
@@ -166,12 +187,15 @@ fn markdown(r: &Report, critical: &str) -> String {
          | area | {:.1} um^2 |\n| fmax | {:.0} MHz (target {:.0}, slack {:.1} ps) |\n\
          | power at target | {:.3} mW (internal {:.3}, switching {:.3}, leakage {:.3}, SRAM {:.3}) |\n\
          | peak | {:.1} GOPS |\n| activity | registers {:.3}, inputs {:.3} toggles/cycle |\n| cells | {} |\n\n\
-         | block | area (um^2) |\n|---|---|\n",
+         | block | area (um^2) | power (mW) |\n|---|---|---|\n",
         r.library, r.area_um2, r.fmax_mhz, r.target_mhz, r.worst_slack_ps, r.power_mw, r.internal_mw,
         r.switching_mw, r.leakage_mw, r.sram_power_mw, r.peak_gops, r.register_activity, r.input_activity, r.cells
     );
     for b in &r.blocks {
-        s.push_str(&format!("| {} | {:.1} |\n", b.name, b.area_um2));
+        s.push_str(&format!(
+            "| {} | {:.1} | {:.3} |\n",
+            b.name, b.area_um2, b.power_mw
+        ));
     }
     s.push_str(&format!(
         "\nCritical path:\n\n```\n{}\n```\n",
@@ -236,4 +260,43 @@ fn svg(r: &Report) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// An OpenROAD-flow-scripts design directory: `config.mk`, `constraint.sdc` and the Verilog.
+/// ORFS has no NanGate 15nm platform; the default platform is nangate45 (whose library times are
+/// in ns, as the SDC here is).
+fn write_openroad_design(
+    out: &mut Staged,
+    file: &str,
+    top: &str,
+    verilog: &str,
+    target_mhz: f64,
+) -> Result<()> {
+    let period_ns = 1.0e3 / target_mhz;
+    out.write(&format!("openroad/{file}"), verilog)?;
+    out.write(
+        "openroad/constraint.sdc",
+        format!(
+            "# Clock for {top} at {target_mhz} MHz, in ns as ORFS's nangate45 platform uses.\n\
+             create_clock -name core_clock -period {period_ns:.4} [get_ports clock]\n\
+             set_input_delay 0 -clock core_clock [delete_from_list [all_inputs] [get_ports clock]]\n\
+             set_output_delay 0 -clock core_clock [all_outputs]\n"
+        ),
+    )?;
+    out.write(
+        "openroad/config.mk",
+        format!(
+            "# OpenROAD-flow-scripts design: copy this folder to flow/designs/<platform>/{top}/ and run\n\
+             #   make DESIGN_CONFIG=./designs/<platform>/{top}/config.mk\n\
+             # Memories are stubbed (NT_MEMORY_STUBS): place SRAM macros for them to go further.\n\
+             export DESIGN_NAME = {top}\n\
+             export PLATFORM ?= nangate45\n\
+             export VERILOG_FILES = $(DESIGN_HOME)/src/{top}/{file}\n\
+             export VERILOG_DEFINES = -DNT_MEMORY_STUBS\n\
+             export SDC_FILE = $(DESIGN_HOME)/$(PLATFORM)/{top}/constraint.sdc\n\
+             export CORE_UTILIZATION = 40\n\
+             export PLACE_DENSITY = 0.60\n"
+        ),
+    )?;
+    Ok(())
 }
