@@ -25,6 +25,9 @@ pub enum Command {
     Run(RunArgs),
     /// Area, timing and power on a cell library, with activity from a simulated training step.
     Ppa(PpaArgs),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Write the embedded nt15_typ cell library (Liberty) to a file.
     Liberty {
         /// Destination file.
@@ -90,4 +93,19 @@ pub struct PpaArgs {
     /// Output directory for the reports, netlist and logs.
     #[arg(long, short, default_value = "out/ppa")]
     pub out: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Simulation speed of the PE in rust-hdl and in Icarus.
+    Pe(BenchPeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchPeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -150,8 +150,15 @@ impl Synthesis {
     }
 }
 
-/// Maps `file` (top `top`) in `dir` to `lib`; writes `netlist.v` and the `stat` report.
-pub fn synthesize(dir: &Path, file: &str, top: &str, lib: &Library) -> Result<Synthesis> {
+/// Maps `file` (top `top`) in `dir` to `lib` for a clock of `target_mhz`; writes `netlist.v` and
+/// the `stat` report.
+pub fn synthesize(
+    dir: &Path,
+    file: &str,
+    top: &str,
+    lib: &Library,
+    target_mhz: f64,
+) -> Result<Synthesis> {
     let script = render(
         SYNTH_TEMPLATE,
         &[
@@ -160,6 +167,7 @@ pub fn synthesize(dir: &Path, file: &str, top: &str, lib: &Library) -> Result<Sy
             ("LIBERTY", relative(&lib.path, dir)),
             ("NETLIST", "netlist.v".into()),
             ("STAT", "synth_stat.txt".into()),
+            ("DELAY_PS", format!("{:.0}", 1.0e6 / target_mhz)),
         ],
     );
     std::fs::write(dir.join("synth.ys"), &script)?;

@@ -55,7 +55,8 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     let pe = &files[0];
     std::fs::write(work.join(&pe.file), &pe.text)?;
     eprintln!("synthesizing {} with Yosys", pe.top);
-    let syn = flow::synthesize(&work, &pe.file, &pe.top, &lib).context("synthesis")?;
+    let syn = flow::synthesize(&work, &pe.file, &pe.top, &lib, config.clock.target_mhz)
+        .context("synthesis")?;
 
     eprintln!("simulating a training step for switching activity");
     let mut toggles = Toggles::default();

@@ -199,3 +199,21 @@ fn main_job_on_a_small_configuration_reports_every_phase() {
     assert!(dir.join("verilog/nt_pe.v").exists());
     assert!(dir.join("waves/pe_forward.vcd").exists());
 }
+
+#[test]
+fn pe_benchmark_reports_both_simulators() {
+    let config = configs().join("small.toml");
+    let out = ntgen(&[
+        "bench",
+        "pe",
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+    ]);
+    ok(&out);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["lanes"], 4);
+    assert!(r["cycles"].as_f64().unwrap() > 100.0);
+    assert!(r["rust_hdl_cycles_per_s"].as_f64().unwrap() > 0.0);
+    assert!(r["icarus_cycles_per_s_with_compile"].as_f64().unwrap() > 0.0);
+}

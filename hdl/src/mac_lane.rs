@@ -1,7 +1,8 @@
 //! One MAC lane of the processing engine: its datapath through the six pipeline stages.
 //!
-//! The PE holds the control pipeline (valid, first, last, mode, activation, eta) and hands each
-//! lane the control of the beat in every stage (`cK_*` = the beat held in stage-K registers).
+//! Each lane registers the beat's control (valid, first, last, mode, activation, eta) and carries
+//! it along its own pipeline (`kN_*` = the beat held in stage-N registers): a shared control
+//! register would drive every lane's datapath and set the clock.
 //!
 //! | stage | registers            | work                                                        |
 //! |-------|----------------------|-------------------------------------------------------------|
@@ -34,23 +35,18 @@ pub struct MacLane {
     pub clock: Signal<In, Clock>,
     pub opa: Signal<In, Bits<32>>,
     pub opb: Signal<In, Bits<32>>,
-    /// The broadcast operand of the beat in r0.
+    /// The beat's control and broadcast operand as presented to the PE; every lane keeps its own
+    /// control pipeline, so that no control register drives all lanes' datapaths.
+    pub in_valid: Signal<In, Bit>,
+    pub in_first: Signal<In, Bit>,
+    pub in_last: Signal<In, Bit>,
+    pub mode: Signal<In, PeMode>,
+    pub act: Signal<In, ActFn>,
+    pub eta: Signal<In, Bits<16>>,
     pub bcast: Signal<In, Bits<16>>,
-    pub c0_valid: Signal<In, Bit>,
-    pub c0_mode: Signal<In, PeMode>,
-    pub c0_eta: Signal<In, Bits<16>>,
-    pub c1_valid: Signal<In, Bit>,
-    pub c1_first: Signal<In, Bit>,
-    pub c1_mode: Signal<In, PeMode>,
-    pub c1_eta: Signal<In, Bits<16>>,
-    pub c2_emit: Signal<In, Bit>,
-    pub c2_mode: Signal<In, PeMode>,
-    pub c2_act: Signal<In, ActFn>,
-    pub c3_emit: Signal<In, Bit>,
-    pub c3_mode: Signal<In, PeMode>,
-    pub c3_act: Signal<In, ActFn>,
-    pub c4_emit: Signal<In, Bit>,
-    pub c4_mode: Signal<In, PeMode>,
+    pub bcast_from_buffer: Signal<In, Bit>,
+    /// The reuse buffer's read data, valid while the beat is in r0.
+    pub buffer_data: Signal<In, Bits<16>>,
     pub seed_load: Signal<In, Bit>,
     pub seed: Signal<In, Bits<32>>,
     pub salt: Signal<In, Bits<32>>,
@@ -59,6 +55,30 @@ pub struct MacLane {
     /// Saturation events of the beats in r3, r4 and r5 (each beat is counted once, in one stage).
     pub sat_events: Signal<Out, Bits<16>>,
 
+    // control pipeline (kN = the beat in stage N)
+    k0_valid: DFF<Bit>,
+    k0_first: DFF<Bit>,
+    k0_last: DFF<Bit>,
+    k0_mode: DFF<PeMode>,
+    k0_act: DFF<ActFn>,
+    k0_eta: DFF<Bits<16>>,
+    k0_bsel: DFF<Bit>,
+    k0_bcast: DFF<Bits<16>>,
+    k1_valid: DFF<Bit>,
+    k1_first: DFF<Bit>,
+    k1_emit: DFF<Bit>,
+    k1_mode: DFF<PeMode>,
+    k1_act: DFF<ActFn>,
+    k1_eta: DFF<Bits<16>>,
+    k2_emit: DFF<Bit>,
+    k2_mode: DFF<PeMode>,
+    k2_act: DFF<ActFn>,
+    k3_emit: DFF<Bit>,
+    k3_mode: DFF<PeMode>,
+    k3_act: DFF<ActFn>,
+    k4_emit: DFF<Bit>,
+    k4_mode: DFF<PeMode>,
+    bc_effective: Signal<Local, Bits<16>>,
     // r0
     opa_r0: DFF<Bits<32>>,
     opb_r0: DFF<Bits<32>>,
@@ -141,22 +161,38 @@ impl MacLane {
             clock: Default::default(),
             opa: Default::default(),
             opb: Default::default(),
+            in_valid: Default::default(),
+            in_first: Default::default(),
+            in_last: Default::default(),
+            mode: Default::default(),
+            act: Default::default(),
+            eta: Default::default(),
             bcast: Default::default(),
-            c0_valid: Default::default(),
-            c0_mode: Default::default(),
-            c0_eta: Default::default(),
-            c1_valid: Default::default(),
-            c1_first: Default::default(),
-            c1_mode: Default::default(),
-            c1_eta: Default::default(),
-            c2_emit: Default::default(),
-            c2_mode: Default::default(),
-            c2_act: Default::default(),
-            c3_emit: Default::default(),
-            c3_mode: Default::default(),
-            c3_act: Default::default(),
-            c4_emit: Default::default(),
-            c4_mode: Default::default(),
+            bcast_from_buffer: Default::default(),
+            buffer_data: Default::default(),
+            k0_valid: Default::default(),
+            k0_first: Default::default(),
+            k0_last: Default::default(),
+            k0_mode: Default::default(),
+            k0_act: Default::default(),
+            k0_eta: Default::default(),
+            k0_bsel: Default::default(),
+            k0_bcast: Default::default(),
+            k1_valid: Default::default(),
+            k1_first: Default::default(),
+            k1_emit: Default::default(),
+            k1_mode: Default::default(),
+            k1_act: Default::default(),
+            k1_eta: Default::default(),
+            k2_emit: Default::default(),
+            k2_mode: Default::default(),
+            k2_act: Default::default(),
+            k3_emit: Default::default(),
+            k3_mode: Default::default(),
+            k3_act: Default::default(),
+            k4_emit: Default::default(),
+            k4_mode: Default::default(),
+            bc_effective: Default::default(),
             seed_load: Default::default(),
             seed: Default::default(),
             salt: Default::default(),
@@ -234,6 +270,28 @@ impl Logic for MacLane {
         dff_setup!(
             self,
             clock,
+            k0_valid,
+            k0_first,
+            k0_last,
+            k0_mode,
+            k0_act,
+            k0_eta,
+            k0_bsel,
+            k0_bcast,
+            k1_valid,
+            k1_first,
+            k1_emit,
+            k1_mode,
+            k1_act,
+            k1_eta,
+            k2_emit,
+            k2_mode,
+            k2_act,
+            k3_emit,
+            k3_mode,
+            k3_act,
+            k4_emit,
+            k4_mode,
             opa_r0,
             opb_r0,
             prod_r1,
@@ -264,6 +322,35 @@ impl Logic for MacLane {
         self.lfsr.load.next = self.seed_load.val();
         self.lfsr.salt.next = self.salt.val();
 
+        // Control pipeline.
+        self.k0_valid.d.next = self.in_valid.val();
+        self.k0_first.d.next = self.in_first.val();
+        self.k0_last.d.next = self.in_last.val();
+        self.k0_mode.d.next = self.mode.val();
+        self.k0_act.d.next = self.act.val();
+        self.k0_eta.d.next = self.eta.val();
+        self.k0_bsel.d.next = self.bcast_from_buffer.val();
+        self.k0_bcast.d.next = self.bcast.val();
+        self.k1_valid.d.next = self.k0_valid.q.val();
+        self.k1_first.d.next = self.k0_first.q.val();
+        self.k1_emit.d.next = self.k0_valid.q.val()
+            & (self.k0_last.q.val() | (self.k0_mode.q.val() == PeMode::Update));
+        self.k1_mode.d.next = self.k0_mode.q.val();
+        self.k1_act.d.next = self.k0_act.q.val();
+        self.k1_eta.d.next = self.k0_eta.q.val();
+        self.k2_emit.d.next = self.k1_emit.q.val();
+        self.k2_mode.d.next = self.k1_mode.q.val();
+        self.k2_act.d.next = self.k1_act.q.val();
+        self.k3_emit.d.next = self.k2_emit.q.val();
+        self.k3_mode.d.next = self.k2_mode.q.val();
+        self.k3_act.d.next = self.k2_act.q.val();
+        self.k4_emit.d.next = self.k3_emit.q.val();
+        self.k4_mode.d.next = self.k3_mode.q.val();
+        self.bc_effective.next = self.k0_bcast.q.val();
+        if self.k0_bsel.q.val() {
+            self.bc_effective.next = self.buffer_data.val();
+        }
+
         // r0: capture operands.
         self.opa_r0.d.next = self.opa.val();
         self.opb_r0.d.next = self.opb.val();
@@ -271,19 +358,19 @@ impl Logic for MacLane {
         // r1: multiply. The update multipliers take eta * g[15:0] and eta * g[31:16]; in backward
         // mode the high one squares |y| for the derivative instead.
         self.mac_mul.a.next = self.opa_r0.q.val().get_bits::<16>(0);
-        self.mac_mul.b.next = self.bcast.val();
+        self.mac_mul.b.next = self.bc_effective.val();
         self.prod_r1.d.next = self.mac_mul.p.val();
         self.abs_y.next = self.opb_r0.q.val().get_bits::<16>(0);
         if self.abs_y.val().get_bit(15) {
             self.abs_y.next = 0 - self.abs_y.val();
         }
-        self.upd_lo_r1.d.next = self.c0_eta.val() * self.opb_r0.q.val().get_bits::<16>(0);
-        if self.c0_mode.val() == PeMode::Backward {
+        self.upd_lo_r1.d.next = self.k0_eta.q.val() * self.opb_r0.q.val().get_bits::<16>(0);
+        if self.k0_mode.q.val() == PeMode::Backward {
             self.upd_hi_r1.d.next = self.abs_y.val() * self.abs_y.val();
         } else {
-            self.upd_hi_r1.d.next = self.c0_eta.val() * self.opb_r0.q.val().get_bits::<16>(16);
+            self.upd_hi_r1.d.next = self.k0_eta.q.val() * self.opb_r0.q.val().get_bits::<16>(16);
         }
-        self.lfsr.advance.next = self.c0_valid.val() & (self.c0_mode.val() == PeMode::Update);
+        self.lfsr.advance.next = self.k0_valid.q.val() & (self.k0_mode.q.val() == PeMode::Update);
         self.rand_r1.d.next = self.lfsr.r.val();
         self.opa_r1.d.next = self.opa_r0.q.val();
         self.opb_r1.d.next = self.opb_r0.q.val();
@@ -304,11 +391,11 @@ impl Logic for MacLane {
         } else {
             self.bias48.next = self.bias48.val() >> self.bias_shift.val();
         }
-        if self.c1_mode.val() != PeMode::Forward {
+        if self.k1_mode.q.val() != PeMode::Forward {
             self.bias48.next = 0.into();
         }
-        if self.c1_valid.val() & (self.c1_mode.val() != PeMode::Update) {
-            if self.c1_first.val() {
+        if self.k1_valid.q.val() & (self.k1_mode.q.val() != PeMode::Update) {
+            if self.k1_first.q.val() {
                 self.acc.d.next = self.bias48.val() + self.prod48.val();
             } else {
                 self.acc.d.next = self.acc.q.val() + self.prod48.val();
@@ -320,7 +407,7 @@ impl Logic for MacLane {
             + bit_cast::<64, 16>(self.rand_r1.q.val());
         if self.opb_r1.q.val().get_bit(31) {
             self.step_sum.next =
-                self.step_sum.val() - (bit_cast::<64, 16>(self.c1_eta.val()) << 32);
+                self.step_sum.val() - (bit_cast::<64, 16>(self.k1_eta.q.val()) << 32);
         }
         self.step64.next = self.step_sum.val() >> 16;
         if self.step_sum.val().get_bit(63) {
@@ -336,7 +423,7 @@ impl Logic for MacLane {
         self.q_r3.d.next = self.requant.q.val();
         self.derivative.y.next = self.y_r2.q.val();
         self.derivative.yy.next = self.yy_r2.q.val();
-        self.derivative.act.next = self.c2_act.val();
+        self.derivative.act.next = self.k2_act.q.val();
         self.d_r3.d.next = self.derivative.d.val();
         self.sat_r3.d.next = 0.into();
         self.wide48.next = self.acc.q.val();
@@ -346,7 +433,7 @@ impl Logic for MacLane {
         }
         self.diff48.next = self.diff48.val() - self.step_r2.q.val();
         self.sat3.next = 0.into();
-        match self.c2_mode.val() {
+        match self.k2_mode.q.val() {
             PeMode::Forward => {
                 self.wide_r3.d.next = 0.into();
                 if self.requant.saturated.val() {
@@ -390,13 +477,13 @@ impl Logic for MacLane {
             }
         }
         // Only beats that produce a result count their saturations.
-        if self.c2_emit.val() {
+        if self.k2_emit.q.val() {
             self.sat_r3.d.next = self.sat3.val();
         }
 
         // r4: activation; backward product; the new master weight's 16-bit MAC weight.
         self.activation.z.next = self.q_r3.q.val();
-        self.activation.act.next = self.c3_act.val();
+        self.activation.act.next = self.k3_act.q.val();
         self.bwd_mul.a.next = self.q_r3.q.val();
         self.bwd_mul.b.next = self.d_r3.q.val();
         self.bwd_prod_r4.d.next = self.bwd_mul.p.val();
@@ -408,12 +495,12 @@ impl Logic for MacLane {
         self.wide_r4.d.next = self.wide_r3.q.val();
         self.sat_r4.d.next = false;
         self.narrow_r4.d.next = self.activation.y.val();
-        if self.c3_mode.val() == PeMode::Gradient {
+        if self.k3_mode.q.val() == PeMode::Gradient {
             self.narrow_r4.d.next = 0.into();
         }
-        if self.c3_mode.val() == PeMode::Update {
+        if self.k3_mode.q.val() == PeMode::Update {
             self.narrow_r4.d.next = self.weight_requant.q.val();
-            self.sat_r4.d.next = self.c3_emit.val() & self.weight_requant.saturated.val();
+            self.sat_r4.d.next = self.k3_emit.q.val() & self.weight_requant.saturated.val();
         }
 
         // r5: second rounding of the backward product.
@@ -424,13 +511,13 @@ impl Logic for MacLane {
         self.product_requant.x.next = self.bwd48.val();
         self.narrow5.next = self.narrow_r4.q.val();
         self.sat_r5.d.next = false;
-        if self.c4_mode.val() == PeMode::Backward {
+        if self.k4_mode.q.val() == PeMode::Backward {
             self.narrow5.next = self.product_requant.q.val();
-            self.sat_r5.d.next = self.c4_emit.val() & self.product_requant.saturated.val();
+            self.sat_r5.d.next = self.k4_emit.q.val() & self.product_requant.saturated.val();
         }
         self.narrow_r5.d.next = self.narrow5.val();
         self.wide_r5.d.next = self.wide_r4.q.val();
-        if (self.c4_mode.val() == PeMode::Forward) | (self.c4_mode.val() == PeMode::Backward) {
+        if (self.k4_mode.q.val() == PeMode::Forward) | (self.k4_mode.q.val() == PeMode::Backward) {
             self.wide_r5.d.next = bit_cast::<32, 16>(self.narrow5.val());
             if self.narrow5.val().get_bit(15) {
                 self.wide_r5.d.next = bit_cast::<32, 16>(self.narrow5.val()) | self.sext16_32.val();

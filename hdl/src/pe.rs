@@ -6,6 +6,9 @@
 //! `in_last`, for update beats every beat) appears on `out_*` with `out_valid` exactly
 //! [`PE_LATENCY`] rising edges after it was presented. The PE never stalls: one beat per cycle.
 //!
+//! Each lane registers the beat and carries its own control pipeline; the PE keeps only what it
+//! needs for `out_valid` and the counters.
+//!
 //! The broadcast operand comes from the `bcast` port, or (with `bcast_from_buffer`) from the reuse
 //! buffer at `buffer_read_address`, written beforehand through the buffer's write port.
 
@@ -54,32 +57,17 @@ pub struct Pe {
     salts: Vec<Constant<Bits<32>>>,
     reuse_buffer: OperandBuffer,
     valid_r0: DFF<Bit>,
-    first_r0: DFF<Bit>,
     last_r0: DFF<Bit>,
     mode_r0: DFF<PeMode>,
-    act_r0: DFF<ActFn>,
-    eta_r0: DFF<Bits<16>>,
-    bsel_r0: DFF<Bit>,
-    bcast_r0: DFF<Bits<16>>,
     valid_r1: DFF<Bit>,
-    first_r1: DFF<Bit>,
     emit_r1: DFF<Bit>,
-    mode_r1: DFF<PeMode>,
-    act_r1: DFF<ActFn>,
-    eta_r1: DFF<Bits<16>>,
     emit_r2: DFF<Bit>,
-    mode_r2: DFF<PeMode>,
-    act_r2: DFF<ActFn>,
     emit_r3: DFF<Bit>,
-    mode_r3: DFF<PeMode>,
-    act_r3: DFF<ActFn>,
     emit_r4: DFF<Bit>,
-    mode_r4: DFF<PeMode>,
     emit_r5: DFF<Bit>,
     busy: DFF<Bits<COUNTER_BITS>>,
     sat_cycle: DFF<Bits<16>>,
     sat_total: DFF<Bits<COUNTER_BITS>>,
-    bc_effective: Signal<Local, Bits<16>>,
     sat_sum: Signal<Local, Bits<16>>,
     _lanes: usize,
 }
@@ -118,32 +106,17 @@ impl Pe {
                 .collect(),
             reuse_buffer: OperandBuffer::new(config.pe.operand_buffer_depth),
             valid_r0: Default::default(),
-            first_r0: Default::default(),
             last_r0: Default::default(),
             mode_r0: Default::default(),
-            act_r0: Default::default(),
-            eta_r0: Default::default(),
-            bsel_r0: Default::default(),
-            bcast_r0: Default::default(),
             valid_r1: Default::default(),
-            first_r1: Default::default(),
             emit_r1: Default::default(),
-            mode_r1: Default::default(),
-            act_r1: Default::default(),
-            eta_r1: Default::default(),
             emit_r2: Default::default(),
-            mode_r2: Default::default(),
-            act_r2: Default::default(),
             emit_r3: Default::default(),
-            mode_r3: Default::default(),
-            act_r3: Default::default(),
             emit_r4: Default::default(),
-            mode_r4: Default::default(),
             emit_r5: Default::default(),
             busy: Default::default(),
             sat_cycle: Default::default(),
             sat_total: Default::default(),
-            bc_effective: Default::default(),
             sat_sum: Default::default(),
             _lanes: n,
         }
@@ -158,9 +131,8 @@ impl Logic for Pe {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, valid_r0, first_r0, last_r0, mode_r0, act_r0, eta_r0, bsel_r0, bcast_r0,
-            valid_r1, first_r1, emit_r1, mode_r1, act_r1, eta_r1, emit_r2, mode_r2, act_r2,
-            emit_r3, mode_r3, act_r3, emit_r4, mode_r4, emit_r5, busy, sat_cycle, sat_total
+            self, clock, valid_r0, last_r0, mode_r0, valid_r1, emit_r1, emit_r2, emit_r3, emit_r4,
+            emit_r5, busy, sat_cycle, sat_total
         );
         self.reuse_buffer.clock.next = self.clock.val();
         self.reuse_buffer.write_enable.next = self.buffer_write_enable.val();
@@ -170,57 +142,31 @@ impl Logic for Pe {
 
         // Control pipeline.
         self.valid_r0.d.next = self.in_valid.val();
-        self.first_r0.d.next = self.in_first.val();
         self.last_r0.d.next = self.in_last.val();
         self.mode_r0.d.next = self.mode.val();
-        self.act_r0.d.next = self.act.val();
-        self.eta_r0.d.next = self.eta.val();
-        self.bsel_r0.d.next = self.bcast_from_buffer.val();
-        self.bcast_r0.d.next = self.bcast.val();
         self.valid_r1.d.next = self.valid_r0.q.val();
-        self.first_r1.d.next = self.first_r0.q.val();
         self.emit_r1.d.next = self.valid_r0.q.val()
             & (self.last_r0.q.val() | (self.mode_r0.q.val() == PeMode::Update));
-        self.mode_r1.d.next = self.mode_r0.q.val();
-        self.act_r1.d.next = self.act_r0.q.val();
-        self.eta_r1.d.next = self.eta_r0.q.val();
         self.emit_r2.d.next = self.emit_r1.q.val();
-        self.mode_r2.d.next = self.mode_r1.q.val();
-        self.act_r2.d.next = self.act_r1.q.val();
         self.emit_r3.d.next = self.emit_r2.q.val();
-        self.mode_r3.d.next = self.mode_r2.q.val();
-        self.act_r3.d.next = self.act_r2.q.val();
         self.emit_r4.d.next = self.emit_r3.q.val();
-        self.mode_r4.d.next = self.mode_r3.q.val();
         self.emit_r5.d.next = self.emit_r4.q.val();
         self.out_valid.next = self.emit_r5.q.val();
-
-        self.bc_effective.next = self.bcast_r0.q.val();
-        if self.bsel_r0.q.val() {
-            self.bc_effective.next = self.reuse_buffer.read_data.val();
-        }
 
         self.sat_sum.next = 0.into();
         for i in 0..self._lanes {
             self.lanes[i].clock.next = self.clock.val();
             self.lanes[i].opa.next = self.opa[i].val();
             self.lanes[i].opb.next = self.opb[i].val();
-            self.lanes[i].bcast.next = self.bc_effective.val();
-            self.lanes[i].c0_valid.next = self.valid_r0.q.val();
-            self.lanes[i].c0_mode.next = self.mode_r0.q.val();
-            self.lanes[i].c0_eta.next = self.eta_r0.q.val();
-            self.lanes[i].c1_valid.next = self.valid_r1.q.val();
-            self.lanes[i].c1_first.next = self.first_r1.q.val();
-            self.lanes[i].c1_mode.next = self.mode_r1.q.val();
-            self.lanes[i].c1_eta.next = self.eta_r1.q.val();
-            self.lanes[i].c2_emit.next = self.emit_r2.q.val();
-            self.lanes[i].c2_mode.next = self.mode_r2.q.val();
-            self.lanes[i].c2_act.next = self.act_r2.q.val();
-            self.lanes[i].c3_emit.next = self.emit_r3.q.val();
-            self.lanes[i].c3_mode.next = self.mode_r3.q.val();
-            self.lanes[i].c3_act.next = self.act_r3.q.val();
-            self.lanes[i].c4_emit.next = self.emit_r4.q.val();
-            self.lanes[i].c4_mode.next = self.mode_r4.q.val();
+            self.lanes[i].in_valid.next = self.in_valid.val();
+            self.lanes[i].in_first.next = self.in_first.val();
+            self.lanes[i].in_last.next = self.in_last.val();
+            self.lanes[i].mode.next = self.mode.val();
+            self.lanes[i].act.next = self.act.val();
+            self.lanes[i].eta.next = self.eta.val();
+            self.lanes[i].bcast.next = self.bcast.val();
+            self.lanes[i].bcast_from_buffer.next = self.bcast_from_buffer.val();
+            self.lanes[i].buffer_data.next = self.reuse_buffer.read_data.val();
             self.lanes[i].seed_load.next = self.seed_load.val();
             self.lanes[i].seed.next = self.seed.val();
             self.lanes[i].salt.next = self.salts[i].val();
