@@ -23,6 +23,8 @@ pub enum Command {
     /// The main job: generate, simulate a training step against the golden model, lint,
     /// synthesize and report.
     Run(RunArgs),
+    /// Measure a part of the design under synthetic load.
+    Bench(BenchArgs),
 }
 
 /// Selects and adjusts the configuration.
@@ -65,4 +67,16 @@ pub struct RunArgs {
     /// Skip the EDA tools (lint and synthesis); only generate and simulate.
     #[arg(long)]
     pub no_eda: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Network on chip: latency against offered load (uniform random) up to saturation.
+    Noc(crate::bench_noc::BenchNocArgs),
 }

@@ -1,5 +1,6 @@
 //! `ntgen`: the NeuroTrainer command line. Emits Verilog, simulates, runs the EDA flow, reports.
 
+mod bench_noc;
 mod cli;
 mod emit;
 mod output;
@@ -21,5 +22,8 @@ fn dispatch(cli: cli::Cli) -> Result<()> {
     match cli.command {
         cli::Command::Verilog(a) => emit::verilog_command(&a),
         cli::Command::Run(a) => run::run_command(&a),
+        cli::Command::Bench(b) => match b.what {
+            cli::BenchCommand::Noc(a) => bench_noc::command(&a),
+        },
     }
 }
