@@ -117,8 +117,12 @@ pub struct Router<const W: usize> {
     sel_port: Vec<Signal<Local, Bits<PORT_BITS>>>,
     any_overflow: Signal<Local, Bit>,
 
-    my_x: Constant<Bits<COORD_BITS>>,
-    my_y: Constant<Bits<COORD_BITS>>,
+    // Which coordinates lie in each direction, as bit masks indexed by coordinate: a comparison
+    // with the router's own coordinate would be constant at the mesh edge (a lint warning).
+    east_cols: Constant<Bits<GRID_CODES>>,
+    west_cols: Constant<Bits<GRID_CODES>>,
+    south_rows: Constant<Bits<GRID_CODES>>,
+    north_rows: Constant<Bits<GRID_CODES>>,
     dest_x_lsb: Constant<Bits<8>>,
     dest_y_lsb: Constant<Bits<8>>,
     port_id: Vec<Constant<Bits<PORT_BITS>>>,
@@ -133,6 +137,19 @@ pub struct Router<const W: usize> {
 
 fn locals<T: Default>() -> Vec<T> {
     (0..PORTS).map(|_| Default::default()).collect()
+}
+
+/// Coordinate values a header can carry.
+const GRID_CODES: usize = 1 << COORD_BITS;
+
+/// Mask of the coordinates above `v`.
+fn beyond(v: usize) -> u64 {
+    ((1u64 << GRID_CODES) - 1) & !((2u64 << v) - 1)
+}
+
+/// Mask of the coordinates below `v`.
+fn below(v: usize) -> u64 {
+    (1u64 << v) - 1
 }
 
 fn port_code(p: usize) -> Constant<Bits<PORT_BITS>> {
@@ -217,8 +234,10 @@ impl<const W: usize> Router<W> {
             sel_data: locals(),
             sel_port: locals(),
             any_overflow: Default::default(),
-            my_x: Constant::new(bits(x as u64)),
-            my_y: Constant::new(bits(y as u64)),
+            east_cols: Constant::new(bits(beyond(x))),
+            west_cols: Constant::new(bits(below(x))),
+            south_rows: Constant::new(bits(beyond(y))),
+            north_rows: Constant::new(bits(below(y))),
             dest_x_lsb: Constant::new(bits(DEST_X_LSB as u64)),
             dest_y_lsb: Constant::new(bits(DEST_Y_LSB as u64)),
             port_id: (0..PORTS).map(port_code).collect(),
@@ -289,13 +308,13 @@ impl<const W: usize> Logic for Router<W> {
                 .get_bits::<COORD_BITS>(self.dest_y_lsb.val().index());
             if self.busy[i].q.val() {
                 self.want[i].next = self.route_r[i].q.val();
-            } else if self.dest_x[i].val() > self.my_x.val() {
+            } else if self.east_cols.val().get_bit(self.dest_x[i].val().index()) {
                 self.want[i].next = self.to_east.val();
-            } else if self.dest_x[i].val() < self.my_x.val() {
+            } else if self.west_cols.val().get_bit(self.dest_x[i].val().index()) {
                 self.want[i].next = self.to_west.val();
-            } else if self.dest_y[i].val() > self.my_y.val() {
+            } else if self.south_rows.val().get_bit(self.dest_y[i].val().index()) {
                 self.want[i].next = self.to_south.val();
-            } else if self.dest_y[i].val() < self.my_y.val() {
+            } else if self.north_rows.val().get_bit(self.dest_y[i].val().index()) {
                 self.want[i].next = self.to_north.val();
             } else {
                 self.want[i].next = self.to_tile.val();
