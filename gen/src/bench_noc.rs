@@ -306,6 +306,10 @@ mod tests {
         assert!((super::bisection_bound(4, 4) - 4.0 * 15.0 / 64.0).abs() < 1e-12);
         // 1x2: one link each way, each node sends everything across.
         assert!((super::bisection_bound(1, 2) - 1.0).abs() < 1e-12);
-        assert!(super::bisection_bound(3, 3) < 1.0);
+        // 3x3: any cut carries 3 * 8 / 18 > 1, so one flit per node and cycle at the ejection
+        // ports is the tighter limit.
+        assert_eq!(super::bisection_bound(3, 3), 1.0);
+        // 2x8: the middle vertical cut has two links for 8 x 8 node pairs.
+        assert!((super::bisection_bound(2, 8) - 2.0 * 15.0 / 64.0).abs() < 1e-12);
     }
 }
