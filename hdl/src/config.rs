@@ -143,7 +143,10 @@ impl Config {
         }
         let config: Config = toml::Value::Table(value)
             .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{origin}: {}", e.message()))?;
+            // The full text names the key (`in pe.lanes`); `message()` alone does not.
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("{origin}: {}", e.to_string().trim_end().replace('\n', " "))
+            })?;
         config
             .validate()
             .with_context(|| format!("{origin}: invalid configuration"))?;
