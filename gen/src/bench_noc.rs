@@ -125,6 +125,7 @@ pub fn command(args: &BenchNocArgs) -> Result<()> {
         "input_buffer_depth": config.noc.input_buffer_depth,
         "traffic": "uniform random",
         "max_payload_flits": MAX_PAYLOAD,
+        "latency_from": "packet creation (source queue included) to tail delivery, cycles",
         "warmup_cycles": args.warmup,
         "window_cycles": args.window,
         "saturation_flits_per_node_cycle": saturation,

@@ -11,8 +11,9 @@
 //! Timing: a flit on an input link enters the input buffer at the rising edge; in the next cycle
 //! the buffer head is routed (X first: east or west until the column matches, then north or south,
 //! then the tile), arbitrated and, if the output has a credit, written into the output register at
-//! the next edge. A hop therefore takes two cycles; a credit comes back three cycles after its flit
-//! left, so an input buffer of four flits keeps a link busy every cycle.
+//! the next edge. A hop therefore takes two cycles. A credit spent on a flit sent in cycle t can be
+//! spent again in cycle t + 4 at the earliest (link, buffer, credit register, counter), so an input
+//! buffer of four flits keeps a link busy every cycle.
 //!
 //! An output is allocated to a header flit by its round-robin arbiter and stays with that packet
 //! until the tail has passed (wormhole); only then may another input win it. Dimension-order
@@ -123,8 +124,8 @@ pub struct Router<const W: usize> {
     west_cols: Constant<Bits<GRID_CODES>>,
     south_rows: Constant<Bits<GRID_CODES>>,
     north_rows: Constant<Bits<GRID_CODES>>,
-    dest_x_lsb: Constant<Bits<8>>,
-    dest_y_lsb: Constant<Bits<8>>,
+    dest_x_lsb: Constant<Bits<OFFSET_BITS>>,
+    dest_y_lsb: Constant<Bits<OFFSET_BITS>>,
     port_id: Vec<Constant<Bits<PORT_BITS>>>,
     to_north: Constant<Bits<PORT_BITS>>,
     to_east: Constant<Bits<PORT_BITS>>,
@@ -138,6 +139,9 @@ pub struct Router<const W: usize> {
 fn locals<T: Default>() -> Vec<T> {
     (0..PORTS).map(|_| Default::default()).collect()
 }
+
+/// Width of a bit-offset constant into a flit.
+const OFFSET_BITS: usize = 8;
 
 /// Coordinate values a header can carry.
 const GRID_CODES: usize = 1 << COORD_BITS;

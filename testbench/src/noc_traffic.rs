@@ -300,7 +300,7 @@ impl Scoreboard {
         self.outstanding += 1;
     }
 
-    /// Records a header flit entering the mesh at `src` for `dst` (test hook: the whole packet).
+    /// Records a packet (all its flits) as sent from `src` to `dst`, for tests of the scoreboard.
     pub fn expect(&mut self, src: usize, dst: usize, flits: Vec<u64>) {
         self.sent(&Packet {
             src,

@@ -331,6 +331,14 @@ fn emitted_mesh_verilog_matches_rust_hdl_cycle_for_cycle() {
     cosim(&c, &s, "noc_cosim_3x3");
 }
 
+#[test]
+fn emitted_verilog_of_the_default_4x4_mesh_matches() {
+    let mut s = spec(Pattern::Uniform, 0.6, 92);
+    s.warmup = 50;
+    s.measure = 150;
+    cosim(&Config::default(), &s, "noc_cosim_4x4");
+}
+
 fn tool(dir: &std::path::Path, program: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(program)
         .current_dir(dir)
