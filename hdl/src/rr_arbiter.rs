@@ -10,7 +10,7 @@ use rust_hdl::prelude::*;
 /// Ports of a router (N, E, S, W, tile).
 pub const PORTS: usize = 5;
 
-#[derive(LogicBlock)]
+#[derive(LogicBlock, Default)]
 pub struct RrArbiter {
     pub clock: Signal<In, Clock>,
     pub req: Signal<In, Bits<PORTS>>,
@@ -19,20 +19,6 @@ pub struct RrArbiter {
     favoured: DFF<Bits<PORTS>>,
     masked: Signal<Local, Bits<PORTS>>,
     pick: Signal<Local, Bits<PORTS>>,
-}
-
-impl Default for RrArbiter {
-    fn default() -> Self {
-        RrArbiter {
-            clock: Default::default(),
-            req: Default::default(),
-            advance: Default::default(),
-            grant: Default::default(),
-            favoured: Default::default(),
-            masked: Default::default(),
-            pick: Default::default(),
-        }
-    }
 }
 
 impl Logic for RrArbiter {
