@@ -26,8 +26,7 @@ pub enum Command {
     /// Area, timing and power on a cell library, with activity from a simulated training step.
     Ppa(PpaArgs),
     /// Benchmarks that print figures.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(BenchArgs),
     /// Write the embedded nt15_typ cell library (Liberty) to a file.
     Liberty {
         /// Destination file.
@@ -95,10 +94,18 @@ pub struct PpaArgs {
     pub out: PathBuf,
 }
 
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchCommand,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// Simulation speed of the PE in rust-hdl and in Icarus.
     Pe(BenchPeArgs),
+    /// Network on chip: latency against offered load (uniform random) up to saturation.
+    Noc(crate::bench_noc::BenchNocArgs),
 }
 
 #[derive(Args, Debug)]

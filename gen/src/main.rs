@@ -1,5 +1,6 @@
 //! `ntgen`: the NeuroTrainer command line. Emits Verilog, simulates, runs the EDA flow, reports.
 
+mod bench_noc;
 mod bench_pe;
 mod cli;
 mod emit;
@@ -27,7 +28,10 @@ fn dispatch(cli: cli::Cli) -> Result<()> {
         cli::Command::Verilog(a) => emit::verilog_command(&a),
         cli::Command::Run(a) => run::run_command(&a),
         cli::Command::Ppa(a) => ppa::ppa_command(&a),
-        cli::Command::Bench(cli::BenchCommand::Pe(a)) => bench_pe::bench_pe_command(&a),
+        cli::Command::Bench(b) => match b.what {
+            cli::BenchCommand::Pe(a) => bench_pe::bench_pe_command(&a),
+            cli::BenchCommand::Noc(a) => bench_noc::command(&a),
+        },
         cli::Command::Liberty { out } => {
             let mut staged =
                 output::Staged::new(out.parent().unwrap_or(std::path::Path::new(".")))?;

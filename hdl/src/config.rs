@@ -27,6 +27,7 @@ pub struct Config {
     pub pe: PeConfig,
     pub format: FormatConfig,
     pub clock: ClockConfig,
+    pub noc: NocConfig,
 }
 
 /// The grid of tiles (one tile per vault).
@@ -79,6 +80,7 @@ impl Default for Config {
             pe: PeConfig::default(),
             format: FormatConfig::default(),
             clock: ClockConfig::default(),
+            noc: NocConfig::default(),
         }
     }
 }
@@ -190,6 +192,7 @@ impl Config {
                 2 * f
             );
         }
+        self.noc.validate()?;
         let mhz = self.clock.target_mhz;
         if !mhz.is_finite() || mhz <= 0.0 || mhz > 10_000.0 {
             bail!("clock.target_mhz = {mhz}: must be a positive frequency up to 10000 MHz");
@@ -200,6 +203,47 @@ impl Config {
     /// Clock period in picoseconds.
     pub fn clock_period_ps(&self) -> f64 {
         1.0e6 / self.clock.target_mhz
+    }
+}
+
+/// Flit widths the router is generated for: rust-hdl widths are const generics, so each
+/// supported width is one instantiation, selected from the configuration at run time.
+pub const NOC_FLIT_WIDTHS: [usize; 2] = [32, 64];
+/// Deepest router input buffer: its pointers are 4 bits wide.
+pub const MAX_NOC_INPUT_BUFFER_DEPTH: usize = 16;
+
+/// The network on chip joining the tiles (ARCHITECTURE.md section 1, Router).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NocConfig {
+    /// Bits per flit on every link (one of [`NOC_FLIT_WIDTHS`]).
+    pub flit_width: usize,
+    /// Flits each router input port can hold (1..=16); it is also the credit count per link.
+    pub input_buffer_depth: usize,
+}
+
+impl Default for NocConfig {
+    fn default() -> Self {
+        NocConfig {
+            flit_width: 64,
+            input_buffer_depth: 4,
+        }
+    }
+}
+
+impl NocConfig {
+    fn validate(&self) -> Result<()> {
+        if !NOC_FLIT_WIDTHS.contains(&self.flit_width) {
+            bail!(
+                "noc.flit_width = {}: must be one of {NOC_FLIT_WIDTHS:?}",
+                self.flit_width
+            );
+        }
+        let d = self.input_buffer_depth;
+        if d == 0 || d > MAX_NOC_INPUT_BUFFER_DEPTH {
+            bail!("noc.input_buffer_depth = {d}: must be from 1 to {MAX_NOC_INPUT_BUFFER_DEPTH}");
+        }
+        Ok(())
     }
 }
 
@@ -269,6 +313,9 @@ mod tests {
         assert!(err_of("[format]\ngrad_frac_bits = 19").contains("format.grad_frac_bits"));
         assert!(err_of("[pe]\noperand_buffer_depth = 100").contains("pe.operand_buffer_depth"));
         assert!(err_of("[clock]\ntarget_mhz = -1.0").contains("clock.target_mhz"));
+        assert!(err_of("[noc]\nflit_width = 48").contains("noc.flit_width = 48"));
+        assert!(err_of("[noc]\ninput_buffer_depth = 0").contains("noc.input_buffer_depth"));
+        assert!(err_of("[noc]\ninput_buffer_depth = 17").contains("noc.input_buffer_depth"));
     }
 
     #[test]

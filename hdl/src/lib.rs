@@ -6,12 +6,17 @@
 pub mod activation;
 pub mod config;
 pub mod derivative;
+pub mod flit;
+pub mod flit_fifo;
 pub mod lfsr;
 pub mod mac_lane;
+pub mod mesh;
 pub mod operand_buffer;
 pub mod ops;
 pub mod pe;
 pub mod requant;
+pub mod router;
+pub mod rr_arbiter;
 pub mod signed_mul;
 pub mod verilog;
 

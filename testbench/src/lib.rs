@@ -3,6 +3,8 @@
 
 pub mod cosim;
 pub mod golden;
+pub mod noc_driver;
+pub mod noc_traffic;
 pub mod pe_driver;
 pub mod pe_step;
 pub mod sim;

@@ -37,6 +37,18 @@ impl ClockedBlock for nt_hdl::pe::Pe {
     }
 }
 
+impl<const W: usize> ClockedBlock for nt_hdl::mesh::Mesh<W> {
+    fn clock_mut(&mut self) -> &mut Signal<In, Clock> {
+        &mut self.clock
+    }
+}
+
+impl<const W: usize> ClockedBlock for nt_hdl::router::Router<W> {
+    fn clock_mut(&mut self) -> &mut Signal<In, Clock> {
+        &mut self.clock
+    }
+}
+
 /// The design under test plus its cycle count, VCD writer and toggle counter.
 pub struct Clocked<U: ClockedBlock> {
     pub uut: U,
