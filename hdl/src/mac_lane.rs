@@ -50,6 +50,10 @@ pub struct MacLane {
     pub seed_load: Signal<In, Bit>,
     pub seed: Signal<In, Bits<32>>,
     pub salt: Signal<In, Bits<32>>,
+    /// The beat in r5 produced a result: `out_wide`/`out_narrow` hold it.
+    pub out_valid: Signal<Out, Bit>,
+    /// A beat occupies the multiplier stage (r1).
+    pub mac_busy: Signal<Out, Bit>,
     pub out_wide: Signal<Out, Bits<32>>,
     pub out_narrow: Signal<Out, Bits<16>>,
     /// Saturation events of the beats in r3, r4 and r5 (each beat is counted once, in one stage).
@@ -78,6 +82,7 @@ pub struct MacLane {
     k3_act: DFF<ActFn>,
     k4_emit: DFF<Bit>,
     k4_mode: DFF<PeMode>,
+    k5_emit: DFF<Bit>,
     bc_effective: Signal<Local, Bits<16>>,
     // r0
     opa_r0: DFF<Bits<32>>,
@@ -192,10 +197,13 @@ impl MacLane {
             k3_act: Default::default(),
             k4_emit: Default::default(),
             k4_mode: Default::default(),
+            k5_emit: Default::default(),
             bc_effective: Default::default(),
             seed_load: Default::default(),
             seed: Default::default(),
             salt: Default::default(),
+            out_valid: Default::default(),
+            mac_busy: Default::default(),
             out_wide: Default::default(),
             out_narrow: Default::default(),
             sat_events: Default::default(),
@@ -292,6 +300,7 @@ impl Logic for MacLane {
             k3_act,
             k4_emit,
             k4_mode,
+            k5_emit,
             opa_r0,
             opb_r0,
             prod_r1,
@@ -346,6 +355,9 @@ impl Logic for MacLane {
         self.k3_act.d.next = self.k2_act.q.val();
         self.k4_emit.d.next = self.k3_emit.q.val();
         self.k4_mode.d.next = self.k3_mode.q.val();
+        self.k5_emit.d.next = self.k4_emit.q.val();
+        self.out_valid.next = self.k5_emit.q.val();
+        self.mac_busy.next = self.k1_valid.q.val();
         self.bc_effective.next = self.k0_bcast.q.val();
         if self.k0_bsel.q.val() {
             self.bc_effective.next = self.buffer_data.val();

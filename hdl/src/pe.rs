@@ -6,8 +6,8 @@
 //! `in_last`, for update beats every beat) appears on `out_*` with `out_valid` exactly
 //! [`PE_LATENCY`] rising edges after it was presented. The PE never stalls: one beat per cycle.
 //!
-//! Each lane registers the beat and carries its own control pipeline; the PE keeps only what it
-//! needs for `out_valid` and the counters.
+//! Each lane registers the beat and carries its own control pipeline; the lanes' flags say when a
+//! result is out and when the multipliers are busy.
 //!
 //! The broadcast operand comes from the `bcast` port, or (with `bcast_from_buffer`) from the reuse
 //! buffer at `buffer_read_address`, written beforehand through the buffer's write port.
@@ -56,19 +56,12 @@ pub struct Pe {
     lanes: Vec<MacLane>,
     salts: Vec<Constant<Bits<32>>>,
     reuse_buffer: OperandBuffer,
-    valid_r0: DFF<Bit>,
-    last_r0: DFF<Bit>,
-    mode_r0: DFF<PeMode>,
-    valid_r1: DFF<Bit>,
-    emit_r1: DFF<Bit>,
-    emit_r2: DFF<Bit>,
-    emit_r3: DFF<Bit>,
-    emit_r4: DFF<Bit>,
-    emit_r5: DFF<Bit>,
     busy: DFF<Bits<COUNTER_BITS>>,
     sat_cycle: DFF<Bits<16>>,
     sat_total: DFF<Bits<COUNTER_BITS>>,
     sat_sum: Signal<Local, Bits<16>>,
+    any_valid: Signal<Local, Bit>,
+    any_busy: Signal<Local, Bit>,
     _lanes: usize,
 }
 
@@ -105,19 +98,12 @@ impl Pe {
                 .map(|i| Constant::new(bits(lane_salt(i) as u64)))
                 .collect(),
             reuse_buffer: OperandBuffer::new(config.pe.operand_buffer_depth),
-            valid_r0: Default::default(),
-            last_r0: Default::default(),
-            mode_r0: Default::default(),
-            valid_r1: Default::default(),
-            emit_r1: Default::default(),
-            emit_r2: Default::default(),
-            emit_r3: Default::default(),
-            emit_r4: Default::default(),
-            emit_r5: Default::default(),
             busy: Default::default(),
             sat_cycle: Default::default(),
             sat_total: Default::default(),
             sat_sum: Default::default(),
+            any_valid: Default::default(),
+            any_busy: Default::default(),
             _lanes: n,
         }
     }
@@ -130,28 +116,16 @@ impl Pe {
 impl Logic for Pe {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(
-            self, clock, valid_r0, last_r0, mode_r0, valid_r1, emit_r1, emit_r2, emit_r3, emit_r4,
-            emit_r5, busy, sat_cycle, sat_total
-        );
+        dff_setup!(self, clock, busy, sat_cycle, sat_total);
         self.reuse_buffer.clock.next = self.clock.val();
         self.reuse_buffer.write_enable.next = self.buffer_write_enable.val();
         self.reuse_buffer.write_address.next = self.buffer_write_address.val();
         self.reuse_buffer.write_data.next = self.buffer_write_data.val();
         self.reuse_buffer.read_address.next = self.buffer_read_address.val();
 
-        // Control pipeline.
-        self.valid_r0.d.next = self.in_valid.val();
-        self.last_r0.d.next = self.in_last.val();
-        self.mode_r0.d.next = self.mode.val();
-        self.valid_r1.d.next = self.valid_r0.q.val();
-        self.emit_r1.d.next = self.valid_r0.q.val()
-            & (self.last_r0.q.val() | (self.mode_r0.q.val() == PeMode::Update));
-        self.emit_r2.d.next = self.emit_r1.q.val();
-        self.emit_r3.d.next = self.emit_r2.q.val();
-        self.emit_r4.d.next = self.emit_r3.q.val();
-        self.emit_r5.d.next = self.emit_r4.q.val();
-        self.out_valid.next = self.emit_r5.q.val();
+        // Every lane carries the same control: any lane's flags are all lanes' flags.
+        self.any_valid.next = false;
+        self.any_busy.next = false;
 
         self.sat_sum.next = 0.into();
         for i in 0..self._lanes {
@@ -173,6 +147,8 @@ impl Logic for Pe {
             self.out_wide[i].next = self.lanes[i].out_wide.val();
             self.out_narrow[i].next = self.lanes[i].out_narrow.val();
             self.sat_sum.next = self.sat_sum.val() + self.lanes[i].sat_events.val();
+            self.any_valid.next = self.any_valid.val() | self.lanes[i].out_valid.val();
+            self.any_busy.next = self.any_busy.val() | self.lanes[i].mac_busy.val();
         }
 
         // Counters: saturations are summed over the lanes in one cycle and added the next.
@@ -181,12 +157,13 @@ impl Logic for Pe {
             self.busy.d.next = 0.into();
             self.sat_total.d.next = 0.into();
         } else {
-            if self.valid_r1.q.val() {
+            if self.any_busy.val() {
                 self.busy.d.next = self.busy.q.val() + 1;
             }
             self.sat_total.d.next =
                 self.sat_total.q.val() + bit_cast::<32, 16>(self.sat_cycle.q.val());
         }
+        self.out_valid.next = self.any_valid.val();
         self.busy_cycles.next = self.busy.q.val();
         self.sat_events.next = self.sat_total.q.val();
     }
