@@ -9,6 +9,8 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+pub use crate::dram_config::{DramConfig, DramTiming, TimingUnit};
+
 /// Largest tile grid side the generator supports.
 pub const MAX_GRID_SIDE: usize = 8;
 /// Largest number of MAC lanes in one processing engine.
@@ -27,6 +29,7 @@ pub struct Config {
     pub pe: PeConfig,
     pub format: FormatConfig,
     pub clock: ClockConfig,
+    pub dram: DramConfig,
 }
 
 /// The grid of tiles (one tile per vault).
@@ -79,6 +82,7 @@ impl Default for Config {
             pe: PeConfig::default(),
             format: FormatConfig::default(),
             clock: ClockConfig::default(),
+            dram: DramConfig::default(),
         }
     }
 }
@@ -193,6 +197,7 @@ impl Config {
         if !mhz.is_finite() || mhz <= 0.0 || mhz > 10_000.0 {
             bail!("clock.target_mhz = {mhz}: must be a positive frequency up to 10000 MHz");
         }
+        self.dram.validate()?;
         Ok(())
     }
 
@@ -268,6 +273,8 @@ mod tests {
         assert!(err_of("[format]\ngrad_frac_bits = 19").contains("format.grad_frac_bits"));
         assert!(err_of("[pe]\noperand_buffer_depth = 100").contains("pe.operand_buffer_depth"));
         assert!(err_of("[clock]\ntarget_mhz = -1.0").contains("clock.target_mhz"));
+        assert!(err_of("[dram]\nbanks = 12").contains("dram.banks"));
+        assert!(err_of("[dram]\nrcd = 0").contains("dram.rcd"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod activation;
 pub mod config;
 pub mod derivative;
+pub mod dram_config;
 pub mod lfsr;
 pub mod mac_lane;
 pub mod operand_buffer;
