@@ -2,6 +2,7 @@
 //! co-simulation of the emitted Verilog.
 
 pub mod cosim;
+pub mod dram;
 pub mod golden;
 pub mod pe_driver;
 pub mod pe_step;
