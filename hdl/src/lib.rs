@@ -4,6 +4,8 @@
 //! block into the Verilog text the EDA flow consumes.
 
 pub mod activation;
+pub mod bank_machine;
+pub mod beat_buffer;
 pub mod config;
 pub mod derivative;
 pub mod dram_config;
@@ -14,6 +16,7 @@ pub mod ops;
 pub mod pe;
 pub mod requant;
 pub mod signed_mul;
+pub mod vault_controller;
 pub mod verilog;
 
 pub use config::Config;

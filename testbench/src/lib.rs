@@ -7,3 +7,4 @@ pub mod golden;
 pub mod pe_driver;
 pub mod pe_step;
 pub mod sim;
+pub mod vault_driver;
