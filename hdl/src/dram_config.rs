@@ -131,7 +131,7 @@ impl Default for DramConfig {
             rfc: 200.0,
             rtrs: 2.0,
             refi_ns: 7800.0,
-            queue_depth: 8,
+            queue_depth: 16,
         }
     }
 }
