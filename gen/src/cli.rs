@@ -23,6 +23,24 @@ pub enum Command {
     /// The main job: generate, simulate a training step against the golden model, lint,
     /// synthesize and report.
     Run(RunArgs),
+    /// Measure a block in RTL simulation.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Sustained vault bandwidth: sequential and random reads through the vault controller.
+    Memory(BenchMemoryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchMemoryArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Selects and adjusts the configuration.
