@@ -7,6 +7,7 @@ pub mod activation;
 pub mod bank_machine;
 pub mod beat_buffer;
 pub mod config;
+pub mod dataflow_engine;
 pub mod derivative;
 pub mod dram_config;
 pub mod lfsr;
@@ -16,6 +17,7 @@ pub mod ops;
 pub mod pe;
 pub mod requant;
 pub mod signed_mul;
+pub mod stream_generator;
 pub mod vault_controller;
 pub mod verilog;
 
