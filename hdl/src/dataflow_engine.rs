@@ -171,6 +171,7 @@ pub struct DataflowEngine {
     r_size: Signal<Local, Bits<2>>,
     r_hit: Signal<Local, Bit>,
     wd_word_l: Signal<Local, Bits<32>>,
+    elem_add: Signal<Local, Bits<32>>,
 
     slot_id: Vec<Constant<Bits<2>>>,
     word_id: Vec<Constant<Bits<4>>>,
@@ -290,6 +291,7 @@ impl DataflowEngine {
             r_size: Default::default(),
             r_hit: Default::default(),
             wd_word_l: Default::default(),
+            elem_add: Default::default(),
             slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
             word_id: (0..words).map(|w| konst(w as u64)).collect(),
             word_off: (0..words).map(|w| konst(w as u64)).collect(),
@@ -486,6 +488,7 @@ impl Logic for DataflowEngine {
             self.g_found.next = false;
         }
         self.grant.next = self.g_found.val() & self.mem_req_ready.val();
+        self.elem_add.next = 0.into();
         self.offset.next = self.g_addr.val() & self.burst_mask.val();
         self.mem_req_valid.next = self.g_found.val();
         self.mem_req_write.next = self.g_slot.val() == 2;
@@ -500,7 +503,7 @@ impl Logic for DataflowEngine {
                 self.rr.d.next = 0.into();
             }
             if self.g_slot.val() == 2 {
-                self.elem_count.d.next = self.elem_count.q.val() + 1;
+                self.elem_add.next = 1.into();
                 // The element's bytes, in place in its beat, under a byte mask.
                 self.size_mask.next = (bit_cast::<32, 1>(1.into())
                     << (bit_cast::<32, 2>(self.g_size.val()) << 3))
@@ -576,8 +579,9 @@ impl Logic for DataflowEngine {
         self.b_valid_r.d.next =
             self.r_hit.val() & (self.r_slot.val() == 1) & (self.fsm.q.val() == 3);
         if self.r_hit.val() & (self.fsm.q.val() == 3) {
-            self.elem_count.d.next = self.elem_count.q.val() + 1;
+            self.elem_add.next = self.elem_add.val() + 1;
         }
+        self.elem_count.d.next = self.elem_count.q.val() + self.elem_add.val();
         self.a_data_r.d.next = self.r_raw.val();
         self.b_data_r.d.next = self.r_raw.val();
         if self.mem_resp_valid.val() {

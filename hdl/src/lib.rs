@@ -8,6 +8,7 @@ pub mod bank_machine;
 pub mod beat_buffer;
 pub mod config;
 pub mod dataflow_engine;
+pub mod dataflow_program;
 pub mod derivative;
 pub mod dram_config;
 pub mod lfsr;

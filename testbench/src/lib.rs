@@ -2,6 +2,7 @@
 //! co-simulation of the emitted Verilog.
 
 pub mod cosim;
+pub mod dataflow_driver;
 pub mod dram;
 pub mod golden;
 pub mod pe_driver;
