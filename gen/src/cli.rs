@@ -23,9 +23,28 @@ pub enum Command {
     /// The main job: generate, simulate a training step against the golden model, lint,
     /// synthesize and report.
     Run(RunArgs),
+    /// Assemble a data-flow engine program (text) into program-memory words.
+    Asm(AsmArgs),
+    /// Disassemble program-memory words into the text form.
+    Disasm(DisasmArgs),
     /// Measure a block in RTL simulation.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct AsmArgs {
+    /// Program text (docs/dataflow.md).
+    pub input: PathBuf,
+    /// Output file of hexadecimal words (default: standard output).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DisasmArgs {
+    /// Hexadecimal words, one per line.
+    pub input: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
