@@ -489,6 +489,7 @@ impl Logic for DataflowEngine {
         }
         self.grant.next = self.g_found.val() & self.mem_req_ready.val();
         self.elem_add.next = 0.into();
+        self.size_mask.next = 0.into();
         self.offset.next = self.g_addr.val() & self.burst_mask.val();
         self.mem_req_valid.next = self.g_found.val();
         self.mem_req_write.next = self.g_slot.val() == 2;
