@@ -320,3 +320,135 @@ pub fn run_verilog(
         inputs,
     )
 }
+
+/// What a run of the engine on the real memory path did.
+#[derive(Clone, Debug, Default)]
+pub struct TileRun {
+    pub a: Vec<u32>,
+    pub b: Vec<u32>,
+    pub done: bool,
+    pub error_code: u64,
+    pub cycles: u64,
+    pub dram: crate::dram::Stats,
+}
+
+/// Runs `program` on the engine connected to the rust-hdl vault controller, whose DRAM commands
+/// go through the DRAM model and its timing checker. `init` is loaded into DRAM first.
+pub fn run_on_vault(
+    config: &Config,
+    program: &[u32],
+    w_source: &[u32],
+    init: &[(u64, Vec<u8>)],
+    max_cycles: u64,
+) -> Result<(TileRun, crate::dram::Dram)> {
+    use crate::dram::{Beat, Command, Dram};
+    use nt_hdl::vault_controller::VaultController;
+    let words = config.dram.bytes_per_cycle / 4;
+    let mut eng = Clocked::new(DataflowEngine::new(config))?;
+    let mut vc = Clocked::new(VaultController::new(config))?;
+    let mut dram = Dram::new(&config.dram);
+    for (addr, bytes) in init {
+        dram.poke(*addr, bytes);
+    }
+    let mut run = TileRun::default();
+    let mut w_next = 0usize;
+    let load_cycles = program.len() as u64 + 1;
+    for n in 0..max_cycles {
+        // The controller's outputs depend on its registers only: the DRAM sees this cycle's command.
+        let v = &vc.uut;
+        let cmd = Command::decode(
+            v.cmd.val().to_u64(),
+            v.cmd_bank.val().to_u64() as usize,
+            v.cmd_row.val().to_u64() as usize,
+            v.cmd_col.val().to_u64() as usize,
+        );
+        let wbeat = v.dram_wvalid.val().then(|| Beat {
+            words: v
+                .dram_wdata
+                .iter()
+                .map(|s| s.val().to_u64() as u32)
+                .collect(),
+            mask: v.dram_wmask.val().to_u64() as u32,
+        });
+        let next_rbeat = dram
+            .step(cmd, wbeat.as_ref())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Engine inputs: host port, controller outputs, the write-back source.
+        let e = &mut eng.uut;
+        e.prog_we.next = (n as usize) < program.len();
+        e.prog_addr.next = (n.min(255)).into();
+        e.prog_data.next = (program.get(n as usize).copied().unwrap_or(0) as u64).into();
+        e.start.next = n + 1 == load_cycles;
+        e.mem_req_ready.next = vc.uut.req_ready.val();
+        e.mem_wd_ready.next = vc.uut.wd_ready.val();
+        e.mem_resp_valid.next = vc.uut.resp_valid.val();
+        e.mem_resp_last.next = vc.uut.resp_last.val();
+        e.mem_resp_tag.next = vc.uut.resp_tag.val();
+        for w in 0..words {
+            e.mem_resp_data[w].next = vc.uut.resp_data[w].val();
+        }
+        e.w_valid.next = w_next < w_source.len();
+        e.w_data.next = (w_source.get(w_next).copied().unwrap_or(0) as u64).into();
+        if !simulate(&mut eng.uut, MAX_SETTLE_PASSES) {
+            bail!("engine failed to settle at cycle {n}");
+        }
+        if eng.uut.w_ready.val() {
+            w_next += 1;
+        }
+        // Controller inputs: the engine's requests and write beats, the DRAM's read beat.
+        let (e, v) = (&eng.uut, &mut vc.uut);
+        v.req_valid.next = e.mem_req_valid.val();
+        v.req_write.next = e.mem_req_write.val();
+        v.req_addr.next = e.mem_req_addr.val();
+        v.req_tag.next = e.mem_req_tag.val();
+        v.wd_valid.next = e.mem_wd_valid.val();
+        v.wd_mask.next = e.mem_wd_mask.val();
+        for w in 0..words {
+            v.wd_data[w].next = e.mem_wd_data[w].val();
+            v.dram_rdata[w].next = (next_rbeat.as_ref().map_or(0, |b| b.words[w]) as u64).into();
+        }
+        v.counter_clear.next = false;
+        eng.tick()?;
+        vc.tick()?;
+        if eng.uut.a_valid.val() {
+            run.a.push(eng.uut.a_data.val().to_u64() as u32);
+        }
+        if eng.uut.b_valid.val() {
+            run.b.push(eng.uut.b_data.val().to_u64() as u32);
+        }
+        run.cycles = n + 1;
+        run.done = eng.uut.done.val();
+        run.error_code = eng.uut.error_code.val().to_u64();
+        if n > load_cycles + 2
+            && (run.done || eng.uut.error.val())
+            && vc.uut.dram_wvalid.val() == false
+        {
+            // Let queued writes drain into the DRAM.
+            for _ in 0..200 {
+                let v = &vc.uut;
+                let cmd = Command::decode(
+                    v.cmd.val().to_u64(),
+                    v.cmd_bank.val().to_u64() as usize,
+                    v.cmd_row.val().to_u64() as usize,
+                    v.cmd_col.val().to_u64() as usize,
+                );
+                let wbeat = v.dram_wvalid.val().then(|| Beat {
+                    words: v
+                        .dram_wdata
+                        .iter()
+                        .map(|s| s.val().to_u64() as u32)
+                        .collect(),
+                    mask: v.dram_wmask.val().to_u64() as u32,
+                });
+                dram.step(cmd, wbeat.as_ref())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                vc.uut.req_valid.next = false;
+                vc.uut.wd_valid.next = false;
+                vc.tick()?;
+            }
+            break;
+        }
+    }
+    run.dram = dram.stats;
+    Ok((run, dram))
+}
