@@ -32,8 +32,8 @@ pub const SLOT_B: u64 = 1;
 pub const SLOT_W: u64 = 2;
 /// Read requests a slot may have in flight.
 pub const MAX_OUTSTANDING: u64 = 16;
-/// Largest burst the tag's offset field can address.
-pub const MAX_BURST_BYTES: usize = 64;
+/// Largest burst the tag's offset field can address (the configuration enforces it).
+pub use crate::dram_config::MAX_BURST_BYTES;
 /// Bit position of the slot in a request tag (below it: the element's byte offset in the burst).
 const TAG_SLOT_SHIFT: usize = 6;
 

@@ -21,6 +21,14 @@ pub const MAX_TIMING_CYCLES: u32 = 255;
 pub const MAX_RFC_CYCLES: u32 = 1023;
 /// Widest refresh interval in cycles the refresh interval counter holds.
 pub const MAX_REFI_CYCLES: u32 = 65535;
+/// Beats per burst the controller's write-data buffer pointers allow.
+pub const MAX_BURST_BEATS: u32 = 8;
+/// Largest burst: the data-flow engine carries an element's offset in a burst in its tag.
+pub const MAX_BURST_BYTES: usize = 64;
+/// Cycles the controller's read and write data schedules span (CL + BL and CWL + BL fit).
+pub const SCHEDULE_CYCLES: u32 = 32;
+/// Reads in flight the controller's response tag queue holds.
+pub const MAX_READS_IN_FLIGHT: u32 = 16;
 /// Byte addresses inside a vault are at most this wide.
 pub const MAX_VAULT_ADDR_BITS: u32 = 32;
 /// A cycle count computed from nanoseconds within this fraction of a whole number is taken as that
@@ -281,6 +289,43 @@ impl DramConfig {
                 self.ccd
             );
         }
+        // Limits of the vault controller's data schedules, timers and queues.
+        if t.bl > MAX_BURST_BEATS {
+            bail!(
+                "dram.bl = {}: at most {MAX_BURST_BEATS} beats per burst",
+                self.bl
+            );
+        }
+        if self.bytes_per_cycle * t.bl as usize > MAX_BURST_BYTES {
+            bail!(
+                "dram.bl = {}: bursts larger than {MAX_BURST_BYTES} bytes are not supported",
+                self.bl
+            );
+        }
+        if t.cwl < 2 || t.cwl + t.bl > SCHEDULE_CYCLES {
+            bail!(
+                "dram.cwl = {}: must be at least 2 cycles and cwl + bl at most {SCHEDULE_CYCLES}",
+                self.cwl
+            );
+        }
+        if t.cl + t.bl > SCHEDULE_CYCLES {
+            bail!(
+                "dram.cl = {}: cl + bl must be at most {SCHEDULE_CYCLES} cycles",
+                self.cl
+            );
+        }
+        if (t.cl + t.bl) / t.ccd.max(t.bl) + 1 > MAX_READS_IN_FLIGHT {
+            bail!(
+                "dram.ccd = {}: more than {MAX_READS_IN_FLIGHT} reads would be in flight",
+                self.ccd
+            );
+        }
+        if t.cwl + t.bl + t.wr.max(t.wtr) > MAX_TIMING_CYCLES {
+            bail!(
+                "dram.wr = {}: cwl + bl + max(wr, wtr) exceeds {MAX_TIMING_CYCLES} cycles",
+                self.wr
+            );
+        }
         if self.vault_bytes() > 1u64 << MAX_VAULT_ADDR_BITS {
             bail!(
                 "dram.rows = {}: banks x rows x row_bytes exceeds a {MAX_VAULT_ADDR_BITS}-bit address",
@@ -334,6 +379,12 @@ mod tests {
         let mut d = DramConfig::default();
         d.refi_ns = 100.0;
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.refi_ns"));
+        let mut d = DramConfig::default();
+        d.cwl = 1.0;
+        assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.cwl"));
+        let mut d = DramConfig::default();
+        d.cl = 30.0;
+        assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.cl"));
         let mut d = DramConfig::default();
         d.queue_depth = 3;
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.queue_depth"));

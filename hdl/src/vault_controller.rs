@@ -34,12 +34,13 @@ pub const COL_BITS: usize = 8;
 pub const TAG_BITS: usize = 8;
 /// Width of queue slot numbers and counts (queue depth up to 16).
 pub const SLOT_BITS: usize = 5;
-/// Reads in flight the response tag queue holds.
-pub const TAG_QUEUE_DEPTH: usize = 16;
+/// Reads in flight the response tag queue holds (the configuration enforces the bound).
+pub const TAG_QUEUE_DEPTH: usize = crate::dram_config::MAX_READS_IN_FLIGHT as usize;
 /// Width of the statistics counters.
 pub const COUNTER_BITS: usize = 32;
-/// Cycles the read and write data schedules look ahead (CL + BL and CWL + BL must fit).
-pub const SCHEDULE_BITS: usize = 32;
+/// Cycles the read and write data schedules look ahead (the configuration bounds CL + BL and
+/// CWL + BL by it).
+pub const SCHEDULE_BITS: usize = crate::dram_config::SCHEDULE_CYCLES as usize;
 /// Width of the refresh recovery timer (`MAX_RFC_CYCLES` fits).
 pub const RFC_BITS: usize = 10;
 /// Width of the refresh interval counter (`MAX_REFI_CYCLES` fits).
