@@ -108,3 +108,8 @@ fn emitted_verilog_matches_rust_hdl_cycle_for_cycle_through_refresh() {
     c.validate().unwrap();
     cosim(&c, 7, 500, "vault_cosim");
 }
+
+#[test]
+fn emitted_verilog_of_the_default_controller_matches() {
+    cosim(&Config::default(), 8, 300, "vault_cosim_default");
+}
