@@ -113,3 +113,33 @@ fn emitted_verilog_matches_rust_hdl_cycle_for_cycle_through_refresh() {
 fn emitted_verilog_of_the_default_controller_matches() {
     cosim(&Config::default(), 8, 300, "vault_cosim_default");
 }
+
+#[test]
+fn back_to_back_writes_then_reads_of_the_same_bursts() {
+    // Write turnaround (WTR, RTRS) and write recovery on every bank, with no idle cycles.
+    let c = Config::default();
+    let mut ops = random_ops(&c, 11, 0, 0, 1 << 20);
+    for pass in 0..2u8 {
+        for i in 0..300u64 {
+            let addr = 0x20_0000 + i * 32 * 37 % (1 << 16);
+            let write = pass == 0 || i % 3 == 0;
+            ops.push(nt_testbench::vault_driver::Op {
+                write,
+                addr,
+                data: (0..32)
+                    .map(|b| (i as u8).wrapping_mul(13) ^ b ^ pass)
+                    .collect(),
+                mask: vec![true; 32],
+            });
+        }
+    }
+    let run = vault_driver::run_rust(&c, &ops, 0.0, 0, false).unwrap();
+    assert_eq!(
+        run.stats.reads_checked,
+        ops.iter().filter(|o| !o.write).count()
+    );
+    assert_eq!(
+        run.stats.dram.wr as usize,
+        ops.iter().filter(|o| o.write).count()
+    );
+}
