@@ -33,6 +33,34 @@ pub enum Command {
         #[arg(long, short, default_value = "nt15_typ.lib")]
         out: PathBuf,
     },
+    /// Assemble a data-flow engine program (text) into program-memory words.
+    Asm(AsmArgs),
+    /// Disassemble program-memory words into the text form.
+    Disasm(DisasmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AsmArgs {
+    /// Program text (docs/dataflow.md).
+    pub input: PathBuf,
+    /// Output file of hexadecimal words (default: standard output).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DisasmArgs {
+    /// Hexadecimal words, one per line.
+    pub input: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchMemoryArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Selects and adjusts the configuration.
@@ -106,6 +134,8 @@ pub enum BenchCommand {
     Pe(BenchPeArgs),
     /// Network on chip: latency against offered load (uniform random) up to saturation.
     Noc(crate::bench_noc::BenchNocArgs),
+    /// Sustained vault bandwidth: sequential and random reads through the vault controller.
+    Memory(BenchMemoryArgs),
 }
 
 #[derive(Args, Debug)]

@@ -3,9 +3,13 @@
 use crate::cli::VerilogArgs;
 use crate::output::Staged;
 use anyhow::Result;
+use nt_hdl::dataflow_engine::DataflowEngine;
 use nt_hdl::pe::Pe;
+use nt_hdl::vault_controller::VaultController;
 use nt_hdl::Config;
+use nt_testbench::dataflow_driver::ENGINE_TOP;
 use nt_testbench::pe_driver::PE_TOP;
+use nt_testbench::vault_driver::VAULT_TOP;
 
 /// One emitted Verilog file: its name, top module and text.
 pub struct DesignFile {
@@ -35,11 +39,51 @@ pub fn design_files(config: &Config) -> Vec<DesignFile> {
             &format!("Processing engine: {} MAC lanes, fixed16.", config.pe.lanes),
         ),
     );
-    vec![DesignFile {
+    let mut files = vec![DesignFile {
         file: format!("{PE_TOP}.v"),
         top: PE_TOP.to_string(),
         text: pe_text,
-    }]
+    }];
+    files.extend(vault_files(config));
+    files
+}
+
+/// The vault's memory side: the vault controller and the data-flow engine.
+fn vault_files(config: &Config) -> Vec<DesignFile> {
+    let d = &config.dram;
+    let vc = nt_hdl::verilog::emit(
+        &mut VaultController::new(config),
+        VAULT_TOP,
+        &description(
+            config,
+            &format!(
+                "Vault controller: {} banks, {}-entry request queue, {}-byte bursts.",
+                d.banks,
+                d.queue_depth,
+                d.burst_bytes()
+            ),
+        ),
+    );
+    let engine = nt_hdl::verilog::emit(
+        &mut DataflowEngine::new(config),
+        ENGINE_TOP,
+        &description(
+            config,
+            "Data-flow engine: descriptor programs, streams a, b and w.",
+        ),
+    );
+    vec![
+        DesignFile {
+            file: format!("{VAULT_TOP}.v"),
+            top: VAULT_TOP.to_string(),
+            text: vc,
+        },
+        DesignFile {
+            file: format!("{ENGINE_TOP}.v"),
+            top: ENGINE_TOP.to_string(),
+            text: engine,
+        },
+    ]
 }
 
 pub fn verilog_command(args: &VerilogArgs) -> Result<()> {

@@ -1,5 +1,7 @@
 //! `ntgen`: the NeuroTrainer command line. Emits Verilog, simulates, runs the EDA flow, reports.
 
+mod asm;
+mod bench_memory;
 mod bench_noc;
 mod bench_pe;
 mod cli;
@@ -31,6 +33,7 @@ fn dispatch(cli: cli::Cli) -> Result<()> {
         cli::Command::Bench(b) => match b.what {
             cli::BenchCommand::Pe(a) => bench_pe::bench_pe_command(&a),
             cli::BenchCommand::Noc(a) => bench_noc::command(&a),
+            cli::BenchCommand::Memory(a) => bench_memory::bench_memory_command(&a),
         },
         cli::Command::Liberty { out } => {
             let mut staged =
@@ -42,5 +45,7 @@ fn dispatch(cli: cli::Cli) -> Result<()> {
             staged.write(&name, liberty::embedded_liberty())?;
             staged.commit()
         }
+        cli::Command::Asm(a) => asm::asm_command(&a),
+        cli::Command::Disasm(a) => asm::disasm_command(&a),
     }
 }

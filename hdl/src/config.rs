@@ -9,6 +9,8 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+pub use crate::dram_config::{DramConfig, DramTiming, TimingUnit};
+
 /// Largest tile grid side the generator supports.
 pub const MAX_GRID_SIDE: usize = 8;
 /// Largest number of MAC lanes in one processing engine.
@@ -28,6 +30,7 @@ pub struct Config {
     pub format: FormatConfig,
     pub clock: ClockConfig,
     pub noc: NocConfig,
+    pub dram: DramConfig,
 }
 
 /// The grid of tiles (one tile per vault).
@@ -81,6 +84,7 @@ impl Default for Config {
             format: FormatConfig::default(),
             clock: ClockConfig::default(),
             noc: NocConfig::default(),
+            dram: DramConfig::default(),
         }
     }
 }
@@ -197,6 +201,7 @@ impl Config {
         if !mhz.is_finite() || mhz <= 0.0 || mhz > 10_000.0 {
             bail!("clock.target_mhz = {mhz}: must be a positive frequency up to 10000 MHz");
         }
+        self.dram.validate()?;
         Ok(())
     }
 
@@ -316,6 +321,8 @@ mod tests {
         assert!(err_of("[noc]\nflit_width = 48").contains("noc.flit_width = 48"));
         assert!(err_of("[noc]\ninput_buffer_depth = 0").contains("noc.input_buffer_depth"));
         assert!(err_of("[noc]\ninput_buffer_depth = 17").contains("noc.input_buffer_depth"));
+        assert!(err_of("[dram]\nbanks = 12").contains("dram.banks"));
+        assert!(err_of("[dram]\nrcd = 0").contains("dram.rcd"));
     }
 
     #[test]

@@ -4,8 +4,13 @@
 //! block into the Verilog text the EDA flow consumes.
 
 pub mod activation;
+pub mod bank_machine;
+pub mod beat_buffer;
 pub mod config;
+pub mod dataflow_engine;
+pub mod dataflow_program;
 pub mod derivative;
+pub mod dram_config;
 pub mod flit;
 pub mod flit_fifo;
 pub mod lfsr;
@@ -18,6 +23,8 @@ pub mod requant;
 pub mod router;
 pub mod rr_arbiter;
 pub mod signed_mul;
+pub mod stream_generator;
+pub mod vault_controller;
 pub mod verilog;
 
 pub use config::Config;

@@ -2,9 +2,12 @@
 //! co-simulation of the emitted Verilog.
 
 pub mod cosim;
+pub mod dataflow_driver;
+pub mod dram;
 pub mod golden;
 pub mod noc_driver;
 pub mod noc_traffic;
 pub mod pe_driver;
 pub mod pe_step;
 pub mod sim;
+pub mod vault_driver;

@@ -1,0 +1,663 @@
+//! The data-flow engine of a vault: runs descriptor programs (docs/dataflow.md) that stream
+//! operands out of the vault's DRAM to the processing engine or the network, and results back.
+//!
+//! Three stream slots run at once: A and B read (elements leave on the `a_*` / `b_*` ports with
+//! their destination, local PE or a remote tile), W writes (elements offered on `w_*` go to DRAM).
+//! A program loads slots with STREAM descriptors, starts every loaded slot with RUN and continues
+//! when all of them have finished; END stops it. The host writes the program memory through
+//! `prog_*` and pulses `start`.
+//!
+//! Memory side: one burst request per element on the vault controller's request port (the element
+//! sits at `tag` offset in the burst), round robin between the slots; a write request's beats carry
+//! the element under a byte mask, so bytes around it are untouched.
+//!
+//! Faults stop the program before the faulty access: unknown opcode, bad slot, direction or
+//! destination, bad loop or element size, a zero or oversized count, an element outside the vault
+//! or misaligned to its size, or running off the end of program memory. `error` rises, `error_code`
+//! names the fault, `error_count` counts faults; accesses already made were all in range.
+
+use crate::beat_buffer::{BeatBuffer, BEAT_ADDR_BITS};
+use crate::config::Config;
+use crate::stream_generator::{StreamGenerator, COUNT_BITS, MAX_LOOPS};
+use crate::vault_controller::{MASK_BITS, TAG_BITS};
+use rust_hdl::prelude::*;
+
+/// 32-bit words of program memory.
+pub const PROGRAM_WORDS: usize = 256;
+/// Stream slots: A and B read, W writes.
+pub const SLOTS: usize = 3;
+/// Slot numbers.
+pub const SLOT_A: u64 = 0;
+pub const SLOT_B: u64 = 1;
+pub const SLOT_W: u64 = 2;
+/// Read requests a slot may have in flight.
+pub const MAX_OUTSTANDING: u64 = 16;
+/// Largest burst the tag's offset field can address (the configuration enforces it).
+pub use crate::dram_config::MAX_BURST_BYTES;
+/// Bit position of the slot in a request tag (below it: the element's byte offset in the burst).
+const TAG_SLOT_SHIFT: usize = 6;
+
+/// Opcodes (header bits 31:28).
+pub mod opcode {
+    pub const END: u64 = 0;
+    pub const STREAM: u64 = 1;
+    pub const RUN: u64 = 2;
+}
+
+/// Destinations (header bits 24:23).
+pub mod dest {
+    pub const LOCAL_PE: u64 = 0;
+    pub const REMOTE_TILE: u64 = 1;
+    pub const DRAM: u64 = 2;
+}
+
+/// Values of `error_code`.
+pub mod fault {
+    pub const NONE: u64 = 0;
+    pub const UNKNOWN_OPCODE: u64 = 1;
+    pub const BAD_SLOT: u64 = 2;
+    pub const BAD_LOOPS: u64 = 3;
+    pub const BAD_SIZE: u64 = 4;
+    pub const BAD_COUNT: u64 = 5;
+    pub const OUT_OF_VAULT: u64 = 6;
+    pub const MISALIGNED: u64 = 7;
+    pub const PROGRAM_END: u64 = 8;
+}
+
+/// Engine states (the `#[hdl_gen]` code writes them as literals: paths do not reach Verilog).
+mod state {
+    #![allow(dead_code)]
+    pub const IDLE: u64 = 0;
+    pub const HEADER: u64 = 1;
+    pub const OPERAND: u64 = 2;
+    pub const RUN: u64 = 3;
+    pub const DONE: u64 = 4;
+    pub const ERROR: u64 = 5;
+}
+
+#[derive(LogicBlock)]
+pub struct DataflowEngine {
+    pub clock: Signal<In, Clock>,
+    // Host port.
+    pub prog_we: Signal<In, Bit>,
+    pub prog_addr: Signal<In, Bits<BEAT_ADDR_BITS>>,
+    pub prog_data: Signal<In, Bits<32>>,
+    pub start: Signal<In, Bit>,
+    pub busy: Signal<Out, Bit>,
+    pub done: Signal<Out, Bit>,
+    pub error: Signal<Out, Bit>,
+    pub error_code: Signal<Out, Bits<4>>,
+    pub error_count: Signal<Out, Bits<16>>,
+    /// Elements delivered (reads) or handed to the controller (writes) since power-up.
+    pub elements: Signal<Out, Bits<32>>,
+    // Vault controller port.
+    pub mem_req_valid: Signal<Out, Bit>,
+    pub mem_req_write: Signal<Out, Bit>,
+    pub mem_req_addr: Signal<Out, Bits<32>>,
+    pub mem_req_tag: Signal<Out, Bits<TAG_BITS>>,
+    pub mem_req_ready: Signal<In, Bit>,
+    pub mem_wd_valid: Signal<Out, Bit>,
+    pub mem_wd_data: Vec<Signal<Out, Bits<32>>>,
+    pub mem_wd_mask: Signal<Out, Bits<MASK_BITS>>,
+    pub mem_wd_ready: Signal<In, Bit>,
+    pub mem_resp_valid: Signal<In, Bit>,
+    pub mem_resp_last: Signal<In, Bit>,
+    pub mem_resp_tag: Signal<In, Bits<TAG_BITS>>,
+    pub mem_resp_data: Vec<Signal<In, Bits<32>>>,
+    // Operand streams.
+    pub a_valid: Signal<Out, Bit>,
+    pub a_data: Signal<Out, Bits<32>>,
+    pub a_dest: Signal<Out, Bits<2>>,
+    pub a_tile: Signal<Out, Bits<8>>,
+    pub b_valid: Signal<Out, Bit>,
+    pub b_data: Signal<Out, Bits<32>>,
+    pub b_dest: Signal<Out, Bits<2>>,
+    pub b_tile: Signal<Out, Bits<8>>,
+    // Write-back stream.
+    pub w_valid: Signal<In, Bit>,
+    pub w_data: Signal<In, Bits<32>>,
+    pub w_ready: Signal<Out, Bit>,
+
+    streams: Vec<StreamGenerator>,
+    prog_mem: BeatBuffer,
+
+    fsm: DFF<Bits<3>>,
+    pc: DFF<Bits<BEAT_ADDR_BITS>>,
+    cur_slot: DFF<Bits<2>>,
+    field: DFF<Bits<4>>,
+    last_field: DFF<Bits<4>>,
+    loaded: DFF<Bits<SLOTS>>,
+    outstanding: Vec<DFF<Bits<5>>>,
+    rr: DFF<Bits<2>>,
+    err_code: DFF<Bits<4>>,
+    err_count: DFF<Bits<16>>,
+    elem_count: DFF<Bits<32>>,
+    resp_beat: DFF<Bits<4>>,
+    push_left: DFF<Bits<4>>,
+    push_beat: DFF<Bits<4>>,
+    push_target: DFF<Bits<4>>,
+    push_word: DFF<Bits<4>>,
+    push_data: DFF<Bits<32>>,
+    push_mask: DFF<Bits<MASK_BITS>>,
+    a_valid_r: DFF<Bit>,
+    a_data_r: DFF<Bits<32>>,
+    b_valid_r: DFF<Bit>,
+    b_data_r: DFF<Bits<32>>,
+
+    word: Signal<Local, Bits<32>>,
+    pc_n: Signal<Local, Bits<BEAT_ADDR_BITS>>,
+    fault_l: Signal<Local, Bits<4>>,
+    ld_en_l: Signal<Local, Bit>,
+    ld_slot_l: Signal<Local, Bits<2>>,
+    start_l: Signal<Local, Bit>,
+    all_idle: Signal<Local, Bit>,
+    el_addr: Signal<Local, Bits<32>>,
+    el_size_m1: Signal<Local, Bits<32>>,
+    el_ok: Signal<Local, Bit>,
+    el_fault: Signal<Local, Bits<4>>,
+    eligible: Signal<Local, Bit>,
+    rr_dist: Signal<Local, Bits<2>>,
+    g_found: Signal<Local, Bit>,
+    g_dist: Signal<Local, Bits<2>>,
+    g_slot: Signal<Local, Bits<2>>,
+    g_addr: Signal<Local, Bits<32>>,
+    g_size: Signal<Local, Bits<2>>,
+    grant: Signal<Local, Bit>,
+    offset: Signal<Local, Bits<32>>,
+    size_mask: Signal<Local, Bits<32>>,
+    r_slot: Signal<Local, Bits<2>>,
+    r_offset: Signal<Local, Bits<32>>,
+    r_raw: Signal<Local, Bits<32>>,
+    r_size: Signal<Local, Bits<2>>,
+    r_hit: Signal<Local, Bit>,
+    wd_word_l: Signal<Local, Bits<32>>,
+    elem_add: Signal<Local, Bits<32>>,
+
+    slot_id: Vec<Constant<Bits<2>>>,
+    word_id: Vec<Constant<Bits<4>>>,
+    word_off: Vec<Constant<Bits<32>>>,
+    tag_slot_shift: Constant<Bits<8>>,
+    slot_bit: Vec<Constant<Bits<SLOTS>>>,
+    vault_last: Constant<Bits<32>>,
+    burst_mask: Constant<Bits<32>>,
+    beat_shift: Constant<Bits<32>>,
+    beat_byte_mask: Constant<Bits<32>>,
+    burst_beats: Constant<Bits<4>>,
+    max_loops: Constant<Bits<3>>,
+    count_limit: Constant<Bits<32>>,
+    max_outstanding: Constant<Bits<5>>,
+    last_pc: Constant<Bits<BEAT_ADDR_BITS>>,
+    _words: usize,
+}
+
+fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
+    Constant::new(v.into())
+}
+
+impl DataflowEngine {
+    pub fn new(config: &Config) -> DataflowEngine {
+        let d = &config.dram;
+        let words = d.bytes_per_cycle / 4;
+        let burst = d.burst_bytes();
+        assert!(
+            burst <= MAX_BURST_BYTES,
+            "bursts of {burst} bytes exceed the engine's tag offset ({MAX_BURST_BYTES})"
+        );
+        let io = |n: usize| (0..n).map(|_| Default::default()).collect::<Vec<_>>();
+        DataflowEngine {
+            clock: Default::default(),
+            prog_we: Default::default(),
+            prog_addr: Default::default(),
+            prog_data: Default::default(),
+            start: Default::default(),
+            busy: Default::default(),
+            done: Default::default(),
+            error: Default::default(),
+            error_code: Default::default(),
+            error_count: Default::default(),
+            elements: Default::default(),
+            mem_req_valid: Default::default(),
+            mem_req_write: Default::default(),
+            mem_req_addr: Default::default(),
+            mem_req_tag: Default::default(),
+            mem_req_ready: Default::default(),
+            mem_wd_valid: Default::default(),
+            mem_wd_data: io(words),
+            mem_wd_mask: Default::default(),
+            mem_wd_ready: Default::default(),
+            mem_resp_valid: Default::default(),
+            mem_resp_last: Default::default(),
+            mem_resp_tag: Default::default(),
+            mem_resp_data: (0..words).map(|_| Default::default()).collect(),
+            a_valid: Default::default(),
+            a_data: Default::default(),
+            a_dest: Default::default(),
+            a_tile: Default::default(),
+            b_valid: Default::default(),
+            b_data: Default::default(),
+            b_dest: Default::default(),
+            b_tile: Default::default(),
+            w_valid: Default::default(),
+            w_data: Default::default(),
+            w_ready: Default::default(),
+            streams: (0..SLOTS).map(|_| StreamGenerator::default()).collect(),
+            prog_mem: BeatBuffer::new(PROGRAM_WORDS),
+            fsm: Default::default(),
+            pc: Default::default(),
+            cur_slot: Default::default(),
+            field: Default::default(),
+            last_field: Default::default(),
+            loaded: Default::default(),
+            outstanding: (0..SLOTS).map(|_| Default::default()).collect(),
+            rr: Default::default(),
+            err_code: Default::default(),
+            err_count: Default::default(),
+            elem_count: Default::default(),
+            resp_beat: Default::default(),
+            push_left: Default::default(),
+            push_beat: Default::default(),
+            push_target: Default::default(),
+            push_word: Default::default(),
+            push_data: Default::default(),
+            push_mask: Default::default(),
+            a_valid_r: Default::default(),
+            a_data_r: Default::default(),
+            b_valid_r: Default::default(),
+            b_data_r: Default::default(),
+            word: Default::default(),
+            pc_n: Default::default(),
+            fault_l: Default::default(),
+            ld_en_l: Default::default(),
+            ld_slot_l: Default::default(),
+            start_l: Default::default(),
+            all_idle: Default::default(),
+            el_addr: Default::default(),
+            el_size_m1: Default::default(),
+            el_ok: Default::default(),
+            el_fault: Default::default(),
+            eligible: Default::default(),
+            rr_dist: Default::default(),
+            g_found: Default::default(),
+            g_dist: Default::default(),
+            g_slot: Default::default(),
+            g_addr: Default::default(),
+            g_size: Default::default(),
+            grant: Default::default(),
+            offset: Default::default(),
+            size_mask: Default::default(),
+            r_slot: Default::default(),
+            r_offset: Default::default(),
+            r_raw: Default::default(),
+            r_size: Default::default(),
+            r_hit: Default::default(),
+            wd_word_l: Default::default(),
+            elem_add: Default::default(),
+            slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
+            word_id: (0..words).map(|w| konst(w as u64)).collect(),
+            word_off: (0..words).map(|w| konst(w as u64)).collect(),
+            tag_slot_shift: konst(TAG_SLOT_SHIFT as u64),
+            slot_bit: (0..SLOTS).map(|s| konst(1 << s)).collect(),
+            vault_last: konst(d.vault_bytes() - 1),
+            burst_mask: konst(burst as u64 - 1),
+            beat_shift: konst(d.bytes_per_cycle.trailing_zeros() as u64),
+            beat_byte_mask: konst(d.bytes_per_cycle as u64 - 1),
+            burst_beats: konst(d.timing().bl as u64),
+            max_loops: konst(MAX_LOOPS as u64),
+            count_limit: konst(1 << COUNT_BITS),
+            max_outstanding: konst(MAX_OUTSTANDING),
+            last_pc: konst(PROGRAM_WORDS as u64 - 1),
+            _words: words,
+        }
+    }
+}
+
+impl Logic for DataflowEngine {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            fsm,
+            pc,
+            cur_slot,
+            field,
+            last_field,
+            loaded,
+            rr,
+            err_code,
+            err_count,
+            elem_count,
+            resp_beat,
+            push_left,
+            push_beat,
+            push_target,
+            push_word,
+            push_data,
+            push_mask,
+            a_valid_r,
+            a_data_r,
+            b_valid_r,
+            b_data_r
+        );
+        for s in 0..SLOTS {
+            self.outstanding[s].clock.next = self.clock.val();
+            self.outstanding[s].d.next = self.outstanding[s].q.val();
+        }
+        self.prog_mem.clock.next = self.clock.val();
+        self.prog_mem.write_enable.next = self.prog_we.val();
+        self.prog_mem.write_address.next = self.prog_addr.val();
+        self.prog_mem.write_data.next = self.prog_data.val();
+        self.word.next = self.prog_mem.read_data.val();
+
+        // Program sequencing. The program memory reads registered: address the next word now.
+        self.pc_n.next = self.pc.q.val();
+        self.fault_l.next = 0.into();
+        self.ld_en_l.next = false;
+        self.ld_slot_l.next = self.cur_slot.q.val();
+        self.start_l.next = false;
+        self.all_idle.next = true;
+        for s in 0..SLOTS {
+            if self.streams[s].valid.val() | (self.outstanding[s].q.val() != 0) {
+                self.all_idle.next = false;
+            }
+        }
+        if (self.push_left.q.val() != 0) | self.a_valid_r.q.val() | self.b_valid_r.q.val() {
+            self.all_idle.next = false;
+        }
+        if self.fsm.q.val() == 1 {
+            if self.word.val().get_bits::<4>(28) == 0 {
+                self.fsm.d.next = 4.into();
+            } else if self.word.val().get_bits::<4>(28) == 2 {
+                self.start_l.next = true;
+                self.fsm.d.next = 3.into();
+                self.pc_n.next = self.pc.q.val() + 1;
+            } else if self.word.val().get_bits::<4>(28) == 1 {
+                // Slot A and B read to the PE or a remote tile; slot W writes to DRAM.
+                if (self.word.val().get_bits::<2>(26) == 3)
+                    | ((self.word.val().get_bits::<2>(26) == 2) != self.word.val().get_bit(25))
+                    | ((self.word.val().get_bits::<2>(23) == 2) != self.word.val().get_bit(25))
+                    | (self.word.val().get_bits::<2>(23) == 3)
+                {
+                    self.fault_l.next = 2.into();
+                } else if (self.word.val().get_bits::<3>(18) == 0)
+                    | (self.word.val().get_bits::<3>(18) > self.max_loops.val())
+                {
+                    self.fault_l.next = 3.into();
+                } else if self.word.val().get_bits::<2>(21) == 3 {
+                    self.fault_l.next = 4.into();
+                } else {
+                    self.ld_en_l.next = true;
+                    self.ld_slot_l.next = self.word.val().get_bits::<2>(26);
+                    self.cur_slot.d.next = self.word.val().get_bits::<2>(26);
+                    self.field.d.next = 1.into();
+                    // Header, base, then count and stride per loop.
+                    self.last_field.d.next =
+                        bit_cast::<4, 3>(self.word.val().get_bits::<3>(18)) << 1;
+                    self.fsm.d.next = 2.into();
+                    self.pc_n.next = self.pc.q.val() + 1;
+                }
+            } else {
+                self.fault_l.next = 1.into();
+            }
+            if self.pc.q.val() == self.last_pc.val() {
+                if self.word.val().get_bits::<4>(28) != 0 {
+                    self.fault_l.next = 8.into();
+                }
+            }
+        }
+        if self.fsm.q.val() == 2 {
+            self.ld_en_l.next = true;
+            // Counts are the even fields from 2 on.
+            if (self.field.q.val() != 1) & !self.field.q.val().get_bit(0) {
+                if (self.word.val() == 0) | (self.word.val() >= self.count_limit.val()) {
+                    self.fault_l.next = 5.into();
+                    self.ld_en_l.next = false;
+                }
+            }
+            if self.pc.q.val() == self.last_pc.val() {
+                self.fault_l.next = 8.into();
+                self.ld_en_l.next = false;
+            }
+            self.field.d.next = self.field.q.val() + 1;
+            self.pc_n.next = self.pc.q.val() + 1;
+            if self.field.q.val() == self.last_field.q.val() + 1 {
+                self.loaded.d.next =
+                    self.loaded.q.val() | (bit_cast::<SLOTS, 1>(1.into()) << self.cur_slot.q.val());
+                self.fsm.d.next = 1.into();
+            }
+        }
+        if self.fsm.q.val() == 3 {
+            if self.all_idle.val() & !self.start_l.val() {
+                self.loaded.d.next = 0.into();
+                self.fsm.d.next = 1.into();
+            }
+        }
+
+        // Element checks and the round-robin grant of one memory request.
+        self.g_found.next = false;
+        self.g_dist.next = 0.into();
+        self.g_slot.next = 0.into();
+        self.g_addr.next = 0.into();
+        self.g_size.next = 0.into();
+        self.el_fault.next = 0.into();
+        for s in 0..SLOTS {
+            self.el_addr.next = self.streams[s].addr.val();
+            self.el_size_m1.next =
+                (bit_cast::<32, 1>(1.into()) << self.streams[s].size_code.val()) - 1;
+            self.el_ok.next = true;
+            if (self.el_addr.val() > self.vault_last.val())
+                | ((self.vault_last.val() - self.el_addr.val()) < self.el_size_m1.val())
+            {
+                self.el_ok.next = false;
+                if self.streams[s].valid.val() {
+                    self.el_fault.next = 6.into();
+                }
+            } else if (self.el_addr.val() & self.el_size_m1.val()) != 0 {
+                self.el_ok.next = false;
+                if self.streams[s].valid.val() {
+                    self.el_fault.next = 7.into();
+                }
+            }
+            self.eligible.next = (self.fsm.q.val() == 3)
+                & self.streams[s].valid.val()
+                & self.el_ok.val()
+                & (self.loaded.q.val() & self.slot_bit[s].val()).any();
+            if self.slot_id[s].val() == 2 {
+                if !self.w_valid.val() | (self.push_left.q.val() != 0) {
+                    self.eligible.next = false;
+                }
+            } else if self.outstanding[s].q.val() == self.max_outstanding.val() {
+                self.eligible.next = false;
+            }
+            self.rr_dist.next = self.slot_id[s].val() - self.rr.q.val();
+            if self.slot_id[s].val() < self.rr.q.val() {
+                self.rr_dist.next = self.slot_id[s].val() + 3 - self.rr.q.val();
+            }
+            if self.eligible.val()
+                & (!self.g_found.val() | (self.rr_dist.val() < self.g_dist.val()))
+            {
+                self.g_found.next = true;
+                self.g_dist.next = self.rr_dist.val();
+                self.g_slot.next = self.slot_id[s].val();
+                self.g_addr.next = self.el_addr.val();
+                self.g_size.next = self.streams[s].size_code.val();
+            }
+        }
+        if (self.fsm.q.val() == 3) & (self.el_fault.val() != 0) {
+            self.fault_l.next = self.el_fault.val();
+            self.g_found.next = false;
+        }
+        self.grant.next = self.g_found.val() & self.mem_req_ready.val();
+        self.elem_add.next = 0.into();
+        self.size_mask.next = 0.into();
+        self.offset.next = self.g_addr.val() & self.burst_mask.val();
+        self.mem_req_valid.next = self.g_found.val();
+        self.mem_req_write.next = self.g_slot.val() == 2;
+        self.mem_req_addr.next = self.g_addr.val() & !self.burst_mask.val();
+        self.mem_req_tag.next = (bit_cast::<TAG_BITS, 2>(self.g_slot.val())
+            << self.tag_slot_shift.val())
+            | bit_cast::<TAG_BITS, 32>(self.offset.val());
+        self.w_ready.next = self.grant.val() & (self.g_slot.val() == 2);
+        if self.grant.val() {
+            self.rr.d.next = self.g_slot.val() + 1;
+            if self.g_slot.val() == 2 {
+                self.rr.d.next = 0.into();
+            }
+            if self.g_slot.val() == 2 {
+                self.elem_add.next = 1.into();
+                // The element's bytes, in place in its beat, under a byte mask.
+                self.size_mask.next = (bit_cast::<32, 1>(1.into())
+                    << (bit_cast::<32, 2>(self.g_size.val()) << 3))
+                    - 1;
+                if self.g_size.val() == 2 {
+                    self.size_mask.next = 0xFFFF_FFFF_u64.into();
+                }
+                self.push_left.d.next = self.burst_beats.val();
+                self.push_beat.d.next = 0.into();
+                self.push_target.d.next =
+                    bit_cast::<4, 32>(self.offset.val() >> self.beat_shift.val());
+                self.push_word.d.next =
+                    bit_cast::<4, 32>((self.offset.val() & self.beat_byte_mask.val()) >> 2);
+                self.push_data.d.next =
+                    (self.w_data.val() & self.size_mask.val()) << ((self.offset.val() & 3) << 3);
+                self.push_mask.d.next = bit_cast::<MASK_BITS, 32>(
+                    ((bit_cast::<32, 1>(1.into())
+                        << (bit_cast::<32, 1>(1.into()) << self.g_size.val()))
+                        - 1)
+                        << (self.offset.val() & self.beat_byte_mask.val()),
+                );
+            }
+        }
+
+        // Write beats: the element's beat carries it, the others have an empty mask.
+        self.mem_wd_valid.next = self.push_left.q.val() != 0;
+        self.mem_wd_mask.next = 0.into();
+        if self.push_beat.q.val() == self.push_target.q.val() {
+            self.mem_wd_mask.next = self.push_mask.q.val();
+        }
+        for w in 0..self._words {
+            self.wd_word_l.next = 0.into();
+            if (self.push_beat.q.val() == self.push_target.q.val())
+                & (self.word_id[w].val() == self.push_word.q.val())
+            {
+                self.wd_word_l.next = self.push_data.q.val();
+            }
+            self.mem_wd_data[w].next = self.wd_word_l.val();
+        }
+        if (self.push_left.q.val() != 0) & self.mem_wd_ready.val() {
+            self.push_left.d.next = self.push_left.q.val() - 1;
+            self.push_beat.d.next = self.push_beat.q.val() + 1;
+        }
+
+        // Read responses: pick the element out of its beat, send it to the slot's port.
+        self.r_slot.next =
+            bit_cast::<2, TAG_BITS>(self.mem_resp_tag.val() >> self.tag_slot_shift.val());
+        self.r_offset.next =
+            bit_cast::<32, TAG_BITS>(self.mem_resp_tag.val()) & self.burst_mask.val();
+        self.r_hit.next = self.mem_resp_valid.val()
+            & (bit_cast::<32, 4>(self.resp_beat.q.val())
+                == (self.r_offset.val() >> self.beat_shift.val()));
+        self.r_raw.next = 0.into();
+        for w in 0..self._words {
+            if self.word_off[w].val() == ((self.r_offset.val() & self.beat_byte_mask.val()) >> 2) {
+                self.r_raw.next = self.mem_resp_data[w].val() >> ((self.r_offset.val() & 3) << 3);
+            }
+        }
+        self.r_size.next = 0.into();
+        for s in 0..SLOTS {
+            if self.slot_id[s].val() == self.r_slot.val() {
+                self.r_size.next = self.streams[s].size_code.val();
+            }
+        }
+        if self.r_size.val() == 0 {
+            self.r_raw.next = self.r_raw.val() & 0xFF;
+        }
+        if self.r_size.val() == 1 {
+            self.r_raw.next = self.r_raw.val() & 0xFFFF;
+        }
+        self.a_valid_r.d.next =
+            self.r_hit.val() & (self.r_slot.val() == 0) & (self.fsm.q.val() == 3);
+        self.b_valid_r.d.next =
+            self.r_hit.val() & (self.r_slot.val() == 1) & (self.fsm.q.val() == 3);
+        if self.r_hit.val() & (self.fsm.q.val() == 3) {
+            self.elem_add.next = self.elem_add.val() + 1;
+        }
+        self.elem_count.d.next = self.elem_count.q.val() + self.elem_add.val();
+        self.a_data_r.d.next = self.r_raw.val();
+        self.b_data_r.d.next = self.r_raw.val();
+        if self.mem_resp_valid.val() {
+            self.resp_beat.d.next = self.resp_beat.q.val() + 1;
+            if self.mem_resp_last.val() {
+                self.resp_beat.d.next = 0.into();
+            }
+        }
+        for s in 0..SLOTS {
+            if self.grant.val()
+                & (self.g_slot.val() == self.slot_id[s].val())
+                & (self.slot_id[s].val() != 2)
+            {
+                self.outstanding[s].d.next = self.outstanding[s].q.val() + 1;
+            }
+            if self.mem_resp_valid.val()
+                & self.mem_resp_last.val()
+                & (self.r_slot.val() == self.slot_id[s].val())
+            {
+                self.outstanding[s].d.next = self.outstanding[s].q.val() - 1;
+                if self.grant.val() & (self.g_slot.val() == self.slot_id[s].val()) {
+                    self.outstanding[s].d.next = self.outstanding[s].q.val();
+                }
+            }
+        }
+
+        // Faults stop the program; start (re)runs it from word 0.
+        if self.fault_l.val() != 0 {
+            self.fsm.d.next = 5.into();
+            self.err_code.d.next = self.fault_l.val();
+            self.err_count.d.next = self.err_count.q.val() + 1;
+        }
+        if self.start.val()
+            & (self.fsm.q.val() != 3)
+            & (self.fsm.q.val() != 1)
+            & (self.fsm.q.val() != 2)
+        {
+            self.fsm.d.next = 1.into();
+            self.err_code.d.next = 0.into();
+            self.loaded.d.next = 0.into();
+            self.pc_n.next = 0.into();
+        }
+        self.pc.d.next = self.pc_n.val();
+        self.prog_mem.read_address.next = self.pc_n.val();
+
+        for s in 0..SLOTS {
+            self.streams[s].clock.next = self.clock.val();
+            self.streams[s].ld_en.next = self.ld_en_l.val()
+                & (self.ld_slot_l.val() == self.slot_id[s].val())
+                & (self.fault_l.val() == 0);
+            self.streams[s].ld_field.next = 0.into();
+            if self.fsm.q.val() == 2 {
+                self.streams[s].ld_field.next = self.field.q.val();
+            }
+            self.streams[s].ld_data.next = self.word.val();
+            self.streams[s].start.next =
+                self.start_l.val() & (self.loaded.q.val() & self.slot_bit[s].val()).any();
+            self.streams[s].advance.next =
+                self.grant.val() & (self.g_slot.val() == self.slot_id[s].val());
+        }
+
+        self.busy.next =
+            (self.fsm.q.val() == 1) | (self.fsm.q.val() == 2) | (self.fsm.q.val() == 3);
+        self.done.next = self.fsm.q.val() == 4;
+        self.error.next = self.fsm.q.val() == 5;
+        self.error_code.next = self.err_code.q.val();
+        self.error_count.next = self.err_count.q.val();
+        self.elements.next = self.elem_count.q.val();
+        self.a_valid.next = self.a_valid_r.q.val();
+        self.a_data.next = self.a_data_r.q.val();
+        self.a_dest.next = self.streams[0].dest.val();
+        self.a_tile.next = self.streams[0].tile.val();
+        self.b_valid.next = self.b_valid_r.q.val();
+        self.b_data.next = self.b_data_r.q.val();
+        self.b_dest.next = self.streams[1].dest.val();
+        self.b_tile.next = self.streams[1].tile.val();
+    }
+}

@@ -1,0 +1,212 @@
+//! The binary program format of the data-flow engine (docs/dataflow.md), shared by the hardware's
+//! tests and the assembler: instructions as Rust values, encoded to and decoded from 32-bit words.
+
+use crate::dataflow_engine::{dest, opcode, SLOT_A, SLOT_B, SLOT_W};
+use crate::stream_generator::{COUNT_BITS, MAX_LOOPS};
+use anyhow::{bail, Result};
+
+/// Header bit positions.
+pub const OPCODE_SHIFT: u32 = 28;
+pub const SLOT_SHIFT: u32 = 26;
+pub const DIR_BIT: u32 = 25;
+pub const DEST_SHIFT: u32 = 23;
+pub const SIZE_SHIFT: u32 = 21;
+pub const LOOPS_SHIFT: u32 = 18;
+pub const TILE_SHIFT: u32 = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    A,
+    B,
+    W,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dest {
+    /// The local processing engine's port of the slot.
+    Pe,
+    /// A remote tile over the network on chip.
+    Tile(u8),
+    /// DRAM (write-back streams).
+    Dram,
+}
+
+/// One stream: `base + sum_k i_k * stride_k` for `i_k < count_k`, loop 0 innermost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Descriptor {
+    pub slot: Slot,
+    pub dest: Dest,
+    /// Element size in bytes: 1, 2 or 4.
+    pub size: u32,
+    pub base: u32,
+    /// (count, stride in bytes), innermost first.
+    pub loops: Vec<(u32, i32)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Instr {
+    Stream(Descriptor),
+    Run,
+    End,
+}
+
+impl Descriptor {
+    /// Checks what the encoding cannot express; the hardware checks the same at run time.
+    pub fn check(&self) -> Result<()> {
+        if !matches!(self.size, 1 | 2 | 4) {
+            bail!("element size {} is not 1, 2 or 4", self.size);
+        }
+        if self.loops.is_empty() || self.loops.len() > MAX_LOOPS {
+            bail!(
+                "{} loops: a descriptor has 1 to {MAX_LOOPS}",
+                self.loops.len()
+            );
+        }
+        for (k, &(count, _)) in self.loops.iter().enumerate() {
+            if count == 0 || count >= 1 << COUNT_BITS {
+                bail!(
+                    "loop {k}: count {count} must be from 1 to {}",
+                    (1u32 << COUNT_BITS) - 1
+                );
+            }
+        }
+        match (self.slot, self.dest) {
+            (Slot::W, Dest::Dram) => {}
+            (Slot::W, _) => bail!("slot w writes to DRAM: destination must be dram"),
+            (_, Dest::Dram) => bail!("slots a and b read: destination must be pe or tile"),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The header word.
+    pub fn header(&self) -> u32 {
+        let slot = match self.slot {
+            Slot::A => SLOT_A,
+            Slot::B => SLOT_B,
+            Slot::W => SLOT_W,
+        } as u32;
+        let (d, tile) = match self.dest {
+            Dest::Pe => (dest::LOCAL_PE, 0),
+            Dest::Tile(t) => (dest::REMOTE_TILE, t),
+            Dest::Dram => (dest::DRAM, 0),
+        };
+        (opcode::STREAM as u32) << OPCODE_SHIFT
+            | slot << SLOT_SHIFT
+            | ((self.slot == Slot::W) as u32) << DIR_BIT
+            | (d as u32) << DEST_SHIFT
+            | self.size.trailing_zeros() << SIZE_SHIFT
+            | (self.loops.len() as u32) << LOOPS_SHIFT
+            | (tile as u32) << TILE_SHIFT
+    }
+}
+
+/// Encodes a program (no checks: faulty programs are encodable on purpose; see [`Descriptor::check`]).
+pub fn encode(program: &[Instr]) -> Vec<u32> {
+    let mut w = vec![];
+    for i in program {
+        match i {
+            Instr::End => w.push((opcode::END as u32) << OPCODE_SHIFT),
+            Instr::Run => w.push((opcode::RUN as u32) << OPCODE_SHIFT),
+            Instr::Stream(d) => {
+                w.push(d.header());
+                w.push(d.base);
+                for &(count, stride) in &d.loops {
+                    w.push(count);
+                    w.push(stride as u32);
+                }
+            }
+        }
+    }
+    w
+}
+
+/// Decodes words into instructions up to and including the first END; errors name the word.
+pub fn decode(words: &[u32]) -> Result<Vec<Instr>> {
+    let mut out = vec![];
+    let mut i = 0;
+    while i < words.len() {
+        let h = words[i];
+        match (h >> OPCODE_SHIFT) as u64 {
+            opcode::END => {
+                out.push(Instr::End);
+                return Ok(out);
+            }
+            opcode::RUN => out.push(Instr::Run),
+            opcode::STREAM => {
+                let slot = match (h >> SLOT_SHIFT & 3) as u64 {
+                    SLOT_A => Slot::A,
+                    SLOT_B => Slot::B,
+                    SLOT_W => Slot::W,
+                    s => bail!("word {i}: stream slot {s} does not exist"),
+                };
+                let dest = match (h >> DEST_SHIFT & 3) as u64 {
+                    dest::LOCAL_PE => Dest::Pe,
+                    dest::REMOTE_TILE => Dest::Tile((h >> TILE_SHIFT) as u8),
+                    dest::DRAM => Dest::Dram,
+                    d => bail!("word {i}: destination {d} does not exist"),
+                };
+                let size_code = h >> SIZE_SHIFT & 3;
+                if size_code == 3 {
+                    bail!("word {i}: element size code 3 does not exist");
+                }
+                let n = (h >> LOOPS_SHIFT & 7) as usize;
+                let need = 2 + 2 * n;
+                if i + need > words.len() {
+                    bail!("word {i}: descriptor of {n} loops runs past the end of the program");
+                }
+                let loops = (0..n)
+                    .map(|k| (words[i + 2 + 2 * k], words[i + 3 + 2 * k] as i32))
+                    .collect();
+                let d = Descriptor {
+                    slot,
+                    dest,
+                    size: 1 << size_code,
+                    base: words[i + 1],
+                    loops,
+                };
+                if (h >> DIR_BIT & 1 == 1) != (slot == Slot::W) {
+                    bail!("word {i}: direction bit disagrees with slot");
+                }
+                d.check().map_err(|e| anyhow::anyhow!("word {i}: {e}"))?;
+                out.push(Instr::Stream(d));
+                i += need;
+                continue;
+            }
+            op => bail!("word {i}: unknown opcode {op:#x}"),
+        }
+        i += 1;
+    }
+    bail!("program has no END")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let p = vec![
+            Instr::Stream(Descriptor {
+                slot: Slot::B,
+                dest: Dest::Tile(9),
+                size: 2,
+                base: 0x100,
+                loops: vec![(3, -2), (4, 64)],
+            }),
+            Instr::Stream(Descriptor {
+                slot: Slot::W,
+                dest: Dest::Dram,
+                size: 4,
+                base: 0,
+                loops: vec![(1, 0); 6],
+            }),
+            Instr::Run,
+            Instr::End,
+        ];
+        assert_eq!(decode(&encode(&p)).unwrap(), p);
+        assert!(
+            format!("{}", decode(&[0x7000_0000]).unwrap_err()).contains("word 0: unknown opcode")
+        );
+    }
+}

@@ -1,0 +1,408 @@
+//! The data-flow engine: descriptor programs for sequential, strided, transposed, negative-stride
+//! and convolution-window access against address sequences computed here in plain Rust; the data
+//! each stream delivers or writes; faulty programs; the emitted Verilog cycle for cycle.
+
+use nt_hdl::dataflow_engine::{fault, DataflowEngine};
+use nt_hdl::dataflow_program::{encode, Descriptor, Dest, Instr, Slot};
+use nt_hdl::Config;
+use nt_testbench::dataflow_driver::{self, initial_byte, DataflowRun, MemoryBehaviour, ENGINE_TOP};
+use std::path::PathBuf;
+
+const MAX_CYCLES: u64 = 40_000;
+
+/// The element addresses of a descriptor, loop 0 fastest, by index arithmetic.
+fn reference(d: &Descriptor) -> Vec<u64> {
+    let total: u64 = d.loops.iter().map(|l| l.0 as u64).product();
+    (0..total)
+        .map(|e| {
+            let mut rest = e;
+            let mut a = d.base as i64;
+            for &(count, stride) in &d.loops {
+                a += (rest % count as u64) as i64 * stride as i64;
+                rest /= count as u64;
+            }
+            a as u32 as u64
+        })
+        .collect()
+}
+
+fn value_at(run: &DataflowRun, addr: u64, size: u32) -> u32 {
+    (0..size as u64).fold(0, |v, i| {
+        let b = run
+            .written
+            .get(&(addr + i))
+            .copied()
+            .unwrap_or_else(|| initial_byte(addr + i));
+        v | (b as u32) << (8 * i)
+    })
+}
+
+fn desc(slot: Slot, dest: Dest, size: u32, base: u32, loops: &[(u32, i32)]) -> Descriptor {
+    Descriptor {
+        slot,
+        dest,
+        size,
+        base,
+        loops: loops.to_vec(),
+    }
+}
+
+fn run(program: &[Instr], w: &[u32], seed: u64) -> DataflowRun {
+    let c = Config::default();
+    let mem = MemoryBehaviour {
+        seed,
+        ..Default::default()
+    };
+    dataflow_driver::run_rust(&c, &encode(program), w, &mem, MAX_CYCLES, false).unwrap()
+}
+
+fn accesses(r: &DataflowRun, slot: u8) -> Vec<u64> {
+    r.accesses
+        .iter()
+        .filter(|a| a.0 == slot)
+        .map(|a| a.1)
+        .collect()
+}
+
+/// Runs read descriptors (slot A, and B if given) and checks addresses and delivered data.
+fn check_reads(a: Descriptor, b: Option<Descriptor>, seed: u64) -> DataflowRun {
+    let mut p = vec![Instr::Stream(a.clone())];
+    if let Some(b) = &b {
+        p.push(Instr::Stream(b.clone()));
+    }
+    p.extend([Instr::Run, Instr::End]);
+    let r = run(&p, &[], seed);
+    assert!(
+        r.done && r.error_code == 0,
+        "program did not finish cleanly: {r:?}"
+    );
+    for (slot, d, got) in [(0u8, Some(&a), &r.a), (1, b.as_ref(), &r.b)] {
+        let Some(d) = d else { continue };
+        let want = reference(d);
+        assert_eq!(accesses(&r, slot), want, "slot {slot} addresses");
+        let vals: Vec<u32> = want.iter().map(|&x| value_at(&r, x, d.size)).collect();
+        let data: Vec<u32> = got.iter().map(|e| e.0).collect();
+        assert_eq!(data, vals, "slot {slot} data");
+    }
+    r
+}
+
+#[test]
+fn sequential_stream() {
+    check_reads(desc(Slot::A, Dest::Pe, 2, 0x1000, &[(64, 2)]), None, 1);
+}
+
+#[test]
+fn strided_streams_on_both_read_slots_at_once() {
+    let r = check_reads(
+        desc(Slot::A, Dest::Pe, 4, 0x2000, &[(20, 4), (3, 400)]),
+        Some(desc(Slot::B, Dest::Tile(5), 1, 0x3001, &[(40, 96)])),
+        2,
+    );
+    assert!(r.b.iter().all(|e| e.1 == 1 && e.2 == 5), "B goes to tile 5");
+    assert!(r.a.iter().all(|e| e.1 == 0), "A goes to the local PE");
+}
+
+#[test]
+fn transposed_matrix_reads_columns_of_a_row_major_matrix() {
+    let (rows, cols) = (7u32, 9u32);
+    // Element (i, j) of a row-major matrix of 16-bit values is at base + 2 * (i * cols + j);
+    // column order walks i fastest.
+    let d = desc(
+        Slot::A,
+        Dest::Pe,
+        2,
+        0x8000,
+        &[(rows, 2 * cols as i32), (cols, 2)],
+    );
+    check_reads(d.clone(), None, 3);
+    let want: Vec<u64> = (0..cols)
+        .flat_map(|j| (0..rows).map(move |i| 0x8000 + 2 * (i * cols + j) as u64))
+        .collect();
+    assert_eq!(reference(&d), want);
+}
+
+#[test]
+fn negative_strides_walk_backwards() {
+    check_reads(
+        desc(Slot::A, Dest::Pe, 4, 0x5000, &[(32, -4)]),
+        Some(desc(Slot::B, Dest::Pe, 2, 0x6000, &[(5, 2), (4, -64)])),
+        4,
+    );
+}
+
+#[test]
+fn convolution_windows_over_six_loops() {
+    // 3x3 windows, stride 2, over a 9x9 16-bit image of 2 channels, for 2 samples.
+    let (h, w, c) = (9i32, 9i32, 2i32);
+    let d = desc(
+        Slot::A,
+        Dest::Pe,
+        2,
+        0x1_0000,
+        &[
+            (3, 2),
+            (3, 2 * w),
+            (4, 4),
+            (4, 4 * w),
+            (c as u32, 2 * h * w),
+            (2, 2 * h * w * c),
+        ],
+    );
+    check_reads(d, None, 5);
+}
+
+#[test]
+fn read_and_write_back_streams_run_together() {
+    let src: Vec<u32> = (0..24).map(|i| 0xA5A5_0000 + i * 3).collect();
+    let a = desc(Slot::A, Dest::Pe, 2, 0x4000, &[(30, 2)]);
+    let wd = desc(Slot::W, Dest::Dram, 2, 0x9000, &[(6, 6), (4, 100)]);
+    let r = run(
+        &[
+            Instr::Stream(a.clone()),
+            Instr::Stream(wd.clone()),
+            Instr::Run,
+            Instr::End,
+        ],
+        &src,
+        6,
+    );
+    assert!(r.done && r.error_code == 0, "{r:?}");
+    assert_eq!(accesses(&r, 0), reference(&a));
+    assert_eq!(accesses(&r, 2), reference(&wd));
+    // Each element's two bytes, and nothing else, were written.
+    let mut want = std::collections::HashMap::new();
+    for (i, &addr) in reference(&wd).iter().enumerate() {
+        want.insert(addr, src[i] as u8);
+        want.insert(addr + 1, (src[i] >> 8) as u8);
+    }
+    assert_eq!(r.written, want);
+    assert_eq!(r.elements, 30 + 24);
+}
+
+#[test]
+fn two_runs_in_one_program() {
+    let a1 = desc(Slot::A, Dest::Pe, 4, 0x100, &[(8, 4)]);
+    let a2 = desc(Slot::A, Dest::Pe, 4, 0x900, &[(8, -8)]);
+    let r = run(
+        &[
+            Instr::Stream(a1.clone()),
+            Instr::Run,
+            Instr::Stream(a2.clone()),
+            Instr::Run,
+            Instr::End,
+        ],
+        &[],
+        7,
+    );
+    assert!(r.done && r.error_code == 0);
+    let mut want = reference(&a1);
+    want.extend(reference(&a2));
+    assert_eq!(accesses(&r, 0), want);
+}
+
+fn fault_of(program: Vec<u32>, w: &[u32]) -> DataflowRun {
+    let c = Config::default();
+    let r = dataflow_driver::run_rust(
+        &c,
+        &program,
+        w,
+        &MemoryBehaviour::default(),
+        MAX_CYCLES,
+        false,
+    )
+    .unwrap();
+    assert!(!r.done, "a faulty program must not finish");
+    assert_eq!(r.error_count, 1);
+    r
+}
+
+#[test]
+fn faulty_programs_raise_the_error_and_touch_nothing_outside() {
+    let vault = Config::default().dram.vault_bytes();
+    // Unknown opcode.
+    assert_eq!(
+        fault_of(vec![0x7000_0000], &[]).error_code,
+        fault::UNKNOWN_OPCODE
+    );
+    // A zero count.
+    let mut p = encode(&[
+        Instr::Stream(desc(Slot::A, Dest::Pe, 2, 0, &[(4, 2), (1, 0)])),
+        Instr::Run,
+        Instr::End,
+    ]);
+    p[4] = 0;
+    assert_eq!(fault_of(p, &[]).error_code, fault::BAD_COUNT);
+    // Seven loops.
+    let mut p = encode(&[
+        Instr::Stream(desc(Slot::A, Dest::Pe, 2, 0, &[(1, 0)])),
+        Instr::Run,
+        Instr::End,
+    ]);
+    p[0] |= 7 << 18;
+    assert_eq!(fault_of(p, &[]).error_code, fault::BAD_LOOPS);
+    // A write stream sent to the PE.
+    let p = encode(&[
+        Instr::Stream(desc(Slot::W, Dest::Pe, 2, 0, &[(1, 0)])),
+        Instr::Run,
+        Instr::End,
+    ]);
+    assert_eq!(fault_of(p, &[]).error_code, fault::BAD_SLOT);
+    // Misaligned 4-byte elements.
+    let p = encode(&[
+        Instr::Stream(desc(Slot::A, Dest::Pe, 4, 2, &[(4, 4)])),
+        Instr::Run,
+        Instr::End,
+    ]);
+    let r = fault_of(p, &[]);
+    assert_eq!(r.error_code, fault::MISALIGNED);
+    assert!(r.accesses.is_empty());
+    // Runs off the end of the vault: the in-range elements happen, the rest never do.
+    let base = vault as u32 - 16;
+    let p = encode(&[
+        Instr::Stream(desc(Slot::W, Dest::Dram, 4, base, &[(8, 4)])),
+        Instr::Run,
+        Instr::End,
+    ]);
+    let r = fault_of(p, &[7; 8]);
+    assert_eq!(r.error_code, fault::OUT_OF_VAULT);
+    assert_eq!(
+        accesses(&r, 2),
+        reference(&desc(Slot::W, Dest::Dram, 4, base, &[(4, 4)]))
+    );
+    assert!(
+        r.written.keys().all(|&a| a >= base as u64 && a < vault),
+        "wrote outside its range"
+    );
+    assert_eq!(r.written.len(), 16);
+    // A negative stride below address zero wraps to a huge address: rejected.
+    let p = encode(&[
+        Instr::Stream(desc(Slot::A, Dest::Pe, 2, 4, &[(5, -2)])),
+        Instr::Run,
+        Instr::End,
+    ]);
+    let r = fault_of(p, &[]);
+    assert_eq!(r.error_code, fault::OUT_OF_VAULT);
+    assert_eq!(accesses(&r, 0), vec![4, 2, 0]);
+    // No END before the end of program memory.
+    let p = vec![(2u32) << 28; 256];
+    assert_eq!(fault_of(p, &[]).error_code, fault::PROGRAM_END);
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn emitted_verilog_matches_rust_hdl_cycle_for_cycle() {
+    let c = Config::default();
+    let src: Vec<u32> = (0..12).map(|i| 0x1234_5678 ^ (i * 0x0101_0101)).collect();
+    let program = encode(&[
+        Instr::Stream(desc(Slot::A, Dest::Pe, 2, 0x4000, &[(5, 2), (3, -64)])),
+        Instr::Stream(desc(Slot::B, Dest::Tile(3), 1, 0x4101, &[(10, 33)])),
+        Instr::Stream(desc(Slot::W, Dest::Dram, 4, 0x7000, &[(4, 4), (3, 128)])),
+        Instr::Run,
+        Instr::Stream(desc(Slot::A, Dest::Pe, 4, 0x7000, &[(12, 4)])),
+        Instr::Run,
+        // Faults after the work: the error path is co-simulated too.
+        Instr::Stream(desc(Slot::A, Dest::Pe, 4, 0x7FFF_FFF0, &[(2, 4)])),
+        Instr::Run,
+        Instr::End,
+    ]);
+    let mem = MemoryBehaviour {
+        seed: 9,
+        ..Default::default()
+    };
+    let r = dataflow_driver::run_rust(&c, &program, &src, &mem, MAX_CYCLES, true).unwrap();
+    assert_eq!(r.error_code, fault::OUT_OF_VAULT);
+    let verilog = nt_hdl::verilog::emit(&mut DataflowEngine::new(&c), ENGINE_TOP, "co-simulation");
+    let icarus =
+        dataflow_driver::run_verilog(&c, &verilog, &r.inputs, &scratch("dataflow_cosim")).unwrap();
+    assert_eq!(icarus.len(), r.outputs.len());
+    for (cycle, (a, b)) in r.outputs.iter().zip(&icarus).enumerate() {
+        assert_eq!(a, b, "cycle {cycle}: rust-hdl and Verilog differ");
+    }
+}
+
+#[test]
+fn engine_streams_through_the_vault_controller_and_the_dram_model() {
+    // The whole memory path of a tile: the engine's requests go through the vault controller,
+    // whose commands pass the DRAM timing checker; reads return what was loaded, write-backs land.
+    let c = Config::default();
+    let init: Vec<(u64, Vec<u8>)> = vec![
+        (0x2000, (0..=255u8).collect()),
+        (0x8000, (0..=255u8).rev().collect()),
+    ];
+    let a = desc(Slot::A, Dest::Pe, 2, 0x2000, &[(4, 2), (5, 32)]);
+    let b = desc(Slot::B, Dest::Pe, 1, 0x80FF, &[(20, -3)]);
+    let wd = desc(Slot::W, Dest::Dram, 4, 0xC000, &[(3, 4), (4, 256)]);
+    let src: Vec<u32> = (0..12).map(|i| 0xC0DE_0000 + i).collect();
+    let program = encode(&[
+        Instr::Stream(a.clone()),
+        Instr::Stream(b.clone()),
+        Instr::Stream(wd.clone()),
+        Instr::Run,
+        Instr::End,
+    ]);
+    let (r, dram) = dataflow_driver::run_on_vault(&c, &program, &src, &init, MAX_CYCLES).unwrap();
+    assert!(r.done && r.error_code == 0, "{r:?}");
+    let byte = |addr: u64| dram.peek(addr, 1)[0] as u32;
+    let want_a: Vec<u32> = reference(&a)
+        .iter()
+        .map(|&x| byte(x) | byte(x + 1) << 8)
+        .collect();
+    let want_b: Vec<u32> = reference(&b).iter().map(|&x| byte(x)).collect();
+    assert_eq!(r.a, want_a);
+    assert_eq!(r.b, want_b);
+    for (i, &addr) in reference(&wd).iter().enumerate() {
+        assert_eq!(
+            dram.peek(addr, 4),
+            src[i].to_le_bytes(),
+            "write-back element {i}"
+        );
+    }
+    // Bytes beside a written element are untouched.
+    assert_eq!(dram.peek(0xC00C, 4), [0; 4]);
+    assert_eq!(r.dram.rd as usize, want_a.len() + want_b.len());
+    assert_eq!(r.dram.wr as usize, src.len());
+}
+
+#[test]
+fn random_descriptors_match_the_reference_order() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(77);
+    for round in 0..12 {
+        let loops_for = |rng: &mut rand_chacha::ChaCha8Rng, size: u32| -> Vec<(u32, i32)> {
+            let n = rng.gen_range(1..=6);
+            let mut budget = 48u32;
+            (0..n)
+                .map(|_| {
+                    let c = rng.gen_range(1..=budget.clamp(1, 5));
+                    budget = (budget / c).max(1);
+                    (c, rng.gen_range(-40..=40) * size as i32)
+                })
+                .collect()
+        };
+        let sa = [1, 2, 4][rng.gen_range(0..3)];
+        let sb = [1, 2, 4][rng.gen_range(0..3)];
+        // Bases far enough from zero that negative strides stay inside the vault.
+        let a = desc(
+            Slot::A,
+            Dest::Pe,
+            sa,
+            0x10_0000 + rng.gen_range(0..1000) * sa,
+            &loops_for(&mut rng, sa),
+        );
+        let b = desc(
+            Slot::B,
+            Dest::Tile(rng.gen()),
+            sb,
+            0x20_0000 + rng.gen_range(0..1000) * sb,
+            &loops_for(&mut rng, sb),
+        );
+        check_reads(a, Some(b), 100 + round);
+    }
+}
