@@ -67,51 +67,60 @@ fn tool(dir: &Path, prog: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("{prog} not runnable ({e}); run scripts/setup.sh"))
 }
 
+/// Every emitted top module: (file, top), from the directory `ntgen verilog` wrote.
+fn emitted(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "v"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let top = p.file_stem().unwrap().to_string_lossy().to_string();
+            (p, top)
+        })
+        .collect()
+}
+
 #[test]
 fn verilog_passes_verilator_icarus_and_yosys_checks() {
+    // Every block at 4 lanes; the PE again at the default 16 (the other blocks have no lanes).
     for lanes in [4, 16] {
         let dir = scratch(&format!("tools_{lanes}"));
-        let v = emit(lanes, &dir);
-        let lint = tool(
-            &dir,
-            "verilator",
-            &[
-                "--lint-only",
-                "-Wall",
-                "--top-module",
-                "nt_pe",
-                v.to_str().unwrap(),
-            ],
-        );
-        let msgs = String::from_utf8_lossy(&lint.stderr);
+        emit(lanes, &dir);
+        let files = emitted(&dir);
         assert!(
-            lint.status.success() && !msgs.contains("%Warning"),
-            "verilator -Wall:\n{msgs}"
+            files.len() >= 3,
+            "expected the PE, vault controller and data-flow engine: {files:?}"
         );
-        let iv = tool(
-            &dir,
-            "iverilog",
-            &["-g2012", "-o", "pe.vvp", v.to_str().unwrap()],
-        );
-        assert!(
-            iv.status.success(),
-            "iverilog:\n{}",
-            String::from_utf8_lossy(&iv.stderr)
-        );
-        let ys = tool(
-            &dir,
-            "yosys",
-            &[
-                "-q",
-                "-p",
-                "read_verilog nt_pe.v; synth -auto-top; check -assert; stat",
-            ],
-        );
-        assert!(
-            ys.status.success(),
-            "yosys check -assert:\n{}",
-            String::from_utf8_lossy(&ys.stderr)
-        );
+        for (v, top) in files.iter().filter(|(_, t)| lanes == 4 || t == "nt_pe") {
+            let f = v.to_str().unwrap();
+            let lint = tool(
+                &dir,
+                "verilator",
+                &["--lint-only", "-Wall", "--top-module", top, f],
+            );
+            let msgs = String::from_utf8_lossy(&lint.stderr);
+            assert!(
+                lint.status.success() && !msgs.contains("%Warning"),
+                "verilator -Wall on {top}:\n{msgs}"
+            );
+            let iv = tool(&dir, "iverilog", &["-g2012", "-o", "sim.vvp", "-s", top, f]);
+            assert!(
+                iv.status.success(),
+                "iverilog on {top}:\n{}",
+                String::from_utf8_lossy(&iv.stderr)
+            );
+            let script = format!("read_verilog {f}; synth -top {top}; check -assert; stat");
+            let ys = tool(&dir, "yosys", &["-q", "-p", &script]);
+            assert!(
+                ys.status.success(),
+                "yosys check -assert on {top}:\n{}",
+                String::from_utf8_lossy(&ys.stderr)
+            );
+        }
     }
 }
 
