@@ -16,8 +16,8 @@
 //! or misaligned to its size, or running off the end of program memory. `error` rises, `error_code`
 //! names the fault, `error_count` counts faults; accesses already made were all in range.
 
-use crate::beat_buffer::{BeatBuffer, BEAT_ADDR_BITS};
 use crate::config::Config;
+use crate::memory::{BeatBuffer, BEAT_ADDR_BITS};
 use crate::stream_generator::{StreamGenerator, COUNT_BITS, MAX_LOOPS};
 use crate::vault_controller::{MASK_BITS, TAG_BITS};
 use rust_hdl::prelude::*;

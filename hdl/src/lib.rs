@@ -5,7 +5,6 @@
 
 pub mod activation;
 pub mod bank_machine;
-pub mod beat_buffer;
 pub mod config;
 pub mod dataflow_engine;
 pub mod dataflow_program;
@@ -15,8 +14,8 @@ pub mod flit;
 pub mod flit_fifo;
 pub mod lfsr;
 pub mod mac_lane;
+pub mod memory;
 pub mod mesh;
-pub mod operand_buffer;
 pub mod ops;
 pub mod pe;
 pub mod requant;

@@ -13,9 +13,10 @@
 //! buffer at `buffer_read_address`, written beforehand through the buffer's write port.
 
 use crate::config::Config;
+use crate::config::OPERAND_BUFFER_ADDR_BITS as ADDR_BITS;
 use crate::lfsr::lane_salt;
 use crate::mac_lane::MacLane;
-use crate::operand_buffer::{OperandBuffer, ADDR_BITS};
+use crate::memory::Memory;
 use crate::ops::{ActFn, PeMode};
 use rust_hdl::prelude::*;
 
@@ -55,7 +56,7 @@ pub struct Pe {
 
     lanes: Vec<MacLane>,
     salts: Vec<Constant<Bits<32>>>,
-    reuse_buffer: OperandBuffer,
+    reuse_buffer: Memory<16, ADDR_BITS>,
     busy: DFF<Bits<COUNTER_BITS>>,
     sat_cycle: DFF<Bits<16>>,
     sat_total: DFF<Bits<COUNTER_BITS>>,
@@ -97,7 +98,7 @@ impl Pe {
             salts: (0..n)
                 .map(|i| Constant::new(bits(lane_salt(i) as u64)))
                 .collect(),
-            reuse_buffer: OperandBuffer::new(config.pe.operand_buffer_depth),
+            reuse_buffer: Memory::new(config.pe.operand_buffer_depth),
             busy: Default::default(),
             sat_cycle: Default::default(),
             sat_total: Default::default(),

@@ -21,9 +21,9 @@
 //! the controller expects it exactly CL cycles after its RD (DRAM has no data-valid signal).
 
 use crate::bank_machine::{BankMachine, ROW_BITS, TIMER_BITS};
-use crate::beat_buffer::{BeatBuffer, BEAT_ADDR_BITS};
 use crate::config::Config;
 use crate::dram_config::DramTiming;
+use crate::memory::{BeatBuffer, BEAT_ADDR_BITS};
 use rust_hdl::prelude::*;
 
 /// Width of the bank number on the command port.

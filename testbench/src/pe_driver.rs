@@ -7,7 +7,7 @@ use crate::golden::lfsr::Lfsr;
 use crate::golden::{Activation, Fixed16};
 use crate::sim::{Clocked, Toggles};
 use anyhow::{ensure, Result};
-use nt_hdl::operand_buffer::ADDR_BITS;
+use nt_hdl::config::OPERAND_BUFFER_ADDR_BITS as ADDR_BITS;
 use nt_hdl::ops::{ActFn, PeMode};
 use nt_hdl::pe::{Pe, PE_LATENCY};
 use nt_hdl::Config;
