@@ -2,7 +2,7 @@
 //! Verilog, in Icarus, on the same beats of a training step (not a test: it prints figures).
 
 use crate::cli::BenchPeArgs;
-use crate::emit::design_files;
+use crate::emit::pe_file;
 use anyhow::{ensure, Result};
 use nt_testbench::pe_driver;
 use nt_testbench::pe_step::{self, StepShape};
@@ -28,7 +28,7 @@ pub fn bench_pe_command(args: &BenchPeArgs) -> Result<()> {
     let t0 = Instant::now();
     let rust = pe_driver::run_rust(&config, &beats, None)?;
     let rust_s = t0.elapsed().as_secs_f64();
-    let files = design_files(&config);
+    let files = [pe_file(&config)];
     let work = std::env::temp_dir().join(format!("ntgen-bench-pe-{}", std::process::id()));
     let t1 = Instant::now();
     let icarus = pe_driver::run_verilog(&config, &files[0].text, &beats, &work);

@@ -8,6 +8,7 @@ use nt_hdl::pe::Pe;
 use nt_hdl::vault_controller::VaultController;
 use nt_hdl::Config;
 use nt_testbench::dataflow_driver::ENGINE_TOP;
+use nt_testbench::noc_driver::{mesh_verilog, MESH_TOP};
 use nt_testbench::pe_driver::PE_TOP;
 use nt_testbench::vault_driver::VAULT_TOP;
 
@@ -30,7 +31,15 @@ fn description(config: &Config, what: &str) -> String {
 }
 
 /// Every Verilog file of the configured design (deterministic: same configuration, same bytes).
-pub fn design_files(config: &Config) -> Vec<DesignFile> {
+pub fn design_files(config: &Config) -> Result<Vec<DesignFile>> {
+    let mut files = vec![pe_file(config)];
+    files.extend(vault_files(config));
+    files.push(mesh_file(config)?);
+    Ok(files)
+}
+
+/// The processing engine.
+pub fn pe_file(config: &Config) -> DesignFile {
     let pe_text = nt_hdl::verilog::emit(
         &mut Pe::new(config),
         PE_TOP,
@@ -39,13 +48,25 @@ pub fn design_files(config: &Config) -> Vec<DesignFile> {
             &format!("Processing engine: {} MAC lanes, fixed16.", config.pe.lanes),
         ),
     );
-    let mut files = vec![DesignFile {
+    DesignFile {
         file: format!("{PE_TOP}.v"),
         top: PE_TOP.to_string(),
         text: pe_text,
-    }];
-    files.extend(vault_files(config));
-    files
+    }
+}
+
+/// The network on chip: the configured mesh of routers.
+fn mesh_file(config: &Config) -> Result<DesignFile> {
+    let (a, n) = (&config.array, &config.noc);
+    let what = format!(
+        "Network on chip: {}x{} mesh, {}-bit flits, {}-flit input buffers.",
+        a.rows, a.cols, n.flit_width, n.input_buffer_depth
+    );
+    Ok(DesignFile {
+        file: format!("{MESH_TOP}.v"),
+        top: MESH_TOP.to_string(),
+        text: mesh_verilog(config, &description(config, &what))?,
+    })
 }
 
 /// The vault's memory side: the vault controller and the data-flow engine.
@@ -89,7 +110,7 @@ fn vault_files(config: &Config) -> Vec<DesignFile> {
 pub fn verilog_command(args: &VerilogArgs) -> Result<()> {
     let config = args.config.load()?;
     let mut out = Staged::new(&args.out)?;
-    for f in design_files(&config) {
+    for f in design_files(&config)? {
         let path = out.write(&f.file, &f.text)?;
         println!("wrote {} (top module {})", path.display(), f.top);
     }

@@ -2,7 +2,7 @@
 //! from a simulated training step, and the peak throughput they imply.
 
 use crate::cli::PpaArgs;
-use crate::emit::design_files;
+use crate::emit::pe_file;
 use crate::flow::{self, Activity};
 use crate::output::Staged;
 use crate::sram::{memories_in, Memory};
@@ -51,7 +51,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     let work = out.path("work");
     let lib = flow::resolve_library(args.liberty.as_deref(), &work)?;
     eprintln!("library: {}", lib.origin);
-    let files = design_files(&config);
+    let files = [pe_file(&config)];
     let pe = &files[0];
     std::fs::write(work.join(&pe.file), &pe.text)?;
     eprintln!("synthesizing {} with Yosys", pe.top);

@@ -2,7 +2,7 @@
 //! against the golden model, lint and synthesize, and report.
 
 use crate::cli::RunArgs;
-use crate::emit::design_files;
+use crate::emit::pe_file;
 use crate::output::Staged;
 use crate::tools;
 use anyhow::{Context, Result};
@@ -20,7 +20,7 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
         "[1/4] generating Verilog ({} lanes per PE)",
         config.pe.lanes
     );
-    let files = design_files(&config);
+    let files = [pe_file(&config)];
     for f in &files {
         out.write(&format!("verilog/{}", f.file), &f.text)?;
     }

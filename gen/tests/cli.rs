@@ -29,14 +29,20 @@ fn ok(out: &Output) {
     );
 }
 
+/// Emits the design with `lanes` lanes; with fewer than 16 on a 2x2 mesh, to keep tests short.
 fn emit(lanes: usize, dir: &Path) -> PathBuf {
     let config = configs().join("default.toml");
+    let side = if lanes < 16 { 2 } else { 4 };
     let out = ntgen(&[
         "verilog",
         "--config",
         config.to_str().unwrap(),
         "--set",
         &format!("pe.lanes={lanes}"),
+        "--set",
+        &format!("array.rows={side}"),
+        "--set",
+        &format!("array.cols={side}"),
         "--out",
         dir.to_str().unwrap(),
     ]);
