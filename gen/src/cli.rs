@@ -117,6 +117,9 @@ pub struct PpaArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Measure only these blocks (comma-separated: pe, vault, engine, router); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub blocks: Vec<String>,
     /// Output directory for the reports, netlist and logs.
     #[arg(long, short, default_value = "out/ppa")]
     pub out: PathBuf,

@@ -70,7 +70,7 @@ fn mesh_file(config: &Config) -> Result<DesignFile> {
 }
 
 /// The vault's memory side: the vault controller and the data-flow engine.
-fn vault_files(config: &Config) -> Vec<DesignFile> {
+pub fn vault_files(config: &Config) -> [DesignFile; 2] {
     let d = &config.dram;
     let vc = nt_hdl::verilog::emit(
         &mut VaultController::new(config),
@@ -93,7 +93,7 @@ fn vault_files(config: &Config) -> Vec<DesignFile> {
             "Data-flow engine: descriptor programs, streams a, b and w.",
         ),
     );
-    vec![
+    [
         DesignFile {
             file: format!("{VAULT_TOP}.v"),
             top: VAULT_TOP.to_string(),

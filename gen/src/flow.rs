@@ -136,6 +136,20 @@ pub struct Synthesis {
 }
 
 impl Synthesis {
+    /// How many instances of `module` the design under `top` holds.
+    pub fn instances_of(&self, top: &str, module: &str) -> u64 {
+        if top == module {
+            return 1;
+        }
+        match self.modules.get(top) {
+            Some((_, subs)) => subs
+                .iter()
+                .map(|(m, n)| n * self.instances_of(m, module))
+                .sum(),
+            None => 0,
+        }
+    }
+
     /// Area of `module` including everything below it.
     pub fn area_of(&self, module: &str) -> f64 {
         match self.modules.get(module) {
@@ -373,5 +387,7 @@ mod tests {
         let s = parse_stat(stat);
         assert_eq!(s.area_of("lane"), 2.0);
         assert_eq!(s.area_of("top"), 5.5);
+        assert_eq!(s.instances_of("top", "lane"), 2);
+        assert_eq!(s.instances_of("top", "other"), 0);
     }
 }

@@ -1,24 +1,66 @@
-//! `ntgen ppa`: area, timing and power of the design on a cell library, with switching activity
-//! from a simulated training step, and the peak throughput they imply.
+//! `ntgen ppa`: area, timing and power of the tile's blocks on a cell library, with switching
+//! activity from simulation, composed into a tile and the module's tile array, and the peak
+//! throughput they imply.
+//!
+//! Tiles are identical, so each block is synthesized once and the totals are composed:
+//! tile = PE + vault controller + data-flow engine + router; module = tile x rows x cols. The host
+//! interface does not exist yet and is not counted.
 
 use crate::cli::PpaArgs;
-use crate::emit::pe_file;
-use crate::flow::{self, Activity};
+use crate::emit::{pe_file, vault_files, DesignFile};
+use crate::flow::{self, Activity, Library, Synthesis, Timing};
 use crate::output::Staged;
 use crate::sram::{memories_in, Memory};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use nt_hdl::Config;
+use nt_testbench::noc_driver::{router_verilog, ROUTER_TOP};
 use nt_testbench::pe_step::{self, StepShape};
 use nt_testbench::sim::Toggles;
 use serde::Serialize;
+use std::path::Path;
 
 /// Seed of the simulated step that provides the switching activity.
 const ACTIVITY_SEED: u64 = 2018;
 /// Operations per multiply-accumulate.
 const OPS_PER_MAC: f64 = 2.0;
+/// Block names accepted by `--blocks`, in report order.
+pub const BLOCKS: [&str; 4] = ["pe", "vault", "engine", "router"];
+
+/// A part of a block (the PE's lanes, control and buffer).
+#[derive(Serialize)]
+struct Part {
+    name: String,
+    area_um2: f64,
+    power_mw: f64,
+}
+
+/// One block, per instance.
+#[derive(Serialize)]
+struct BlockReport {
+    name: String,
+    top: String,
+    /// Instances in the module.
+    instances: usize,
+    area_um2: f64,
+    power_mw: f64,
+    logic_power_mw: f64,
+    internal_mw: f64,
+    switching_mw: f64,
+    leakage_mw: f64,
+    sram_area_um2: f64,
+    sram_power_mw: f64,
+    fmax_mhz: f64,
+    worst_slack_ps: f64,
+    cells: u64,
+    register_activity: f64,
+    activity_source: String,
+    parts: Vec<Part>,
+    #[serde(skip)]
+    critical_path: String,
+}
 
 #[derive(Serialize)]
-struct Block {
-    name: String,
+struct Totals {
     area_um2: f64,
     power_mw: f64,
 }
@@ -27,36 +69,170 @@ struct Block {
 struct Report {
     library: String,
     target_mhz: f64,
+    /// The slowest block's.
     fmax_mhz: f64,
-    worst_slack_ps: f64,
+    /// The module: every tile (host interface not included).
     area_um2: f64,
     power_mw: f64,
-    logic_power_mw: f64,
-    internal_mw: f64,
-    switching_mw: f64,
-    leakage_mw: f64,
-    sram_power_mw: f64,
     peak_gops: f64,
-    register_activity: f64,
-    input_activity: f64,
-    cells: u64,
-    blocks: Vec<Block>,
+    tiles: usize,
+    tile: Totals,
+    blocks: Vec<BlockReport>,
     networks: Vec<serde_json::Value>,
     scope: String,
 }
 
+/// The blocks of one tile to measure: name, design file, instances per tile.
+fn tile_blocks(config: &Config, wanted: &[String]) -> Result<Vec<(&'static str, DesignFile)>> {
+    for w in wanted {
+        if !BLOCKS.contains(&w.as_str()) {
+            bail!(
+                "--blocks: unknown block `{w}` (known: {})",
+                BLOCKS.join(", ")
+            );
+        }
+    }
+    let want = |b: &str| wanted.is_empty() || wanted.iter().any(|w| w == b);
+    let mut out = vec![];
+    if want("pe") {
+        out.push(("pe", pe_file(config)));
+    }
+    let [vault, engine] = vault_files(config);
+    if want("vault") {
+        out.push(("vault", vault));
+    }
+    if want("engine") {
+        out.push(("engine", engine));
+    }
+    if want("router") {
+        // An inner router has all four neighbours; on a small mesh, the corner one.
+        let (x, y) = (
+            (config.array.cols > 2) as usize,
+            (config.array.rows > 2) as usize,
+        );
+        let text = router_verilog(config, x, y, "Mesh router (one tile's), for synthesis.")?;
+        out.push((
+            "router",
+            DesignFile {
+                file: format!("{ROUTER_TOP}.v"),
+                top: ROUTER_TOP.into(),
+                text,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+fn display_name(block: &str) -> &'static str {
+    match block {
+        "pe" => "processing engine",
+        "vault" => "vault controller",
+        "engine" => "data-flow engine",
+        _ => "router",
+    }
+}
+
+/// Synthesizes and analyzes one block in its own folder under `work`.
+fn measure(
+    work: &Path,
+    block: &str,
+    file: &DesignFile,
+    lib: &Library,
+    config: &Config,
+    activity: Activity,
+    measured: bool,
+) -> Result<(BlockReport, Synthesis, Timing)> {
+    let dir = work.join(block);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(&file.file), &file.text)?;
+    eprintln!("  {}: Yosys", display_name(block));
+    let syn = flow::synthesize(&dir, &file.file, &file.top, lib, config.clock.target_mhz)
+        .with_context(|| format!("synthesis of {}", file.top))?;
+    eprintln!("  {}: OpenSTA", display_name(block));
+    let timing = flow::analyze(
+        &dir,
+        &syn,
+        &file.top,
+        lib,
+        config.clock.target_mhz,
+        activity,
+    )
+    .with_context(|| format!("OpenSTA on {}", file.top))?;
+    let (mut sram_area, mut sram_power) = (0.0, 0.0);
+    for (module, words, bits) in memories_in(&file.text) {
+        // The memories are costed by the SRAM model; their stubs' few gates stay in the logic.
+        let m = Memory {
+            words,
+            bits,
+            instances: syn.instances_of(&file.top, &module),
+            accesses_per_cycle: 0.0,
+        };
+        sram_area += m.area_um2();
+        sram_power += m.power_mw(config.clock.target_mhz);
+    }
+    let logic_area = syn.area_of(&file.top);
+    let report = BlockReport {
+        name: display_name(block).into(),
+        top: file.top.clone(),
+        instances: 0,
+        area_um2: logic_area + sram_area,
+        power_mw: timing.total_mw + sram_power,
+        logic_power_mw: timing.total_mw,
+        internal_mw: timing.internal_mw,
+        switching_mw: timing.switching_mw,
+        leakage_mw: timing.leakage_mw,
+        sram_area_um2: sram_area,
+        sram_power_mw: sram_power,
+        fmax_mhz: timing.fmax_mhz,
+        worst_slack_ps: timing.worst_slack_ps,
+        cells: syn.cells,
+        register_activity: activity.registers,
+        activity_source: if measured {
+            "measured: training step of a fully connected layer".into()
+        } else {
+            "assumed: the PE's measured rate".into()
+        },
+        parts: vec![],
+        critical_path: timing.critical_path.clone(),
+    };
+    Ok((report, syn, timing))
+}
+
+/// The PE's breakdown: its lanes, its buffer, the rest.
+fn pe_parts(config: &Config, pe: &BlockReport, syn: &Synthesis, timing: &Timing) -> Vec<Part> {
+    let lanes_area = syn.area_of(&format!("{}_lanes_0", pe.top)) * config.pe.lanes as f64;
+    let lanes_power: f64 = timing
+        .blocks
+        .iter()
+        .filter(|(k, _)| k.starts_with("lanes_"))
+        .map(|(_, v)| v)
+        .sum();
+    vec![
+        Part {
+            name: format!("MAC lanes (x{})", config.pe.lanes),
+            area_um2: lanes_area,
+            power_mw: lanes_power,
+        },
+        Part {
+            name: format!("operand buffer SRAM {}x16", config.pe.operand_buffer_depth),
+            area_um2: pe.sram_area_um2,
+            power_mw: pe.sram_power_mw,
+        },
+        Part {
+            name: "control, counters".into(),
+            area_um2: pe.area_um2 - lanes_area - pe.sram_area_um2,
+            power_mw: pe.power_mw - lanes_power - pe.sram_power_mw,
+        },
+    ]
+}
+
 pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     let config = args.config.load()?;
+    let blocks = tile_blocks(&config, &args.blocks)?;
     let mut out = Staged::new(&args.out)?;
     let work = out.path("work");
     let lib = flow::resolve_library(args.liberty.as_deref(), &work)?;
     eprintln!("library: {}", lib.origin);
-    let files = [pe_file(&config)];
-    let pe = &files[0];
-    std::fs::write(work.join(&pe.file), &pe.text)?;
-    eprintln!("synthesizing {} with Yosys", pe.top);
-    let syn = flow::synthesize(&work, &pe.file, &pe.top, &lib, config.clock.target_mhz)
-        .context("synthesis")?;
 
     eprintln!("simulating a training step for switching activity");
     let mut toggles = Toggles::default();
@@ -73,105 +249,69 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         inputs: toggles.input_rate(),
     };
 
-    eprintln!("timing and power with OpenSTA");
-    let timing = flow::analyze(
-        &work,
-        &syn,
-        &pe.top,
-        &lib,
-        config.clock.target_mhz,
-        activity,
-    )
-    .context("OpenSTA")?;
-
-    let lane_module = format!("{}_lanes_0", pe.top);
-    let lanes_area = syn.area_of(&lane_module) * config.pe.lanes as f64;
-    let lanes_power: f64 = timing
-        .blocks
-        .iter()
-        .filter(|(k, _)| k.starts_with("lanes_"))
-        .map(|(_, v)| v)
-        .sum();
-    let mut blocks = vec![Block {
-        name: format!("MAC lanes (x{})", config.pe.lanes),
-        area_um2: lanes_area,
-        power_mw: lanes_power,
-    }];
-    let mut sram_area = 0.0;
-    let mut sram_power = 0.0;
-    let mut stub_area = 0.0;
-    let mut stub_power = 0.0;
-    let memories = memories_in(&pe.text);
-    for (module, words, bits) in &memories {
-        // The PE's one memory is its operand buffer; the step streams operands past it.
-        let m = Memory {
-            words: *words,
-            bits: *bits,
-            instances: 1,
-            accesses_per_cycle: 0.0,
-        };
-        stub_area += syn.area_of(module);
-        stub_power += timing.blocks.get("reuse_buffer").copied().unwrap_or(0.0);
-        sram_area += m.area_um2();
-        sram_power += m.power_mw(config.clock.target_mhz);
-        blocks.push(Block {
-            name: format!("operand buffer SRAM {words}x{bits}"),
-            area_um2: m.area_um2(),
-            power_mw: m.power_mw(config.clock.target_mhz),
-        });
+    let tiles = config.array.rows * config.array.cols;
+    let mut reports = vec![];
+    for (block, file) in &blocks {
+        let (mut r, syn, timing) =
+            measure(&work, block, file, &lib, &config, activity, *block == "pe")?;
+        r.instances = tiles;
+        if *block == "pe" {
+            r.parts = pe_parts(&config, &r, &syn, &timing);
+        }
+        for f in [
+            "synth.ys",
+            "synth_stat.txt",
+            "sta.tcl",
+            "sta.log",
+            "netlist.v",
+            "constraint.sdc",
+        ] {
+            out.adopt(&format!("work/{block}/{f}"));
+        }
+        reports.push(r);
     }
-    let logic_area = syn.area_of(&pe.top);
-    blocks.insert(
-        1,
-        Block {
-            name: "control, counters".into(),
-            area_um2: logic_area - lanes_area - stub_area,
-            power_mw: timing.total_mw - lanes_power - stub_power,
-        },
-    );
-    let clock_mhz = config.clock.target_mhz.min(timing.fmax_mhz);
+    let tile = Totals {
+        area_um2: reports.iter().map(|r| r.area_um2).sum(),
+        power_mw: reports.iter().map(|r| r.power_mw).sum(),
+    };
+    let fmax = reports
+        .iter()
+        .map(|r| r.fmax_mhz)
+        .fold(f64::INFINITY, f64::min);
+    let clock_mhz = config.clock.target_mhz.min(fmax);
+    let has_pe = blocks.iter().any(|(b, _)| *b == "pe");
     let report = Report {
         library: lib.origin.clone(),
         target_mhz: config.clock.target_mhz,
-        fmax_mhz: timing.fmax_mhz,
-        worst_slack_ps: timing.worst_slack_ps,
-        area_um2: logic_area - stub_area + sram_area,
-        power_mw: timing.total_mw + sram_power,
-        logic_power_mw: timing.total_mw,
-        internal_mw: timing.internal_mw,
-        switching_mw: timing.switching_mw,
-        leakage_mw: timing.leakage_mw,
-        sram_power_mw: sram_power,
-        peak_gops: OPS_PER_MAC * config.pe.lanes as f64 * clock_mhz * 1e-3,
-        register_activity: activity.registers,
-        input_activity: activity.inputs,
-        cells: syn.cells,
-        blocks,
+        fmax_mhz: fmax,
+        area_um2: tile.area_um2 * tiles as f64,
+        power_mw: tile.power_mw * tiles as f64,
+        peak_gops: if has_pe {
+            OPS_PER_MAC * (config.pe.lanes * tiles) as f64 * clock_mhz * 1e-3
+        } else {
+            0.0
+        },
+        tiles,
+        tile,
+        blocks: reports,
         networks: vec![],
-        scope: "one processing engine; per-network figures need the whole module".into(),
+        scope: "tile array without the host interface; per-network figures need the whole module"
+            .into(),
     };
     let json = serde_json::to_string_pretty(&report)?;
-    let md = markdown(&report, &timing.critical_path);
+    let md = markdown(&report);
     out.write("ppa.json", &json)?;
     out.write("ppa.md", &md)?;
     out.write("ppa.svg", svg(&report))?;
-    for f in [
-        "synth.ys",
-        "synth_stat.txt",
-        "sta.tcl",
-        "sta.log",
-        "netlist.v",
-        "constraint.sdc",
-    ] {
-        out.adopt(&format!("work/{f}"));
+    if let Some((_, pe)) = blocks.iter().find(|(b, _)| *b == "pe") {
+        write_openroad_design(
+            &mut out,
+            &pe.file,
+            &pe.top,
+            &pe.text,
+            config.clock.target_mhz,
+        )?;
     }
-    write_openroad_design(
-        &mut out,
-        &pe.file,
-        &pe.top,
-        &pe.text,
-        config.clock.target_mhz,
-    )?;
     out.commit()?;
     if args.json {
         println!("{json}");
@@ -182,82 +322,94 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     Ok(())
 }
 
-fn markdown(r: &Report, critical: &str) -> String {
+fn markdown(r: &Report) -> String {
     let mut s = format!(
-        "# PPA: processing engine\n\nlibrary: {}\n\n| figure | value |\n|---|---|\n\
-         | area | {:.1} um^2 |\n| fmax | {:.0} MHz (target {:.0}, slack {:.1} ps) |\n\
-         | power at target | {:.3} mW (internal {:.3}, switching {:.3}, leakage {:.3}, SRAM {:.3}) |\n\
-         | peak | {:.1} GOPS |\n| activity | registers {:.3}, inputs {:.3} toggles/cycle |\n| cells | {} |\n\n\
-         | block | area (um^2) | power (mW) |\n|---|---|---|\n",
-        r.library, r.area_um2, r.fmax_mhz, r.target_mhz, r.worst_slack_ps, r.power_mw, r.internal_mw,
-        r.switching_mw, r.leakage_mw, r.sram_power_mw, r.peak_gops, r.register_activity, r.input_activity, r.cells
+        "# PPA: {} tiles at {:.0} MHz\n\nlibrary: {}\n\n| figure | value |\n|---|---|\n\
+         | area | {:.0} um^2 ({:.0} per tile) |\n| fmax | {:.0} MHz (slowest block) |\n\
+         | power at {:.0} MHz | {:.1} mW ({:.2} per tile) |\n| peak | {:.1} GOPS |\n\n\
+         | block | area (um^2) | power (mW) | fmax (MHz) | cells | activity |\n|---|---|---|---|---|---|\n",
+        r.tiles, r.target_mhz, r.library, r.area_um2, r.tile.area_um2, r.fmax_mhz, r.target_mhz, r.power_mw,
+        r.tile.power_mw, r.peak_gops
     );
     for b in &r.blocks {
         s.push_str(&format!(
-            "| {} | {:.1} | {:.3} |\n",
-            b.name, b.area_um2, b.power_mw
+            "| {} | {:.1} | {:.3} | {:.0} | {} | {:.3} ({}) |\n",
+            b.name,
+            b.area_um2,
+            b.power_mw,
+            b.fmax_mhz,
+            b.cells,
+            b.register_activity,
+            b.activity_source
+        ));
+        for p in &b.parts {
+            s.push_str(&format!(
+                "| &nbsp;&nbsp;{} | {:.1} | {:.3} | | | |\n",
+                p.name, p.area_um2, p.power_mw
+            ));
+        }
+    }
+    if let Some(slowest) = r
+        .blocks
+        .iter()
+        .min_by(|a, b| a.fmax_mhz.total_cmp(&b.fmax_mhz))
+    {
+        s.push_str(&format!(
+            "\nCritical path ({}):\n\n```\n{}\n```\n",
+            slowest.name,
+            slowest.critical_path.trim_end()
         ));
     }
-    s.push_str(&format!(
-        "\nCritical path:\n\n```\n{}\n```\n",
-        critical.trim_end()
-    ));
     s
 }
 
-/// A bar chart of the area breakdown and the power components.
+/// Bar charts of the tile's area and power by block.
 fn svg(r: &Report) -> String {
-    let bars: Vec<(String, f64, &str)> = r
-        .blocks
-        .iter()
-        .map(|b| (format!("{} (um^2)", b.name), b.area_um2, "#4477aa"))
-        .chain([
-            ("internal power (mW)".to_string(), r.internal_mw, "#cc6677"),
-            (
-                "switching power (mW)".to_string(),
-                r.switching_mw,
-                "#cc6677",
-            ),
-            ("leakage power (mW)".to_string(), r.leakage_mw, "#cc6677"),
-            ("SRAM power (mW)".to_string(), r.sram_power_mw, "#cc6677"),
-        ])
-        .collect();
-    let row = 28.0;
-    let width = 760.0;
-    let bar_x = 300.0;
-    let bar_w = 360.0;
+    let row = 26.0;
+    let (label_w, bar_w) = (190.0, 380.0);
+    let rows = 2 * r.blocks.len() + 4;
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"13\">\n",
-        (bars.len() as f64 + 2.0) * row
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"13\">\n",
+        label_w + bar_w + 120.0,
+        rows as f64 * row
     );
-    s.push_str(&format!(
-        "<text x=\"10\" y=\"20\" font-weight=\"bold\">PE area and power ({})</text>\n",
-        r.library.rsplit('/').next().unwrap_or("")
-    ));
-    let max_area = r.blocks.iter().map(|b| b.area_um2).fold(1e-9, f64::max);
-    let max_power = [r.internal_mw, r.switching_mw, r.leakage_mw, r.sram_power_mw]
-        .into_iter()
-        .fold(1e-9, f64::max);
-    for (i, (label, v, color)) in bars.iter().enumerate() {
-        let y = (i as f64 + 1.5) * row;
-        let scale = if *color == "#4477aa" {
-            max_area
-        } else {
-            max_power
-        };
-        let w = bar_w * v / scale;
+    let mut y = row;
+    for (title, unit, get, color) in [
+        (
+            "Tile area by block",
+            "um^2",
+            (|b: &BlockReport| b.area_um2) as fn(&BlockReport) -> f64,
+            "#4477aa",
+        ),
+        (
+            "Tile power by block",
+            "mW",
+            (|b: &BlockReport| b.power_mw) as fn(&BlockReport) -> f64,
+            "#cc6677",
+        ),
+    ] {
         s.push_str(&format!(
-            "<text x=\"10\" y=\"{:.1}\">{label}</text>\n",
-            y + 14.0
+            "<text x=\"10\" y=\"{y:.0}\" font-weight=\"bold\">{title} ({unit})</text>\n"
         ));
-        s.push_str(&format!(
-            "<rect x=\"{bar_x}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"18\" fill=\"{color}\"/>\n"
-        ));
-        s.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{:.1}\">{v:.3}</text>\n",
-            bar_x + w + 6.0,
-            y + 14.0
-        ));
+        y += 8.0;
+        let max = r.blocks.iter().map(get).fold(1e-12, f64::max);
+        for b in &r.blocks {
+            let v = get(b);
+            let w = bar_w * v / max;
+            s.push_str(&format!(
+                "<text x=\"10\" y=\"{:.0}\">{}</text>\n",
+                y + 14.0,
+                b.name
+            ));
+            s.push_str(&format!("<rect x=\"{label_w}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"16\" fill=\"{color}\"/>\n"));
+            s.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{:.0}\">{v:.2}</text>\n",
+                label_w + w + 6.0,
+                y + 14.0
+            ));
+            y += row;
+        }
+        y += row;
     }
     s.push_str("</svg>\n");
     s

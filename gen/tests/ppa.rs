@@ -26,16 +26,17 @@ fn pdk(rel: &str) -> Option<PathBuf> {
     }
 }
 
-fn ppa(lanes: usize, liberty: &str, dir: &Path) -> Value {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/default.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_ntgen"))
-        .args([
-            "ppa",
-            "--config",
-            config.to_str().unwrap(),
-            "--set",
-            &format!("pe.lanes={lanes}"),
-        ])
+/// `ntgen ppa` on the 2x2-tile small configuration with `lanes` lanes, the given blocks (empty:
+/// all) and library.
+fn ppa(lanes: usize, blocks: &str, liberty: &str, dir: &Path) -> Value {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/small.toml");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ntgen"));
+    cmd.args(["ppa", "--config", config.to_str().unwrap()]);
+    cmd.args(["--set", &format!("pe.lanes={lanes}")]);
+    if !blocks.is_empty() {
+        cmd.args(["--blocks", blocks]);
+    }
+    let out = cmd
         .args([
             "--liberty",
             liberty,
@@ -59,37 +60,69 @@ fn num(v: &Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("no number {key} in {v}"))
 }
 
+fn block<'a>(r: &'a Value, top: &str) -> &'a Value {
+    r["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["top"] == top)
+        .unwrap_or_else(|| panic!("no block {top}"))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
 #[test]
 fn embedded_library_report_is_complete_and_consistent() {
     let dir = scratch("ppa_embedded");
-    let r = ppa(2, "embedded", &dir);
+    let r = ppa(2, "pe,router", "embedded", &dir);
     assert_eq!(r["library"], "embedded nt15_typ");
+    let tiles = r["tiles"].as_u64().unwrap() as f64;
+    assert_eq!(tiles, 4.0);
     let (area, power, fmax) = (
         num(&r, "area_um2"),
         num(&r, "power_mw"),
         num(&r, "fmax_mhz"),
     );
     assert!(area > 1000.0 && power > 0.1 && fmax > 100.0, "{r}");
-    let clock = num(&r, "target_mhz").min(fmax);
-    assert!((num(&r, "peak_gops") - 2.0 * 2.0 * clock / 1000.0).abs() < 1e-6);
     let blocks = r["blocks"].as_array().unwrap();
-    let block_area: f64 = blocks.iter().map(|b| num(b, "area_um2")).sum();
+    assert_eq!(blocks.len(), 2, "--blocks pe,router");
+    // The module is the tiles; a tile is its blocks; the slowest block sets the clock.
+    let tile_area: f64 = blocks.iter().map(|b| num(b, "area_um2")).sum();
+    let tile_power: f64 = blocks.iter().map(|b| num(b, "power_mw")).sum();
+    assert!(close(num(&r["tile"], "area_um2"), tile_area) && close(area, tile_area * tiles));
+    assert!(close(num(&r["tile"], "power_mw"), tile_power) && close(power, tile_power * tiles));
+    let slowest = blocks
+        .iter()
+        .map(|b| num(b, "fmax_mhz"))
+        .fold(f64::INFINITY, f64::min);
+    assert!(close(fmax, slowest));
+    let clock = num(&r, "target_mhz").min(fmax);
+    assert!(close(
+        num(&r, "peak_gops"),
+        2.0 * 2.0 * tiles * clock / 1000.0
+    ));
+    // The PE's parts add up to the PE.
+    let pe = block(&r, "nt_pe");
+    let parts = pe["parts"].as_array().unwrap();
+    let part_area: f64 = parts.iter().map(|p| num(p, "area_um2")).sum();
     assert!(
-        (block_area - area).abs() < 1e-6 * area,
-        "blocks {block_area} vs total {area}"
+        close(part_area, num(pe, "area_um2")),
+        "PE parts {part_area} vs {}",
+        num(pe, "area_um2")
     );
-    let block_power: f64 = blocks.iter().map(|b| num(b, "power_mw")).sum();
     assert!(
-        (block_power - power).abs() < 0.01 * power,
-        "blocks {block_power} vs total {power}"
+        num(pe, "sram_area_um2") > 0.0,
+        "the operand buffer is costed as SRAM"
     );
     assert!(r["networks"].is_array());
     for f in [
         "ppa.json",
         "ppa.md",
         "ppa.svg",
-        "work/netlist.v",
-        "work/sta.log",
+        "work/pe/netlist.v",
+        "work/router/sta.log",
         "openroad/config.mk",
         "openroad/constraint.sdc",
     ] {
@@ -104,16 +137,27 @@ fn embedded_library_is_within_20_percent_of_nangate15() {
     let Some(lib) = pdk("nangate15/NanGate_15nm_OCL_typical_conditional_nldm.lib") else {
         return;
     };
-    let real = ppa(4, lib.to_str().unwrap(), &scratch("ppa_n15"));
-    let ours = ppa(4, "embedded", &scratch("ppa_n15_embedded"));
-    for key in ["area_um2", "power_mw"] {
-        let (a, b) = (num(&real, key), num(&ours, key));
-        let err = (b - a).abs() / a;
-        eprintln!(
-            "{key}: NanGate 15nm {a:.3}, embedded {b:.3}, error {:.1}%",
-            100.0 * err
-        );
-        assert!(err < 0.20, "{key}: embedded {b} vs NanGate 15nm {a}");
+    let real = ppa(4, "", lib.to_str().unwrap(), &scratch("ppa_n15"));
+    let ours = ppa(4, "", "embedded", &scratch("ppa_n15_embedded"));
+    let pairs = [
+        ("PE", block(&real, "nt_pe"), block(&ours, "nt_pe")),
+        (
+            "router",
+            block(&real, "nt_router"),
+            block(&ours, "nt_router"),
+        ),
+        ("tile", &real["tile"], &ours["tile"]),
+    ];
+    for (what, a, b) in pairs {
+        for key in ["area_um2", "power_mw"] {
+            let (x, y) = (num(a, key), num(b, key));
+            let err = (y - x).abs() / x;
+            eprintln!(
+                "{what} {key}: NanGate 15nm {x:.3}, embedded {y:.3}, error {:.1}%",
+                100.0 * err
+            );
+            assert!(err < 0.20, "{what} {key}: embedded {y} vs NanGate 15nm {x}");
+        }
     }
 }
 
@@ -122,12 +166,32 @@ fn gzipped_nanosecond_library_is_read_and_scaled() {
     let Some(lib) = pdk("nangate45/nangate45_typ.lib.gz") else {
         return;
     };
-    let r = ppa(2, lib.to_str().unwrap(), &scratch("ppa_n45"));
+    let r = ppa(2, "pe", lib.to_str().unwrap(), &scratch("ppa_n45"));
     // 45nm is slower than 15nm but a registered 16-bit MAC pipeline still runs at hundreds of MHz:
     // a wrong time unit would be off by 1000x.
     let fmax = num(&r, "fmax_mhz");
     assert!((100.0..5000.0).contains(&fmax), "fmax {fmax} MHz");
     assert!(num(&r, "area_um2") > 5000.0);
+}
+
+#[test]
+fn an_unknown_block_is_an_error_and_writes_nothing() {
+    let dir = scratch("ppa_bad_block");
+    let out = Command::new(env!("CARGO_BIN_EXE_ntgen"))
+        .args([
+            "ppa",
+            "--config",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../configs/small.toml")
+                .to_str()
+                .unwrap(),
+        ])
+        .args(["--blocks", "pe,cache", "--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cache"));
+    assert!(!dir.exists());
 }
 
 #[test]
