@@ -5,10 +5,11 @@
 //! replay into the emitted Verilog.
 
 use crate::cosim::{run_icarus, Port};
+use crate::dram::{Beat, Command};
 use crate::sim::{Clocked, ClockedBlock, MAX_SETTLE_PASSES};
 use anyhow::{bail, ensure, Result};
 use nt_hdl::dataflow_engine::DataflowEngine;
-use nt_hdl::vault_controller::{MASK_BITS, TAG_BITS};
+use nt_hdl::vault_controller::{VaultController, MASK_BITS, TAG_BITS};
 use nt_hdl::Config;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -334,6 +335,26 @@ pub struct TileRun {
 
 /// Runs `program` on the engine connected to the rust-hdl vault controller, whose DRAM commands
 /// go through the DRAM model and its timing checker. `init` is loaded into DRAM first.
+/// The controller's command and write beat of this cycle, as the DRAM model takes them. Its
+/// outputs depend on its registers only, so they are read before the clock edge.
+fn dram_side(v: &VaultController) -> (Command, Option<Beat>) {
+    let cmd = Command::decode(
+        v.cmd.val().to_u64(),
+        v.cmd_bank.val().to_u64() as usize,
+        v.cmd_row.val().to_u64() as usize,
+        v.cmd_col.val().to_u64() as usize,
+    );
+    let wbeat = v.dram_wvalid.val().then(|| Beat {
+        words: v
+            .dram_wdata
+            .iter()
+            .map(|s| s.val().to_u64() as u32)
+            .collect(),
+        mask: v.dram_wmask.val().to_u64() as u32,
+    });
+    (cmd, wbeat)
+}
+
 pub fn run_on_vault(
     config: &Config,
     program: &[u32],
@@ -341,8 +362,7 @@ pub fn run_on_vault(
     init: &[(u64, Vec<u8>)],
     max_cycles: u64,
 ) -> Result<(TileRun, crate::dram::Dram)> {
-    use crate::dram::{Beat, Command, Dram};
-    use nt_hdl::vault_controller::VaultController;
+    use crate::dram::Dram;
     let words = config.dram.bytes_per_cycle / 4;
     let mut eng = Clocked::new(DataflowEngine::new(config))?;
     let mut vc = Clocked::new(VaultController::new(config))?;
@@ -355,21 +375,7 @@ pub fn run_on_vault(
     let load_cycles = program.len() as u64 + 1;
     for n in 0..max_cycles {
         // The controller's outputs depend on its registers only: the DRAM sees this cycle's command.
-        let v = &vc.uut;
-        let cmd = Command::decode(
-            v.cmd.val().to_u64(),
-            v.cmd_bank.val().to_u64() as usize,
-            v.cmd_row.val().to_u64() as usize,
-            v.cmd_col.val().to_u64() as usize,
-        );
-        let wbeat = v.dram_wvalid.val().then(|| Beat {
-            words: v
-                .dram_wdata
-                .iter()
-                .map(|s| s.val().to_u64() as u32)
-                .collect(),
-            mask: v.dram_wmask.val().to_u64() as u32,
-        });
+        let (cmd, wbeat) = dram_side(&vc.uut);
         let next_rbeat = dram
             .step(cmd, wbeat.as_ref())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -425,21 +431,7 @@ pub fn run_on_vault(
         {
             // Let queued writes drain into the DRAM.
             for _ in 0..200 {
-                let v = &vc.uut;
-                let cmd = Command::decode(
-                    v.cmd.val().to_u64(),
-                    v.cmd_bank.val().to_u64() as usize,
-                    v.cmd_row.val().to_u64() as usize,
-                    v.cmd_col.val().to_u64() as usize,
-                );
-                let wbeat = v.dram_wvalid.val().then(|| Beat {
-                    words: v
-                        .dram_wdata
-                        .iter()
-                        .map(|s| s.val().to_u64() as u32)
-                        .collect(),
-                    mask: v.dram_wmask.val().to_u64() as u32,
-                });
+                let (cmd, wbeat) = dram_side(&vc.uut);
                 dram.step(cmd, wbeat.as_ref())
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 vc.uut.req_valid.next = false;

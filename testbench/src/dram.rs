@@ -20,6 +20,8 @@
 //! write data) are reported the same way.
 
 use nt_hdl::dram_config::{DramConfig, DramTiming};
+// The command port's encoding is the controller's interface; the model decodes it.
+use nt_hdl::vault_controller::cmd_code;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
@@ -35,22 +37,14 @@ pub enum Command {
 }
 
 impl Command {
-    /// Encodings shared with the controller's `cmd` port.
-    pub const NOP: u64 = 0;
-    pub const ACT: u64 = 1;
-    pub const RD: u64 = 2;
-    pub const WR: u64 = 3;
-    pub const PRE: u64 = 4;
-    pub const REF: u64 = 5;
-
     /// Decodes the controller's command port values.
     pub fn decode(code: u64, bank: usize, row: usize, col: usize) -> Command {
         match code {
-            Self::ACT => Command::Act { bank, row },
-            Self::RD => Command::Rd { bank, col },
-            Self::WR => Command::Wr { bank, col },
-            Self::PRE => Command::Pre { bank },
-            Self::REF => Command::Ref,
+            cmd_code::ACT => Command::Act { bank, row },
+            cmd_code::RD => Command::Rd { bank, col },
+            cmd_code::WR => Command::Wr { bank, col },
+            cmd_code::PRE => Command::Pre { bank },
+            cmd_code::REF => Command::Ref,
             _ => Command::Nop,
         }
     }
