@@ -16,6 +16,8 @@
 use crate::cli::{AsmArgs, DisasmArgs};
 use anyhow::{bail, Context, Result};
 use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
+use nt_hdl::config::MAX_LANES;
+use nt_hdl::pe_feeder::{Feed, FeedSetting, REDUCE_BITS};
 
 fn parse_int(s: &str) -> Result<i64> {
     let (neg, body) = match s.strip_prefix('-') {
@@ -91,6 +93,104 @@ fn parse_stream(words: &[&str]) -> Result<Descriptor> {
     Ok(d)
 }
 
+const MODE_NAMES: [&str; 4] = ["forward", "backward", "gradient", "update"];
+const ACT_NAMES: [&str; 5] = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"];
+
+fn name_index(names: &[&str], v: &str, what: &str) -> Result<u8> {
+    names
+        .iter()
+        .position(|n| *n == v)
+        .map(|i| i as u8)
+        .ok_or_else(|| anyhow::anyhow!("{what} `{v}` is not one of {}", names.join(", ")))
+}
+
+/// `pe op mode=M act=A feed=F [opb_step] [opa_wrap]`, `pe shape reduce=R lanes=L`, `pe eta=E`.
+fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
+    let kv = |w: &str| -> Result<(String, String)> {
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("`{w}` is not key=value"))?;
+        Ok((k.to_string(), v.to_string()))
+    };
+    match words.first().copied() {
+        Some("op") => {
+            let (mut mode, mut act, mut feed) = (None, 0, None);
+            let (mut opb_step, mut opa_wrap) = (false, false);
+            for w in &words[1..] {
+                match *w {
+                    "opb_step" => opb_step = true,
+                    "opa_wrap" => opa_wrap = true,
+                    _ => {
+                        let (k, v) = kv(w)?;
+                        match k.as_str() {
+                            "mode" => mode = Some(name_index(&MODE_NAMES, &v, "mode")?),
+                            "act" => act = name_index(&ACT_NAMES, &v, "activation")?,
+                            "feed" => {
+                                let names = Feed::ALL.map(|f| f.name());
+                                feed = Some(Feed::ALL[name_index(&names, &v, "feed")? as usize])
+                            }
+                            _ => bail!("unknown pe op field `{k}`"),
+                        }
+                    }
+                }
+            }
+            Ok(FeedSetting::Op {
+                mode: mode.ok_or_else(|| anyhow::anyhow!("pe op needs mode="))?,
+                act,
+                feed: feed.ok_or_else(|| anyhow::anyhow!("pe op needs feed="))?,
+                opb_step,
+                opa_wrap,
+            })
+        }
+        Some("shape") => {
+            let (mut reduce, mut lanes) = (None, None);
+            for w in &words[1..] {
+                let (k, v) = kv(w)?;
+                let n = parse_int(&v)?;
+                match k.as_str() {
+                    "reduce" if (1..1 << REDUCE_BITS).contains(&n) => reduce = Some(n as u32),
+                    "lanes" if (1..=MAX_LANES as i64).contains(&n) => lanes = Some(n as u32),
+                    "reduce" | "lanes" => bail!("{k}={n} is out of range"),
+                    _ => bail!("unknown pe shape field `{k}`"),
+                }
+            }
+            Ok(FeedSetting::Shape {
+                reduce: reduce.ok_or_else(|| anyhow::anyhow!("pe shape needs reduce="))?,
+                lanes: lanes.ok_or_else(|| anyhow::anyhow!("pe shape needs lanes="))?,
+            })
+        }
+        Some(w) if w.starts_with("eta=") => {
+            let n = parse_int(&w[4..])?;
+            if !(0..=u16::MAX as i64).contains(&n) {
+                bail!("eta={n} does not fit 16 bits");
+            }
+            Ok(FeedSetting::Eta(n as u16))
+        }
+        _ => bail!("pe takes `op ...`, `shape ...` or `eta=...`"),
+    }
+}
+
+fn pe_text(f: &FeedSetting) -> String {
+    match *f {
+        FeedSetting::Op {
+            mode,
+            act,
+            feed,
+            opb_step,
+            opa_wrap,
+        } => format!(
+            "pe op mode={} act={} feed={}{}{}",
+            MODE_NAMES[mode as usize],
+            ACT_NAMES.get(act as usize).unwrap_or(&"identity"),
+            feed.name(),
+            if opb_step { " opb_step" } else { "" },
+            if opa_wrap { " opa_wrap" } else { "" }
+        ),
+        FeedSetting::Shape { reduce, lanes } => format!("pe shape reduce={reduce} lanes={lanes}"),
+        FeedSetting::Eta(e) => format!("pe eta={e:#x}"),
+    }
+}
+
 /// Assembles program text into instructions; errors name the line.
 pub fn assemble(text: &str) -> Result<Vec<Instr>> {
     let mut out = vec![];
@@ -105,6 +205,7 @@ pub fn assemble(text: &str) -> Result<Vec<Instr>> {
             "end" if words.len() == 1 => Ok(Instr::End),
             "run" | "end" => Err(anyhow::anyhow!("`{}` takes no operands", words[0])),
             "stream" => parse_stream(&words[1..]).map(Instr::Stream),
+            "pe" => parse_pe(&words[1..]).map(Instr::Pe),
             w => Err(anyhow::anyhow!("unknown instruction `{w}`")),
         }
         .with_context(|| format!("line {}", n + 1))?;
@@ -126,6 +227,10 @@ pub fn disassemble(program: &[Instr]) -> String {
         match i {
             Instr::Run => s.push_str("run\n"),
             Instr::End => s.push_str("end\n"),
+            Instr::Pe(f) => {
+                s.push_str(&pe_text(f));
+                s.push('\n');
+            }
             Instr::Stream(d) => {
                 let slot = match d.slot {
                     Slot::A => "a",

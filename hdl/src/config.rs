@@ -17,6 +17,8 @@ pub const MAX_GRID_SIDE: usize = 8;
 pub const MAX_LANES: usize = 64;
 /// Widest operand buffer address the PE's buffer port carries.
 pub const OPERAND_BUFFER_ADDR_BITS: usize = 10;
+/// Address width of the tile's lane buffers (up to 1024 entries per lane).
+pub const LANE_BUFFER_ADDR_BITS: usize = 10;
 /// The PLAN sigmoid's breakpoints need five fraction bits; 1.0 must fit a signed 16-bit value.
 pub const FRAC_BITS_RANGE: (u32, u32) = (5, 14);
 /// Master weights are 32-bit; one bit is the sign.
@@ -49,6 +51,10 @@ pub struct PeConfig {
     pub lanes: usize,
     /// Entries of 16 bits in the broadcast-operand reuse buffer (power of two, 2..=1024).
     pub operand_buffer_depth: usize,
+    /// Entries per lane of each of the tile's two lane buffers (the per-lane operands held for
+    /// reuse: weight rows, errors, biases, stored outputs), power of two, 2..=1024. A reduction
+    /// longer than this does not fit a tile.
+    pub lane_buffer_depth: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +106,7 @@ impl Default for PeConfig {
         PeConfig {
             lanes: 16,
             operand_buffer_depth: 256,
+            lane_buffer_depth: 256,
         }
     }
 }
@@ -183,6 +190,12 @@ impl Config {
             self.pe.operand_buffer_depth,
             2,
             1 << OPERAND_BUFFER_ADDR_BITS,
+        )?;
+        power_of_two_in(
+            "pe.lane_buffer_depth",
+            self.pe.lane_buffer_depth,
+            2,
+            1 << LANE_BUFFER_ADDR_BITS,
         )?;
         let f = self.format.frac_bits;
         let (flo, fhi) = FRAC_BITS_RANGE;

@@ -32,6 +32,12 @@ pub const SLOT_B: u64 = 1;
 pub const SLOT_W: u64 = 2;
 /// Read requests a slot may have in flight.
 pub const MAX_OUTSTANDING: u64 = 16;
+/// Width of the `a_space`/`b_space` inputs.
+pub const SPACE_BITS: usize = 5;
+/// Space that never limits a stream (more than [`MAX_OUTSTANDING`]).
+pub const UNLIMITED_SPACE: u64 = (1 << SPACE_BITS) - 1;
+/// Payload bits of a `pe` instruction, passed to the PE feeder.
+pub const PE_CFG_BITS: usize = 28;
 /// Largest burst the tag's offset field can address (the configuration enforces it).
 pub use crate::dram_config::MAX_BURST_BYTES;
 /// Bit position of the slot in a request tag (below it: the element's byte offset in the burst).
@@ -42,6 +48,7 @@ pub mod opcode {
     pub const END: u64 = 0;
     pub const STREAM: u64 = 1;
     pub const RUN: u64 = 2;
+    pub const PE: u64 = 3;
 }
 
 /// Destinations (header bits 24:23).
@@ -117,6 +124,15 @@ pub struct DataflowEngine {
     pub w_valid: Signal<In, Bit>,
     pub w_data: Signal<In, Bits<32>>,
     pub w_ready: Signal<Out, Bit>,
+    /// Free places downstream of read streams a and b: a slot only requests an element while
+    /// its requests in flight are fewer, so a consumer that stalls never loses an element.
+    pub a_space: Signal<In, Bits<SPACE_BITS>>,
+    pub b_space: Signal<In, Bits<SPACE_BITS>>,
+    /// A `pe` instruction: its low 28 bits, for one cycle.
+    pub pe_cfg_valid: Signal<Out, Bit>,
+    pub pe_cfg_data: Signal<Out, Bits<PE_CFG_BITS>>,
+    /// The consumer of the streams is still working: a `run` waits for it to finish too.
+    pub ext_busy: Signal<In, Bit>,
 
     streams: Vec<StreamGenerator>,
     prog_mem: BeatBuffer,
@@ -240,6 +256,11 @@ impl DataflowEngine {
             w_valid: Default::default(),
             w_data: Default::default(),
             w_ready: Default::default(),
+            a_space: Default::default(),
+            b_space: Default::default(),
+            pe_cfg_valid: Default::default(),
+            pe_cfg_data: Default::default(),
+            ext_busy: Default::default(),
             streams: (0..SLOTS).map(|_| StreamGenerator::default()).collect(),
             prog_mem: BeatBuffer::new(PROGRAM_WORDS),
             fsm: Default::default(),
@@ -361,15 +382,24 @@ impl Logic for DataflowEngine {
                 self.all_idle.next = false;
             }
         }
-        if (self.push_left.q.val() != 0) | self.a_valid_r.q.val() | self.b_valid_r.q.val() {
+        if (self.push_left.q.val() != 0)
+            | self.a_valid_r.q.val()
+            | self.b_valid_r.q.val()
+            | self.ext_busy.val()
+        {
             self.all_idle.next = false;
         }
+        self.pe_cfg_valid.next = false;
+        self.pe_cfg_data.next = bit_cast::<PE_CFG_BITS, 32>(self.word.val());
         if self.fsm.q.val() == 1 {
             if self.word.val().get_bits::<4>(28) == 0 {
                 self.fsm.d.next = 4.into();
             } else if self.word.val().get_bits::<4>(28) == 2 {
                 self.start_l.next = true;
                 self.fsm.d.next = 3.into();
+                self.pc_n.next = self.pc.q.val() + 1;
+            } else if self.word.val().get_bits::<4>(28) == 3 {
+                self.pe_cfg_valid.next = true;
                 self.pc_n.next = self.pc.q.val() + 1;
             } else if self.word.val().get_bits::<4>(28) == 1 {
                 // Slot A and B read to the PE or a remote tile; slot W writes to DRAM.
@@ -467,6 +497,16 @@ impl Logic for DataflowEngine {
                     self.eligible.next = false;
                 }
             } else if self.outstanding[s].q.val() == self.max_outstanding.val() {
+                self.eligible.next = false;
+            }
+            if (self.slot_id[s].val() == 0)
+                & (self.outstanding[s].q.val() >= self.a_space.val())
+            {
+                self.eligible.next = false;
+            }
+            if (self.slot_id[s].val() == 1)
+                & (self.outstanding[s].q.val() >= self.b_space.val())
+            {
                 self.eligible.next = false;
             }
             self.rr_dist.next = self.slot_id[s].val() - self.rr.q.val();

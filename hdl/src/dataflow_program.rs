@@ -1,7 +1,8 @@
 //! The binary program format of the data-flow engine (docs/dataflow.md), shared by the hardware's
 //! tests and the assembler: instructions as Rust values, encoded to and decoded from 32-bit words.
 
-use crate::dataflow_engine::{dest, opcode, SLOT_A, SLOT_B, SLOT_W};
+use crate::dataflow_engine::{dest, opcode, PE_CFG_BITS, SLOT_A, SLOT_B, SLOT_W};
+use crate::pe_feeder::FeedSetting;
 use crate::stream_generator::{COUNT_BITS, MAX_LOOPS};
 use anyhow::{bail, Result};
 
@@ -46,6 +47,8 @@ pub struct Descriptor {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Instr {
     Stream(Descriptor),
+    /// A setting for the tile's PE feeder, taken after the previous `run` has finished.
+    Pe(FeedSetting),
     Run,
     End,
 }
@@ -108,6 +111,7 @@ pub fn encode(program: &[Instr]) -> Vec<u32> {
         match i {
             Instr::End => w.push((opcode::END as u32) << OPCODE_SHIFT),
             Instr::Run => w.push((opcode::RUN as u32) << OPCODE_SHIFT),
+            Instr::Pe(f) => w.push((opcode::PE as u32) << OPCODE_SHIFT | f.encode()),
             Instr::Stream(d) => {
                 w.push(d.header());
                 w.push(d.base);
@@ -133,6 +137,10 @@ pub fn decode(words: &[u32]) -> Result<Vec<Instr>> {
                 return Ok(out);
             }
             opcode::RUN => out.push(Instr::Run),
+            opcode::PE => out.push(Instr::Pe(
+                FeedSetting::decode(h & ((1 << PE_CFG_BITS) - 1))
+                    .map_err(|e| anyhow::anyhow!("word {i}: {e}"))?,
+            )),
             opcode::STREAM => {
                 let slot = match (h >> SLOT_SHIFT & 3) as u64 {
                     SLOT_A => Slot::A,

@@ -25,6 +25,8 @@ pub struct FlitFifo<const W: usize> {
     pub head_tail: Signal<Out, Bit>,
     pub head_data: Signal<Out, Bits<W>>,
     pub overflow: Signal<Out, Bit>,
+    /// Flits held (0..=depth).
+    pub occupancy: Signal<Out, Bits<COUNT_BITS>>,
 
     slot_data: Vec<DFF<Bits<W>>>,
     slot_tail: Vec<DFF<Bit>>,
@@ -57,6 +59,7 @@ impl<const W: usize> FlitFifo<W> {
             head_tail: Default::default(),
             head_data: Default::default(),
             overflow: Default::default(),
+            occupancy: Default::default(),
             slot_data: (0..depth).map(|_| Default::default()).collect(),
             slot_tail: (0..depth).map(|_| Default::default()).collect(),
             wr_ptr: Default::default(),
@@ -124,5 +127,6 @@ impl<const W: usize> Logic for FlitFifo<W> {
         self.head_data.next = self.head_data_v.val();
         self.head_tail.next = self.head_tail_v.val();
         self.overflow.next = self.overflowed.q.val();
+        self.occupancy.next = self.count.q.val();
     }
 }

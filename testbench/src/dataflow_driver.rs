@@ -8,7 +8,7 @@ use crate::cosim::{run_icarus, Port};
 use crate::dram::{Beat, Command};
 use crate::sim::{Clocked, ClockedBlock, MAX_SETTLE_PASSES};
 use anyhow::{bail, ensure, Result};
-use nt_hdl::dataflow_engine::DataflowEngine;
+use nt_hdl::dataflow_engine::{DataflowEngine, SPACE_BITS, UNLIMITED_SPACE};
 use nt_hdl::vault_controller::{VaultController, MASK_BITS, TAG_BITS};
 use nt_hdl::Config;
 use rand::{Rng, SeedableRng};
@@ -85,6 +85,11 @@ pub fn input_ports(words: usize) -> Vec<Port> {
         Port::new("w_data", 32),
     ];
     p.extend((0..words).map(|i| Port::new(format!("mem_resp_data_{i}"), 32)));
+    p.extend([
+        Port::new("a_space", SPACE_BITS),
+        Port::new("b_space", SPACE_BITS),
+        Port::new("ext_busy", 1),
+    ]);
     p
 }
 
@@ -128,9 +133,13 @@ fn apply(e: &mut DataflowEngine, r: &[u64]) {
     e.mem_resp_tag.next = r[8].into();
     e.w_valid.next = r[9] != 0;
     e.w_data.next = r[10].into();
+    let words = e.mem_resp_data.len();
     for (w, s) in e.mem_resp_data.iter_mut().enumerate() {
         s.next = r[11 + w].into();
     }
+    e.a_space.next = r[11 + words].into();
+    e.b_space.next = r[12 + words].into();
+    e.ext_busy.next = r[13 + words] != 0;
 }
 
 fn sample(e: &DataflowEngine) -> Vec<u64> {
@@ -198,7 +207,10 @@ pub fn run_rust(
     };
     let load_cycles = program.len() as u64 + 1;
     for n in 0..max_cycles {
-        let mut row = vec![0u64; 11 + words];
+        let mut row = vec![0u64; 14 + words];
+        // No consumer back-pressure: the streams' consumers here take every element.
+        row[11 + words] = UNLIMITED_SPACE;
+        row[12 + words] = UNLIMITED_SPACE;
         if (n as usize) < program.len() {
             row[0] = 1;
             row[1] = n;
@@ -393,6 +405,9 @@ pub fn run_on_vault(
         for w in 0..words {
             e.mem_resp_data[w].next = vc.uut.resp_data[w].val();
         }
+        e.a_space.next = UNLIMITED_SPACE.into();
+        e.b_space.next = UNLIMITED_SPACE.into();
+        e.ext_busy.next = false;
         e.w_valid.next = w_next < w_source.len();
         e.w_data.next = (w_source.get(w_next).copied().unwrap_or(0) as u64).into();
         if !simulate(&mut eng.uut, MAX_SETTLE_PASSES) {

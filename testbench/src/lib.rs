@@ -7,6 +7,7 @@ pub mod dram;
 pub mod golden;
 pub mod noc_driver;
 pub mod noc_traffic;
+pub mod module_driver;
 pub mod pe_driver;
 pub mod pe_step;
 pub mod sim;

@@ -1,0 +1,81 @@
+//! The compiler: a network, a batch size and a configuration become a DRAM memory map and, for
+//! every phase of a training step, per-tile data-flow programs.
+//!
+//! Execution model: a phase is a sequence of segments; in a segment every tile runs its own
+//! program and the host waits until all are done before it loads the next segment. Segments
+//! either compute (each tile on its own share of a layer) or exchange (an all-gather over the
+//! network on chip, one round per segment: in round r tile t sends to t + r and receives from
+//! t - r, so a receiver's elements come from exactly one sender).
+//!
+//! Partitioning: the outputs of a layer (its neurons) are split into chunks of at most `lanes`
+//! consecutive neurons, as evenly as the lanes and tiles allow, dealt round robin to the tiles;
+//! one chunk occupies the PE's lanes for one pass. Every vault holds the same memory map:
+//! inputs, activations, errors and MAC weights are replicated where other tiles need them
+//! (gathered after they change); master weights, gradients and biases live with their chunk.
+
+pub mod fc;
+pub mod memory_map;
+pub mod partition;
+pub mod program;
+
+use anyhow::Result;
+use memory_map::MemoryMap;
+use nt_hdl::config::Config;
+use nt_hdl::dataflow_program::Instr;
+use partition::Chunk;
+
+/// A fully connected layer as the compiler sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FcLayer {
+    pub name: String,
+    pub n_in: usize,
+    pub n_out: usize,
+    /// Activation code (0 identity, 1 ReLU, 2 leaky ReLU, 3 sigmoid, 4 tanh).
+    pub act: u8,
+}
+
+/// Which parameter a lane updates in an update beat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ParamRef {
+    pub layer: usize,
+    pub bias: bool,
+    pub index: usize,
+}
+
+/// One segment: a program per tile (ending with `end`).
+#[derive(Clone, Debug)]
+pub struct Segment {
+    pub label: String,
+    pub programs: Vec<Vec<Instr>>,
+    /// Useful multiply-accumulates of the segment.
+    pub macs: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Phase {
+    pub name: &'static str,
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub layers: Vec<FcLayer>,
+    pub batch: usize,
+    pub tiles: usize,
+    pub lanes: usize,
+    pub eta: u16,
+    pub map: MemoryMap,
+    /// Per layer, the chunks of its outputs.
+    pub chunks: Vec<Vec<Chunk>>,
+    pub phases: Vec<Phase>,
+    /// Per tile, its update beats in order; per beat, what each lane updates (None: an idle lane,
+    /// whose LFSR still steps).
+    pub update_beats: Vec<Vec<Vec<Option<ParamRef>>>>,
+}
+
+/// The four phases of a training step, in order.
+pub const PHASES: [&str; 4] = ["forward", "backward", "gradient", "update"];
+
+pub fn compile(layers: &[FcLayer], batch: usize, eta: u16, config: &Config) -> Result<Plan> {
+    fc::compile(layers, batch, eta, config)
+}

@@ -1,0 +1,79 @@
+//! Building blocks of tile programs.
+
+use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
+use nt_hdl::pe_feeder::{Feed, FeedSetting};
+
+/// An element stream's addresses: base, element size and loops (count, stride), innermost first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub base: u64,
+    pub size: u32,
+    pub loops: Vec<(usize, i64)>,
+}
+
+impl Access {
+    pub fn new(base: u64, size: u32, loops: &[(usize, i64)]) -> Access {
+        Access {
+            base,
+            size,
+            loops: loops.to_vec(),
+        }
+    }
+
+    pub fn elements(&self) -> u64 {
+        self.loops.iter().map(|&(c, _)| c as u64).product()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.elements() * self.size as u64
+    }
+
+    pub fn stream(&self, slot: Slot, dest: Dest) -> Instr {
+        Instr::Stream(Descriptor {
+            slot,
+            dest,
+            size: self.size,
+            base: self.base as u32,
+            loops: self
+                .loops
+                .iter()
+                .map(|&(c, s)| (c as u32, s as i32))
+                .collect(),
+        })
+    }
+}
+
+/// The feeder settings of one run.
+pub fn op(mode: u8, act: u8, feed: Feed, opb_step: bool, opa_wrap: bool) -> Instr {
+    Instr::Pe(FeedSetting::Op {
+        mode,
+        act,
+        feed,
+        opb_step,
+        opa_wrap,
+    })
+}
+
+pub fn shape(reduce: usize, lanes: usize) -> Instr {
+    Instr::Pe(FeedSetting::Shape {
+        reduce: reduce as u32,
+        lanes: lanes as u32,
+    })
+}
+
+/// PE modes as the feeder encodes them.
+pub mod mode {
+    pub const FORWARD: u8 = 0;
+    pub const BACKWARD: u8 = 1;
+    pub const GRADIENT: u8 = 2;
+    pub const UPDATE: u8 = 3;
+}
+
+/// Fills buffer A (`b == false`) or B with `access`, `lanes` elements per entry.
+pub fn fill(prog: &mut Vec<Instr>, buffer_b: bool, lanes: usize, access: &Access) {
+    let feed = if buffer_b { Feed::FillB } else { Feed::FillA };
+    prog.push(op(mode::FORWARD, 0, feed, false, false));
+    prog.push(shape(1, lanes));
+    prog.push(access.stream(Slot::A, Dest::Pe));
+    prog.push(Instr::Run);
+}

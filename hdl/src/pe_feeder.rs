@@ -1,0 +1,562 @@
+//! The PE feeder: the tile's glue between the data-flow engine's streams and the PE.
+//!
+//! The engine delivers one element at a time; a PE beat needs a broadcast operand and one operand
+//! per lane. The feeder holds the per-lane operands in two lane buffers (buffer A: 16-bit
+//! operands such as weight rows or errors; buffer B: 32-bit biases or stored outputs), so that a
+//! value fetched from DRAM once serves many beats, and turns stream b into beats:
+//!
+//! | feed | stream a | stream b | a beat |
+//! |---|---|---|---|
+//! | `fill_a` / `fill_b` | element k to lane `k % lanes`, entry `k / lanes` | unused | none |
+//! | `compute` | unused | one beat per element: the broadcast operand | opa from buffer A, opb from buffer B |
+//! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
+//!
+//! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
+//! `last` at r = reduce - 1); opa is buffer A at `r` (`opa_wrap`) or at `n`, opb is buffer B at
+//! the reduction index (`opb_step`) or at 0. Results leave on the write-back port one lane at a
+//! time, lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward and backward, the
+//! wide one for gradient, and for update the new master weight then the new MAC weight.
+//!
+//! Settings arrive as `pe` instructions of the engine's program ([`FeedSetting`]); the engine
+//! waits for `busy` to fall before it takes the next instruction after a `run`.
+
+use crate::config::{Config, LANE_BUFFER_ADDR_BITS as LB};
+use crate::dataflow_engine::{PE_CFG_BITS, SPACE_BITS};
+use crate::flit_fifo::FlitFifo;
+use crate::memory::Memory;
+use crate::ops::{ActFn, PeMode};
+use anyhow::{bail, Result};
+use rust_hdl::prelude::*;
+
+/// Elements each stream FIFO holds (the engine keeps its requests in flight below the free space).
+pub const STREAM_FIFO_DEPTH: usize = 16;
+/// Result vectors held for the write-back port; beats that produce results wait for a free one.
+pub const RESULT_BANKS: usize = 2;
+/// Width of the lane count field (lanes up to 64).
+pub const LANES_BITS: usize = 7;
+/// Width of the reduction length field.
+pub const REDUCE_BITS: usize = 16;
+
+/// Field positions of a `pe` instruction's payload.
+pub mod field {
+    /// Bits 27:26 say which setting the word carries.
+    pub const KIND_SHIFT: u32 = 26;
+    pub const KIND_OP: u32 = 0;
+    pub const KIND_SHAPE: u32 = 1;
+    pub const KIND_ETA: u32 = 2;
+    // Operation word.
+    pub const MODE_SHIFT: u32 = 0;
+    pub const ACT_SHIFT: u32 = 2;
+    pub const FEED_SHIFT: u32 = 5;
+    pub const OPB_STEP_BIT: u32 = 7;
+    pub const OPA_WRAP_BIT: u32 = 8;
+    // Shape word.
+    pub const REDUCE_SHIFT: u32 = 0;
+    pub const LANES_SHIFT: u32 = 16;
+}
+
+/// How the feeder uses the streams (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    FillA = 0,
+    FillB = 1,
+    Compute = 2,
+    Elementwise = 3,
+}
+
+impl Feed {
+    pub const ALL: [Feed; 4] = [Feed::FillA, Feed::FillB, Feed::Compute, Feed::Elementwise];
+    pub fn name(self) -> &'static str {
+        match self {
+            Feed::FillA => "fill_a",
+            Feed::FillB => "fill_b",
+            Feed::Compute => "compute",
+            Feed::Elementwise => "elementwise",
+        }
+    }
+}
+
+/// One `pe` instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedSetting {
+    /// PE mode (0 forward .. 3 update), activation code, feed and buffer addressing.
+    Op {
+        mode: u8,
+        act: u8,
+        feed: Feed,
+        opb_step: bool,
+        opa_wrap: bool,
+    },
+    /// Terms per reduction and lanes in use (results per vector).
+    Shape { reduce: u32, lanes: u32 },
+    /// Learning rate (16 fraction bits) of update beats.
+    Eta(u16),
+}
+
+impl FeedSetting {
+    /// The 28-bit payload.
+    pub fn encode(&self) -> u32 {
+        use field::*;
+        match *self {
+            FeedSetting::Op {
+                mode,
+                act,
+                feed,
+                opb_step,
+                opa_wrap,
+            } => {
+                KIND_OP << KIND_SHIFT
+                    | (mode as u32) << MODE_SHIFT
+                    | (act as u32) << ACT_SHIFT
+                    | (feed as u32) << FEED_SHIFT
+                    | (opb_step as u32) << OPB_STEP_BIT
+                    | (opa_wrap as u32) << OPA_WRAP_BIT
+            }
+            FeedSetting::Shape { reduce, lanes } => {
+                KIND_SHAPE << KIND_SHIFT | reduce << REDUCE_SHIFT | lanes << LANES_SHIFT
+            }
+            FeedSetting::Eta(e) => KIND_ETA << KIND_SHIFT | e as u32,
+        }
+    }
+
+    pub fn decode(p: u32) -> Result<FeedSetting> {
+        use field::*;
+        Ok(match p >> KIND_SHIFT & 3 {
+            KIND_OP => FeedSetting::Op {
+                mode: (p >> MODE_SHIFT & 3) as u8,
+                act: (p >> ACT_SHIFT & 7) as u8,
+                feed: Feed::ALL[(p >> FEED_SHIFT & 3) as usize],
+                opb_step: p >> OPB_STEP_BIT & 1 == 1,
+                opa_wrap: p >> OPA_WRAP_BIT & 1 == 1,
+            },
+            KIND_SHAPE => FeedSetting::Shape {
+                reduce: p >> REDUCE_SHIFT & ((1 << REDUCE_BITS) - 1),
+                lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
+            },
+            KIND_ETA => FeedSetting::Eta(p as u16),
+            k => bail!("pe setting kind {k} is not op (0), shape (1) or eta (2)"),
+        })
+    }
+}
+
+#[derive(LogicBlock)]
+pub struct PeFeeder {
+    pub clock: Signal<In, Clock>,
+    pub cfg_valid: Signal<In, Bit>,
+    pub cfg_data: Signal<In, Bits<PE_CFG_BITS>>,
+    pub a_valid: Signal<In, Bit>,
+    pub a_data: Signal<In, Bits<32>>,
+    pub a_space: Signal<Out, Bits<SPACE_BITS>>,
+    pub b_valid: Signal<In, Bit>,
+    pub b_data: Signal<In, Bits<32>>,
+    pub b_space: Signal<Out, Bits<SPACE_BITS>>,
+    pub w_valid: Signal<Out, Bit>,
+    pub w_data: Signal<Out, Bits<32>>,
+    pub w_ready: Signal<In, Bit>,
+    pub busy: Signal<Out, Bit>,
+    // The PE's beat.
+    pub beat_valid: Signal<Out, Bit>,
+    pub beat_first: Signal<Out, Bit>,
+    pub beat_last: Signal<Out, Bit>,
+    pub beat_mode: Signal<Out, PeMode>,
+    pub beat_act: Signal<Out, ActFn>,
+    pub beat_eta: Signal<Out, Bits<16>>,
+    pub beat_bcast: Signal<Out, Bits<16>>,
+    pub beat_opa: Vec<Signal<Out, Bits<32>>>,
+    pub beat_opb: Vec<Signal<Out, Bits<32>>>,
+    // The PE's results.
+    pub res_valid: Signal<In, Bit>,
+    pub res_wide: Vec<Signal<In, Bits<32>>>,
+    pub res_narrow: Vec<Signal<In, Bits<16>>>,
+
+    fifo_a: FlitFifo<32>,
+    fifo_b: FlitFifo<32>,
+    buf_a: Vec<Memory<16, LB>>,
+    buf_b: Vec<Memory<32, LB>>,
+    areg: Vec<DFF<Bits<32>>>,
+    breg: Vec<DFF<Bits<32>>>,
+    // The two result banks (bank 0 and bank 1), one entry per lane.
+    bank0_wide: Vec<DFF<Bits<32>>>,
+    bank0_narrow: Vec<DFF<Bits<16>>>,
+    bank1_wide: Vec<DFF<Bits<32>>>,
+    bank1_narrow: Vec<DFF<Bits<16>>>,
+
+    mode: DFF<Bits<2>>,
+    act: DFF<Bits<3>>,
+    feed: DFF<Bits<2>>,
+    opb_step: DFF<Bit>,
+    opa_wrap: DFF<Bit>,
+    reduce_m1: DFF<Bits<REDUCE_BITS>>,
+    lanes_m1: DFF<Bits<LANES_BITS>>,
+    eta: DFF<Bits<16>>,
+    fill_lane: DFF<Bits<LANES_BITS>>,
+    fill_addr: DFF<Bits<LB>>,
+    term: DFF<Bits<REDUCE_BITS>>,
+    reduction: DFF<Bits<LB>>,
+    beat: DFF<Bits<LB>>,
+    s1_valid: DFF<Bit>,
+    s1_first: DFF<Bit>,
+    s1_last: DFF<Bit>,
+    s1_ew: DFF<Bit>,
+    s1_bcast: DFF<Bits<16>>,
+    wr_bank: DFF<Bit>,
+    rd_bank: DFF<Bit>,
+    stored: DFF<Bits<2>>,
+    pending: DFF<Bits<3>>,
+    ser_lane: DFF<Bits<LANES_BITS>>,
+    ser_half: DFF<Bit>,
+
+    fill_go: Signal<Local, Bit>,
+    beat_go: Signal<Local, Bit>,
+    ew_go: Signal<Local, Bit>,
+    result_beat: Signal<Local, Bit>,
+    issue_result: Signal<Local, Bit>,
+    ser_done: Signal<Local, Bit>,
+    ser_word: Signal<Local, Bits<32>>,
+    ser_narrow: Signal<Local, Bits<16>>,
+    ser_wide: Signal<Local, Bits<32>>,
+    capture: Signal<Local, Bit>,
+    opa16: Signal<Local, Bits<16>>,
+    opa_l: Signal<Local, Bits<32>>,
+    opb_l: Signal<Local, Bits<32>>,
+    space_a: Signal<Local, Bits<SPACE_BITS>>,
+    space_b: Signal<Local, Bits<SPACE_BITS>>,
+
+    lane_id: Vec<Constant<Bits<LANES_BITS>>>,
+    fifo_depth: Constant<Bits<SPACE_BITS>>,
+    _lanes: usize,
+}
+
+impl PeFeeder {
+    pub fn new(config: &Config) -> PeFeeder {
+        let lanes = config.pe.lanes;
+        let depth = config.pe.lane_buffer_depth;
+        PeFeeder {
+            clock: Default::default(),
+            cfg_valid: Default::default(),
+            cfg_data: Default::default(),
+            a_valid: Default::default(),
+            a_data: Default::default(),
+            a_space: Default::default(),
+            b_valid: Default::default(),
+            b_data: Default::default(),
+            b_space: Default::default(),
+            w_valid: Default::default(),
+            w_data: Default::default(),
+            w_ready: Default::default(),
+            busy: Default::default(),
+            beat_valid: Default::default(),
+            beat_first: Default::default(),
+            beat_last: Default::default(),
+            beat_mode: Default::default(),
+            beat_act: Default::default(),
+            beat_eta: Default::default(),
+            beat_bcast: Default::default(),
+            beat_opa: (0..lanes).map(|_| Default::default()).collect(),
+            beat_opb: (0..lanes).map(|_| Default::default()).collect(),
+            res_valid: Default::default(),
+            res_wide: (0..lanes).map(|_| Default::default()).collect(),
+            res_narrow: (0..lanes).map(|_| Default::default()).collect(),
+            fifo_a: FlitFifo::new(STREAM_FIFO_DEPTH),
+            fifo_b: FlitFifo::new(STREAM_FIFO_DEPTH),
+            buf_a: (0..lanes).map(|_| Memory::new(depth)).collect(),
+            buf_b: (0..lanes).map(|_| Memory::new(depth)).collect(),
+            areg: (0..lanes).map(|_| Default::default()).collect(),
+            breg: (0..lanes).map(|_| Default::default()).collect(),
+            bank0_wide: (0..lanes).map(|_| Default::default()).collect(),
+            bank0_narrow: (0..lanes).map(|_| Default::default()).collect(),
+            bank1_wide: (0..lanes).map(|_| Default::default()).collect(),
+            bank1_narrow: (0..lanes).map(|_| Default::default()).collect(),
+            mode: Default::default(),
+            act: Default::default(),
+            feed: Default::default(),
+            opb_step: Default::default(),
+            opa_wrap: Default::default(),
+            reduce_m1: Default::default(),
+            lanes_m1: Default::default(),
+            eta: Default::default(),
+            fill_lane: Default::default(),
+            fill_addr: Default::default(),
+            term: Default::default(),
+            reduction: Default::default(),
+            beat: Default::default(),
+            s1_valid: Default::default(),
+            s1_first: Default::default(),
+            s1_last: Default::default(),
+            s1_ew: Default::default(),
+            s1_bcast: Default::default(),
+            wr_bank: Default::default(),
+            rd_bank: Default::default(),
+            stored: Default::default(),
+            pending: Default::default(),
+            ser_lane: Default::default(),
+            ser_half: Default::default(),
+            fill_go: Default::default(),
+            beat_go: Default::default(),
+            ew_go: Default::default(),
+            result_beat: Default::default(),
+            issue_result: Default::default(),
+            ser_done: Default::default(),
+            ser_word: Default::default(),
+            ser_narrow: Default::default(),
+            ser_wide: Default::default(),
+            capture: Default::default(),
+            opa16: Default::default(),
+            opa_l: Default::default(),
+            opb_l: Default::default(),
+            space_a: Default::default(),
+            space_b: Default::default(),
+            lane_id: (0..lanes).map(|l| Constant::new(bits(l as u64))).collect(),
+            fifo_depth: Constant::new(bits(STREAM_FIFO_DEPTH as u64)),
+            _lanes: lanes,
+        }
+    }
+}
+
+impl Logic for PeFeeder {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, mode, act, feed, opb_step, opa_wrap, reduce_m1, lanes_m1, eta, fill_lane,
+            fill_addr, term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast,
+            wr_bank, rd_bank, stored, pending, ser_lane, ser_half
+        );
+        self.fifo_a.clock.next = self.clock.val();
+        self.fifo_b.clock.next = self.clock.val();
+        self.fifo_a.push.next = self.a_valid.val();
+        self.fifo_a.push_tail.next = false;
+        self.fifo_a.push_data.next = self.a_data.val();
+        self.fifo_b.push.next = self.b_valid.val();
+        self.fifo_b.push_tail.next = false;
+        self.fifo_b.push_data.next = self.b_data.val();
+
+        // Settings. The engine sends them only while the feeder is idle.
+        if self.cfg_valid.val() {
+            if self.cfg_data.val().get_bits::<2>(26) == 0 {
+                self.mode.d.next = self.cfg_data.val().get_bits::<2>(0);
+                self.act.d.next = self.cfg_data.val().get_bits::<3>(2);
+                self.feed.d.next = self.cfg_data.val().get_bits::<2>(5);
+                self.opb_step.d.next = self.cfg_data.val().get_bit(7);
+                self.opa_wrap.d.next = self.cfg_data.val().get_bit(8);
+                self.fill_lane.d.next = 0.into();
+                self.fill_addr.d.next = 0.into();
+                self.term.d.next = 0.into();
+                self.reduction.d.next = 0.into();
+                self.beat.d.next = 0.into();
+            }
+            if self.cfg_data.val().get_bits::<2>(26) == 1 {
+                self.reduce_m1.d.next = self.cfg_data.val().get_bits::<REDUCE_BITS>(0) - 1;
+                self.lanes_m1.d.next = self.cfg_data.val().get_bits::<LANES_BITS>(16) - 1;
+            }
+            if self.cfg_data.val().get_bits::<2>(26) == 2 {
+                self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
+            }
+        }
+
+        // What moves this cycle. A beat that completes a result vector needs a free bank.
+        self.fill_go.next = (self.feed.q.val() < 2) & self.fifo_a.valid.val();
+        self.result_beat.next = self.term.q.val() == self.reduce_m1.q.val();
+        if self.feed.q.val() == 3 {
+            self.result_beat.next = bit_cast::<REDUCE_BITS, LANES_BITS>(self.fill_lane.q.val())
+                == bit_cast::<REDUCE_BITS, LANES_BITS>(self.lanes_m1.q.val());
+        }
+        self.issue_result.next = false;
+        self.beat_go.next = false;
+        self.ew_go.next = false;
+        if !self.result_beat.val() | (self.pending.q.val() < 2) {
+            self.beat_go.next = (self.feed.q.val() == 2) & self.fifo_b.valid.val();
+            self.ew_go.next =
+                (self.feed.q.val() == 3) & self.fifo_a.valid.val() & self.fifo_b.valid.val();
+        }
+        self.issue_result.next = (self.beat_go.val() | self.ew_go.val()) & self.result_beat.val();
+        self.fifo_a.pop.next = self.fill_go.val() | self.ew_go.val();
+        self.fifo_b.pop.next = self.beat_go.val() | self.ew_go.val();
+
+        // Fills and element-wise operands: element k goes to lane k % lanes.
+        for l in 0..self._lanes {
+            self.buf_a[l].clock.next = self.clock.val();
+            self.buf_b[l].clock.next = self.clock.val();
+            self.buf_a[l].write_address.next = self.fill_addr.q.val();
+            self.buf_b[l].write_address.next = self.fill_addr.q.val();
+            self.buf_a[l].write_data.next = self.fifo_a.head_data.val().get_bits::<16>(0);
+            self.buf_b[l].write_data.next = self.fifo_a.head_data.val();
+            self.buf_a[l].write_enable.next = self.fill_go.val()
+                & (self.feed.q.val() == 0)
+                & (self.fill_lane.q.val() == self.lane_id[l].val());
+            self.buf_b[l].write_enable.next = self.fill_go.val()
+                & (self.feed.q.val() == 1)
+                & (self.fill_lane.q.val() == self.lane_id[l].val());
+            self.areg[l].clock.next = self.clock.val();
+            self.breg[l].clock.next = self.clock.val();
+            self.areg[l].d.next = self.areg[l].q.val();
+            self.breg[l].d.next = self.breg[l].q.val();
+            if self.ew_go.val() & (self.fill_lane.q.val() == self.lane_id[l].val()) {
+                self.areg[l].d.next = self.fifo_a.head_data.val();
+                self.breg[l].d.next = self.fifo_b.head_data.val();
+            }
+            // Buffer reads for the beat issued now; the data arrive with stage 1.
+            self.buf_a[l].read_address.next = self.beat.q.val();
+            if self.opa_wrap.q.val() {
+                self.buf_a[l].read_address.next = bit_cast::<LB, REDUCE_BITS>(self.term.q.val());
+            }
+            self.buf_b[l].read_address.next = 0.into();
+            if self.opb_step.q.val() {
+                self.buf_b[l].read_address.next = self.reduction.q.val();
+            }
+        }
+        if self.fill_go.val() | self.ew_go.val() {
+            if self.fill_lane.q.val() == self.lanes_m1.q.val() {
+                self.fill_lane.d.next = 0.into();
+                self.fill_addr.d.next = self.fill_addr.q.val() + 1;
+            } else {
+                self.fill_lane.d.next = self.fill_lane.q.val() + 1;
+            }
+        }
+        if self.beat_go.val() {
+            self.beat.d.next = self.beat.q.val() + 1;
+            if self.result_beat.val() {
+                self.term.d.next = 0.into();
+                self.reduction.d.next = self.reduction.q.val() + 1;
+            } else {
+                self.term.d.next = self.term.q.val() + 1;
+            }
+        }
+
+        // Stage 1: the beat, with the buffers' read data, goes to the PE.
+        self.s1_valid.d.next = self.beat_go.val() | (self.ew_go.val() & self.result_beat.val());
+        self.s1_ew.d.next = self.ew_go.val();
+        self.s1_first.d.next = self.term.q.val() == 0;
+        self.s1_last.d.next = self.result_beat.val();
+        self.s1_bcast.d.next = self.fifo_b.head_data.val().get_bits::<16>(0);
+        self.beat_valid.next = self.s1_valid.q.val();
+        self.beat_first.next = self.s1_first.q.val();
+        self.beat_last.next = self.s1_last.q.val();
+        self.beat_bcast.next = self.s1_bcast.q.val();
+        self.beat_eta.next = self.eta.q.val();
+        self.beat_mode.next = PeMode::Forward;
+        if self.mode.q.val() == 1 {
+            self.beat_mode.next = PeMode::Backward;
+        }
+        if self.mode.q.val() == 2 {
+            self.beat_mode.next = PeMode::Gradient;
+        }
+        if self.mode.q.val() == 3 {
+            self.beat_mode.next = PeMode::Update;
+        }
+        self.beat_act.next = ActFn::Identity;
+        if self.act.q.val() == 1 {
+            self.beat_act.next = ActFn::Relu;
+        }
+        if self.act.q.val() == 2 {
+            self.beat_act.next = ActFn::LeakyRelu;
+        }
+        if self.act.q.val() == 3 {
+            self.beat_act.next = ActFn::Sigmoid;
+        }
+        if self.act.q.val() == 4 {
+            self.beat_act.next = ActFn::Tanh;
+        }
+        for l in 0..self._lanes {
+            self.opa16.next = self.buf_a[l].read_data.val();
+            self.opa_l.next = bit_cast::<32, 16>(self.opa16.val());
+            self.opb_l.next = self.buf_b[l].read_data.val();
+            if self.s1_ew.q.val() {
+                self.opa_l.next = self.areg[l].q.val();
+                self.opb_l.next = self.breg[l].q.val();
+            }
+            self.beat_opa[l].next = self.opa_l.val();
+            self.beat_opb[l].next = self.opb_l.val();
+        }
+
+        // Results: a vector per result beat into a bank, then out one lane at a time.
+        self.capture.next = self.res_valid.val();
+        for l in 0..self._lanes {
+            self.bank0_wide[l].clock.next = self.clock.val();
+            self.bank0_narrow[l].clock.next = self.clock.val();
+            self.bank1_wide[l].clock.next = self.clock.val();
+            self.bank1_narrow[l].clock.next = self.clock.val();
+            self.bank0_wide[l].d.next = self.bank0_wide[l].q.val();
+            self.bank0_narrow[l].d.next = self.bank0_narrow[l].q.val();
+            self.bank1_wide[l].d.next = self.bank1_wide[l].q.val();
+            self.bank1_narrow[l].d.next = self.bank1_narrow[l].q.val();
+            if self.capture.val() & !self.wr_bank.q.val() {
+                self.bank0_wide[l].d.next = self.res_wide[l].val();
+                self.bank0_narrow[l].d.next = self.res_narrow[l].val();
+            }
+            if self.capture.val() & self.wr_bank.q.val() {
+                self.bank1_wide[l].d.next = self.res_wide[l].val();
+                self.bank1_narrow[l].d.next = self.res_narrow[l].val();
+            }
+        }
+        if self.capture.val() {
+            self.wr_bank.d.next = !self.wr_bank.q.val();
+        }
+        self.ser_wide.next = 0.into();
+        self.ser_narrow.next = 0.into();
+        for l in 0..self._lanes {
+            if self.ser_lane.q.val() == self.lane_id[l].val() {
+                if self.rd_bank.q.val() {
+                    self.ser_wide.next = self.bank1_wide[l].q.val();
+                    self.ser_narrow.next = self.bank1_narrow[l].q.val();
+                } else {
+                    self.ser_wide.next = self.bank0_wide[l].q.val();
+                    self.ser_narrow.next = self.bank0_narrow[l].q.val();
+                }
+            }
+        }
+        self.ser_word.next = bit_cast::<32, 16>(self.ser_narrow.val());
+        if self.ser_narrow.val().get_bit(15) {
+            self.ser_word.next = bit_cast::<32, 16>(self.ser_narrow.val()) | 0xFFFF_0000_u64;
+        }
+        if (self.mode.q.val() == 2) | ((self.mode.q.val() == 3) & !self.ser_half.q.val()) {
+            self.ser_word.next = self.ser_wide.val();
+        }
+        self.w_valid.next = self.stored.q.val() != 0;
+        self.w_data.next = self.ser_word.val();
+        self.ser_done.next = false;
+        if (self.stored.q.val() != 0) & self.w_ready.val() {
+            if (self.mode.q.val() == 3) & !self.ser_half.q.val() {
+                self.ser_half.d.next = true;
+            } else {
+                self.ser_half.d.next = false;
+                if self.ser_lane.q.val() == self.lanes_m1.q.val() {
+                    self.ser_lane.d.next = 0.into();
+                    self.ser_done.next = true;
+                    self.rd_bank.d.next = !self.rd_bank.q.val();
+                } else {
+                    self.ser_lane.d.next = self.ser_lane.q.val() + 1;
+                }
+            }
+        }
+        if self.capture.val() & !self.ser_done.val() {
+            self.stored.d.next = self.stored.q.val() + 1;
+        }
+        if !self.capture.val() & self.ser_done.val() {
+            self.stored.d.next = self.stored.q.val() - 1;
+        }
+        if self.issue_result.val() & !self.ser_done.val() {
+            self.pending.d.next = self.pending.q.val() + 1;
+        }
+        if !self.issue_result.val() & self.ser_done.val() {
+            self.pending.d.next = self.pending.q.val() - 1;
+        }
+
+        // Free places for the engine: the FIFO's, less one for an element on its way in.
+        self.space_a.next = 0.into();
+        self.space_b.next = 0.into();
+        if self.fifo_a.occupancy.val() < self.fifo_depth.val() {
+            self.space_a.next = self.fifo_depth.val() - self.fifo_a.occupancy.val() - 1;
+        }
+        if self.fifo_b.occupancy.val() < self.fifo_depth.val() {
+            self.space_b.next = self.fifo_depth.val() - self.fifo_b.occupancy.val() - 1;
+        }
+        self.a_space.next = self.space_a.val();
+        self.b_space.next = self.space_b.val();
+        self.busy.next = self.fifo_a.valid.val()
+            | self.fifo_b.valid.val()
+            | self.s1_valid.q.val()
+            | (self.pending.q.val() != 0)
+            | (self.fill_lane.q.val() != 0)
+                & (self.feed.q.val() == 3);
+    }
+}

@@ -1,0 +1,262 @@
+//! Drives the rust-hdl module: each vault's DRAM through the DRAM model (timing checked every
+//! cycle), programs and control through the host interface, counters read back through it.
+
+use crate::dram::{Beat, Command, Dram};
+use crate::sim::{Clocked, ClockedBlock};
+use anyhow::{anyhow, bail, Result};
+use nt_hdl::config::Config;
+use nt_hdl::host_interface::{
+    tile_reg, CONTROL, CONTROL_COUNTER_CLEAR, CONTROL_SEED_LOAD, CONTROL_START, PROGRAM_WINDOW,
+    SEED, TILE_REGS, TILE_REG_STRIDE,
+};
+use nt_hdl::module::Module;
+use nt_hdl::tile::MAX_BEAT_BITS;
+use rust_hdl::prelude::*;
+
+impl<const W: usize> ClockedBlock for Module<W> {
+    fn clock_mut(&mut self) -> &mut Signal<In, Clock> {
+        &mut self.clock
+    }
+}
+
+/// Cycles without a DRAM write after which a vault's queued writes have all landed.
+const DRAIN_QUIET_CYCLES: u64 = 64;
+
+/// One tile's counters after a program.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TileCounters {
+    pub elements: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub row_hits: u64,
+    pub row_misses: u64,
+    pub mac_busy_cycles: u64,
+    pub sat_events: u64,
+    pub flits_sent: u64,
+}
+
+impl TileCounters {
+    pub fn add(&mut self, o: &TileCounters) {
+        self.elements += o.elements;
+        self.bytes_read += o.bytes_read;
+        self.bytes_written += o.bytes_written;
+        self.row_hits += o.row_hits;
+        self.row_misses += o.row_misses;
+        self.mac_busy_cycles += o.mac_busy_cycles;
+        self.sat_events += o.sat_events;
+        self.flits_sent += o.flits_sent;
+    }
+}
+
+/// A program the hardware stopped with a fault.
+#[derive(Debug)]
+pub struct ProgramFault {
+    pub tile: usize,
+    pub code: u64,
+    pub cycle: u64,
+}
+
+impl std::fmt::Display for ProgramFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "tile {} raised program fault {} ({}) at cycle {}",
+            self.tile,
+            self.code,
+            fault_name(self.code),
+            self.cycle
+        )
+    }
+}
+
+impl std::error::Error for ProgramFault {}
+
+/// The data-flow engine's fault codes (docs/dataflow.md).
+pub fn fault_name(code: u64) -> &'static str {
+    match code {
+        1 => "unknown opcode",
+        2 => "slot, direction and destination do not match",
+        3 => "loops not 1 to 6",
+        4 => "element size code 3",
+        5 => "a count of 0 or too large",
+        6 => "an element outside the vault",
+        7 => "an element not aligned to its size",
+        8 => "the program runs off the end of program memory",
+        _ => "unknown fault",
+    }
+}
+
+pub struct ModuleSim<const W: usize> {
+    pub sim: Clocked<Module<W>>,
+    pub drams: Vec<Dram>,
+    tiles: usize,
+    words: usize,
+}
+
+fn beat_bits(words: &[u32]) -> Bits<MAX_BEAT_BITS> {
+    let mut b: Bits<MAX_BEAT_BITS> = 0.into();
+    for (i, &w) in words.iter().enumerate() {
+        b = b | (Bits::<MAX_BEAT_BITS>::from(w as u64) << Bits::<MAX_BEAT_BITS>::from(32 * i as u64));
+    }
+    b
+}
+
+impl<const W: usize> ModuleSim<W> {
+    pub fn new(config: &Config) -> Result<ModuleSim<W>> {
+        let tiles = config.array.rows * config.array.cols;
+        let mut m = Module::<W>::new(config);
+        m.host_we.next = false;
+        Ok(ModuleSim {
+            sim: Clocked::new(m)?,
+            drams: (0..tiles).map(|_| Dram::new(&config.dram)).collect(),
+            tiles,
+            words: config.dram.bytes_per_cycle / 4,
+        })
+    }
+
+    pub fn tiles(&self) -> usize {
+        self.tiles
+    }
+
+    pub fn cycles(&self) -> u64 {
+        self.sim.cycles
+    }
+
+    /// One clock cycle: every vault's DRAM takes its controller's command of this cycle (the
+    /// controllers' outputs come from registers), then the clock ticks. Returns whether some
+    /// vault wrote data this cycle.
+    fn step(&mut self) -> Result<bool> {
+        let mut wrote = false;
+        for t in 0..self.tiles {
+            let m = &self.sim.uut;
+            let cmd = Command::decode(
+                m.cmd[t].val().to_u64(),
+                m.cmd_bank[t].val().to_u64() as usize,
+                m.cmd_row[t].val().to_u64() as usize,
+                m.cmd_col[t].val().to_u64() as usize,
+            );
+            let wbeat = m.dram_wvalid[t].val().then(|| {
+                let bits = m.dram_wdata[t].val();
+                Beat {
+                    words: (0..self.words)
+                        .map(|w| bits.get_bits::<32>(32 * w).to_u64() as u32)
+                        .collect(),
+                    mask: m.dram_wmask[t].val().to_u64() as u32,
+                }
+            });
+            wrote |= wbeat.is_some();
+            let rbeat = self.drams[t]
+                .step(cmd, wbeat.as_ref())
+                .map_err(|e| anyhow!("vault {t}: {e}"))?;
+            let words = rbeat.map_or(vec![0; self.words], |b| b.words);
+            self.sim.uut.dram_rdata[t].next = beat_bits(&words);
+        }
+        self.sim.tick()?;
+        Ok(wrote)
+    }
+
+    pub fn host_write(&mut self, addr: u64, data: u32) -> Result<()> {
+        let m = &mut self.sim.uut;
+        m.host_we.next = true;
+        m.host_addr.next = addr.into();
+        m.host_wdata.next = (data as u64).into();
+        self.step()?;
+        self.sim.uut.host_we.next = false;
+        Ok(())
+    }
+
+    pub fn host_read(&mut self, addr: u64) -> Result<u32> {
+        self.sim.uut.host_addr.next = addr.into();
+        self.step()?;
+        self.step()?;
+        Ok(self.sim.uut.host_rdata.val().to_u64() as u32)
+    }
+
+    /// Writes a tile's program memory through the host interface.
+    pub fn load_program(&mut self, tile: usize, words: &[u32]) -> Result<()> {
+        if words.len() as u64 > PROGRAM_WINDOW {
+            bail!(
+                "tile {tile}: program of {} words exceeds the program memory ({PROGRAM_WINDOW} words)",
+                words.len()
+            );
+        }
+        for (i, &w) in words.iter().enumerate() {
+            self.host_write(tile as u64 * PROGRAM_WINDOW + i as u64, w)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the LFSR seed and loads it into every lane of every tile.
+    pub fn seed(&mut self, seed: u32) -> Result<()> {
+        self.host_write(SEED, seed)?;
+        self.host_write(CONTROL, CONTROL_SEED_LOAD as u32)
+    }
+
+    /// Clears the counters, starts every tile and runs until all are done. Returns the cycles
+    /// from start to done. A fault stops the run with a [`ProgramFault`].
+    pub fn run(&mut self, max_cycles: u64) -> Result<u64> {
+        self.host_write(CONTROL, CONTROL_COUNTER_CLEAR as u32)?;
+        self.host_write(CONTROL, CONTROL_START as u32)?;
+        let start = self.sim.cycles;
+        // The engines leave `done` at the edge after start.
+        self.step()?;
+        loop {
+            if self.sim.uut.error.val() {
+                let cycle = self.sim.cycles;
+                for t in 0..self.tiles {
+                    let s = self.host_read(TILE_REGS + t as u64 * TILE_REG_STRIDE)?;
+                    if s >> 2 & 1 == 1 {
+                        return Err(ProgramFault {
+                            tile: t,
+                            code: (s >> 4 & 0xF) as u64,
+                            cycle,
+                        }
+                        .into());
+                    }
+                }
+                bail!("the module reports an error but no tile does");
+            }
+            if self.sim.uut.done.val() {
+                return Ok(self.sim.cycles - start);
+            }
+            if self.sim.cycles - start > max_cycles {
+                let mut busy = vec![];
+                for t in 0..self.tiles {
+                    let s = self.host_read(TILE_REGS + t as u64 * TILE_REG_STRIDE)?;
+                    if s & 2 == 0 {
+                        busy.push(t);
+                    }
+                }
+                bail!("programs did not finish within {max_cycles} cycles; tiles still running: {busy:?}");
+            }
+            if self.sim.uut.noc_overflow.val() {
+                bail!("a router buffer overflowed (credit protocol violated)");
+            }
+            self.step()?;
+        }
+    }
+
+    /// Runs until every vault's queued writes have reached its DRAM.
+    pub fn drain(&mut self) -> Result<()> {
+        let mut quiet = 0;
+        while quiet < DRAIN_QUIET_CYCLES {
+            quiet = if self.step()? { 0 } else { quiet + 1 };
+        }
+        Ok(())
+    }
+
+    pub fn counters(&mut self, tile: usize) -> Result<TileCounters> {
+        let base = TILE_REGS + tile as u64 * TILE_REG_STRIDE;
+        let mut r = |k: usize| -> Result<u64> { Ok(self.host_read(base + k as u64)? as u64) };
+        Ok(TileCounters {
+            elements: r(tile_reg::ELEMENTS)?,
+            bytes_read: r(tile_reg::BYTES_READ)?,
+            bytes_written: r(tile_reg::BYTES_WRITTEN)?,
+            row_hits: r(tile_reg::ROW_HITS)?,
+            row_misses: r(tile_reg::ROW_MISSES)?,
+            mac_busy_cycles: r(tile_reg::MAC_BUSY_CYCLES)?,
+            sat_events: r(tile_reg::SAT_EVENTS)?,
+            flits_sent: r(tile_reg::FLITS_SENT)?,
+        })
+    }
+}
