@@ -5,6 +5,7 @@ pub mod cosim;
 pub mod dataflow_driver;
 pub mod dram;
 pub mod golden;
+pub mod network;
 pub mod noc_driver;
 pub mod noc_traffic;
 pub mod module_driver;
