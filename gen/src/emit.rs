@@ -8,6 +8,7 @@ use nt_hdl::pe::Pe;
 use nt_hdl::vault_controller::VaultController;
 use nt_hdl::Config;
 use nt_testbench::dataflow_driver::ENGINE_TOP;
+use nt_testbench::module_driver::{module_verilog, MODULE_TOP};
 use nt_testbench::noc_driver::{mesh_verilog, MESH_TOP};
 use nt_testbench::pe_driver::PE_TOP;
 use nt_testbench::vault_driver::VAULT_TOP;
@@ -35,7 +36,22 @@ pub fn design_files(config: &Config) -> Result<Vec<DesignFile>> {
     let mut files = vec![pe_file(config)];
     files.extend(vault_files(config));
     files.push(mesh_file(config)?);
+    files.push(module_file(config)?);
     Ok(files)
+}
+
+/// The whole module: tiles, mesh and host interface.
+pub fn module_file(config: &Config) -> Result<DesignFile> {
+    let a = &config.array;
+    let what = format!(
+        "NeuroTrainer module: {}x{} tiles (vault controller, data-flow engine, PE feeder, {}-lane PE, network interface), mesh, host interface.",
+        a.rows, a.cols, config.pe.lanes
+    );
+    Ok(DesignFile {
+        file: format!("{MODULE_TOP}.v"),
+        top: MODULE_TOP.to_string(),
+        text: module_verilog(config, &description(config, &what))?,
+    })
 }
 
 /// The processing engine.

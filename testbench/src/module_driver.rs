@@ -260,3 +260,15 @@ impl<const W: usize> ModuleSim<W> {
         })
     }
 }
+
+/// Top module name of the whole module's Verilog.
+pub const MODULE_TOP: &str = "nt_module";
+
+/// The whole module's Verilog (top [`MODULE_TOP`]).
+pub fn module_verilog(config: &Config, description: &str) -> Result<String> {
+    Ok(match config.noc.flit_width {
+        32 => nt_hdl::verilog::emit(&mut Module::<32>::new(config), MODULE_TOP, description),
+        64 => nt_hdl::verilog::emit(&mut Module::<64>::new(config), MODULE_TOP, description),
+        w => bail!("noc.flit_width = {w}: no module instantiation for this width"),
+    })
+}
