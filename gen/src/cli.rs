@@ -33,10 +33,67 @@ pub enum Command {
         #[arg(long, short, default_value = "nt15_typ.lib")]
         out: PathBuf,
     },
+    /// Compile a network for the configured module and show the plan.
+    Compile(CompileArgs),
+    /// Train a network in RTL simulation, every phase checked against the golden model.
+    Train(TrainArgs),
     /// Assemble a data-flow engine program (text) into program-memory words.
     Asm(AsmArgs),
     /// Disassemble program-memory words into the text form.
     Disasm(DisasmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NetArgs {
+    /// Network description (TOML or JSON; docs/network.md).
+    #[arg(long)]
+    pub net: PathBuf,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Learning rate (real number; stored with 16 fraction bits). Gradients are sums over the
+    /// batch, so the rate absorbs the batch size.
+    #[arg(long, default_value_t = 0.01)]
+    pub eta: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also list every tile's loop nests.
+    #[arg(long)]
+    pub nests: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Training steps.
+    #[arg(long, default_value_t = 1)]
+    pub steps: usize,
+    /// Output directory: summary.json and the tensors as .npy.
+    #[arg(long, short, default_value = "out/train")]
+    pub out: PathBuf,
+    /// Directory with x.npy (inputs, [N, ...]) and t.npy (targets, [N, outputs]); int16 values
+    /// are fixed point with F fraction bits, float values are converted. Synthetic data when
+    /// absent: inputs uniform in [-1, 1), targets from a fixed random teacher network.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Seed of the initial weights, the synthetic data and the PE's LFSRs.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write a VCD of the whole simulation (large).
+    #[arg(long)]
+    pub vcd: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

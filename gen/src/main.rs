@@ -4,15 +4,18 @@ mod asm;
 mod bench_memory;
 mod bench_noc;
 mod bench_pe;
+mod compiler;
 mod cli;
 mod emit;
 mod flow;
 mod liberty;
+mod npy;
 mod output;
 mod ppa;
 mod run;
 mod sram;
 mod tools;
+mod train;
 
 use anyhow::Result;
 use clap::Parser;
@@ -45,6 +48,8 @@ fn dispatch(cli: cli::Cli) -> Result<()> {
             staged.write(&name, liberty::embedded_liberty())?;
             staged.commit()
         }
+        cli::Command::Compile(a) => train::compile_command(&a),
+        cli::Command::Train(a) => train::train_command(&a),
         cli::Command::Asm(a) => asm::asm_command(&a),
         cli::Command::Disasm(a) => asm::disasm_command(&a),
     }

@@ -546,9 +546,10 @@ impl Logic for DataflowEngine {
             if self.g_slot.val() == 2 {
                 self.elem_add.next = 1.into();
                 // The element's bytes, in place in its beat, under a byte mask.
-                self.size_mask.next = (bit_cast::<32, 1>(1.into())
-                    << (bit_cast::<32, 2>(self.g_size.val()) << 3))
-                    - 1;
+                self.size_mask.next = 0xFF.into();
+                if self.g_size.val() == 1 {
+                    self.size_mask.next = 0xFFFF.into();
+                }
                 if self.g_size.val() == 2 {
                     self.size_mask.next = 0xFFFF_FFFF_u64.into();
                 }

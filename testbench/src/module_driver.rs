@@ -96,7 +96,7 @@ pub struct ModuleSim<const W: usize> {
 fn beat_bits(words: &[u32]) -> Bits<MAX_BEAT_BITS> {
     let mut b: Bits<MAX_BEAT_BITS> = 0.into();
     for (i, &w) in words.iter().enumerate() {
-        b = b | (Bits::<MAX_BEAT_BITS>::from(w as u64) << Bits::<MAX_BEAT_BITS>::from(32 * i as u64));
+        b.set_bits::<32>(32 * i, (w as u64).into());
     }
     b
 }

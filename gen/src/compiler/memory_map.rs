@@ -49,10 +49,6 @@ impl MemoryMap {
         self.regions[name].base
     }
 
-    pub fn get(&self, name: &str) -> &Region {
-        &self.regions[name]
-    }
-
     /// Bytes in use.
     pub fn used(&self) -> u64 {
         self.next

@@ -34,21 +34,31 @@ pub struct FcLayer {
     pub act: u8,
 }
 
-/// Which parameter a lane updates in an update beat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ParamRef {
-    pub layer: usize,
-    pub bias: bool,
-    pub index: usize,
-}
+pub use nt_testbench::golden::net::{ParamKind, ParamRef};
 
 /// One segment: a program per tile (ending with `end`).
 #[derive(Clone, Debug)]
 pub struct Segment {
     pub label: String,
+    /// The layer it works on.
+    pub layer: usize,
     pub programs: Vec<Vec<Instr>>,
-    /// Useful multiply-accumulates of the segment.
+    /// Useful multiply-accumulates of the segment (an update counts one per parameter).
     pub macs: u64,
+    /// DRAM bytes the programs read and write, summed over tiles (element sizes, not bursts).
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// Elements sent over the network on chip.
+    pub noc_elements: u64,
+    /// The loop nests, for the plan listing: (tile, text).
+    pub nests: Vec<(usize, String)>,
+}
+
+impl Segment {
+    /// Tiles with work in this segment.
+    pub fn tiles_used(&self) -> usize {
+        self.programs.iter().filter(|p| p.len() > 1).count()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -72,9 +82,6 @@ pub struct Plan {
     /// whose LFSR still steps).
     pub update_beats: Vec<Vec<Vec<Option<ParamRef>>>>,
 }
-
-/// The four phases of a training step, in order.
-pub const PHASES: [&str; 4] = ["forward", "backward", "gradient", "update"];
 
 pub fn compile(layers: &[FcLayer], batch: usize, eta: u16, config: &Config) -> Result<Plan> {
     fc::compile(layers, batch, eta, config)

@@ -1,0 +1,693 @@
+//! `ntgen compile` and `ntgen train`: a network compiled for the module, then trained in the
+//! rust-hdl simulation of the whole module, every phase's tensors checked against the golden model.
+
+use crate::cli::{CompileArgs, NetArgs, TrainArgs};
+use crate::compiler::fc::{b_name, d_name, gb_name, gw_name, w_name, y_name, CONST_REGION, INPUT_REGION, TARGET_REGION};
+use crate::compiler::memory_map::{RECORD_BYTES, RECORD_MAC_OFFSET};
+use crate::compiler::partition::Chunk;
+use crate::compiler::{self, FcLayer, ParamRef, Plan};
+use crate::npy;
+use crate::output::Staged;
+use anyhow::{bail, Context, Result};
+use nt_hdl::dataflow_program::encode;
+use nt_hdl::module::tile_salt;
+use nt_hdl::Config;
+use nt_testbench::golden::lfsr::Lfsr;
+use nt_testbench::golden::net::{GoldenNet, Params, Step};
+use nt_testbench::golden::Fixed16;
+use nt_testbench::module_driver::{ModuleSim, TileCounters};
+use nt_testbench::network::{Layer, Network};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// Fraction bits of the learning rate.
+const ETA_FRAC_BITS: u32 = 16;
+/// Samples of a synthetic data set, in batches.
+const SYNTHETIC_BATCHES: usize = 4;
+/// A segment that runs longer than this many cycles per element it moves is stuck.
+const CYCLES_PER_ELEMENT_LIMIT: u64 = 64;
+/// Fixed cycles allowed to any segment on top of the per-element allowance.
+const SEGMENT_SLACK_CYCLES: u64 = 20_000;
+
+fn eta_fixed(eta: f64) -> Result<u16> {
+    let v = (eta * (1u64 << ETA_FRAC_BITS) as f64).round();
+    if !(1.0..=u16::MAX as f64).contains(&v) {
+        bail!("--eta {eta}: the learning rate must be in [2^-16, 1) (16 fraction bits)");
+    }
+    Ok(v as u16)
+}
+
+/// The network and its layers in the compiler's terms.
+fn load_network(args: &NetArgs) -> Result<(Network, Vec<FcLayer>)> {
+    let net = Network::load(&args.net)?;
+    let shapes = net.shapes()?;
+    let mut layers = vec![];
+    for (i, (layer, shape)) in net.layers.iter().zip(&shapes).enumerate() {
+        match layer {
+            Layer::Fc { act, .. } => layers.push(FcLayer {
+                name: format!("fc{i}"),
+                n_in: shape.input.len(),
+                n_out: shape.output.len(),
+                act: act.code(),
+            }),
+            other => bail!(
+                "layer {i} ({}): the compiler does not map this layer type to the module yet (fully connected layers only)",
+                other.type_name()
+            ),
+        }
+    }
+    Ok((net, layers))
+}
+
+fn plan_for(config: &Config, args: &NetArgs) -> Result<(Network, Plan)> {
+    let (net, layers) = load_network(args)?;
+    let eta = eta_fixed(args.eta)?;
+    let plan = compiler::compile(&layers, args.batch, eta, config)
+        .with_context(|| format!("compiling {}", args.net.display()))?;
+    Ok((net, plan))
+}
+
+#[derive(Serialize)]
+struct PlanRow {
+    layer: String,
+    phase: String,
+    segment: String,
+    tiles_used: usize,
+    macs: u64,
+    dram_bytes_read: u64,
+    dram_bytes_written: u64,
+    noc_elements: u64,
+}
+
+fn plan_rows(plan: &Plan) -> Vec<PlanRow> {
+    let mut rows = vec![];
+    for ph in &plan.phases {
+        for s in &ph.segments {
+            rows.push(PlanRow {
+                layer: plan.layers[s.layer].name.clone(),
+                phase: ph.name.to_string(),
+                segment: s.label.clone(),
+                tiles_used: s.tiles_used(),
+                macs: s.macs,
+                dram_bytes_read: s.bytes_read,
+                dram_bytes_written: s.bytes_written,
+                noc_elements: s.noc_elements,
+            });
+        }
+    }
+    rows
+}
+
+pub fn compile_command(args: &CompileArgs) -> Result<()> {
+    let config = args.config.load()?;
+    let (net, plan) = plan_for(&config, &args.net)?;
+    if args.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            network: &'a str,
+            batch: usize,
+            tiles: usize,
+            lanes: usize,
+            vault_bytes_used: u64,
+            segments: Vec<PlanRow>,
+        }
+        let out = Out {
+            network: &net.name,
+            batch: plan.batch,
+            tiles: plan.tiles,
+            lanes: plan.lanes,
+            vault_bytes_used: plan.map.used(),
+            segments: plan_rows(&plan),
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "network {} on {} tiles x {} lanes, batch {}: {} bytes per vault",
+        net.name,
+        plan.tiles,
+        plan.lanes,
+        plan.batch,
+        plan.map.used()
+    );
+    println!("memory map (every vault):");
+    for r in plan.map.regions() {
+        println!("  {:<8} {:#10x} {:>9} bytes", r.name, r.base, r.bytes);
+    }
+    println!(
+        "{:<9} {:<34} {:>5} {:>10} {:>11} {:>11} {:>8}",
+        "phase", "segment", "tiles", "MACs", "DRAM read", "DRAM write", "NoC el."
+    );
+    for ph in &plan.phases {
+        for s in &ph.segments {
+            println!(
+                "{:<9} {:<34} {:>5} {:>10} {:>11} {:>11} {:>8}",
+                ph.name,
+                s.label,
+                s.tiles_used(),
+                s.macs,
+                s.bytes_read,
+                s.bytes_written,
+                s.noc_elements
+            );
+            if args.nests {
+                for (t, n) in &s.nests {
+                    println!("            tile {t:>2}: {n}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inputs and targets of a data set, fixed point, sample-major.
+struct DataSet {
+    x: Vec<i16>,
+    t: Vec<i16>,
+    samples: usize,
+}
+
+fn to_fixed(v: f64, dtype: npy::Dtype, f: u32) -> i16 {
+    match dtype {
+        npy::Dtype::I16 => v as i16,
+        _ => (v * (1u64 << f) as f64).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16,
+    }
+}
+
+fn load_data(dir: &Path, in_len: usize, out_len: usize, f: u32) -> Result<DataSet> {
+    let x = npy::read(&dir.join("x.npy"))?;
+    let t = npy::read(&dir.join("t.npy"))?;
+    let n = *x.shape.first().context("x.npy has no dimensions")?;
+    if x.values.len() != n * in_len {
+        bail!(
+            "x.npy: shape {:?} does not hold samples of {in_len} inputs",
+            x.shape
+        );
+    }
+    if t.shape.first() != Some(&n) || t.values.len() != n * out_len {
+        bail!(
+            "t.npy: shape {:?} is not {n} samples of {out_len} targets",
+            t.shape
+        );
+    }
+    Ok(DataSet {
+        x: x.values.iter().map(|&v| to_fixed(v, x.dtype, f)).collect(),
+        t: t.values.iter().map(|&v| to_fixed(v, t.dtype, f)).collect(),
+        samples: n,
+    })
+}
+
+/// Inputs uniform in [-1, 1); targets from a teacher network of the same shape.
+fn synthetic_data(golden: &GoldenNet, batch: usize, seed: u64) -> Result<DataSet> {
+    let fmt = golden.fmt();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7EAC_4E12);
+    let in_len = golden.shapes()[0].input.len();
+    let samples = batch * SYNTHETIC_BATCHES;
+    let one = 1i32 << fmt.f;
+    let x: Vec<i16> = (0..samples * in_len)
+        .map(|_| rng.gen_range(-one..one) as i16)
+        .collect();
+    let teacher = Params::random(golden.shapes(), fmt, &mut rng);
+    let mut t = vec![];
+    for s in 0..SYNTHETIC_BATCHES {
+        let xb = &x[s * batch * in_len..(s + 1) * batch * in_len];
+        let rec = golden.forward(&teacher, xb, batch)?;
+        t.extend(golden.output(&rec, batch));
+    }
+    Ok(DataSet { x, t, samples })
+}
+
+fn le_i16(v: &[i16]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Weight or bias records: master then MAC value.
+fn records(master: &[i32], fmt: &Fixed16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(master.len() * RECORD_BYTES as usize);
+    for &m in master {
+        out.extend(m.to_le_bytes());
+        out.extend(fmt.mac_weight(m).0.to_le_bytes());
+        out.extend([0u8; 2]);
+    }
+    out
+}
+
+/// Per phase figures of one step.
+#[derive(Clone, Debug, Default, Serialize)]
+struct PhaseFigures {
+    phase: String,
+    cycles: u64,
+    useful_macs: u64,
+    utilization: f64,
+    dram_bytes_read: u64,
+    dram_bytes_written: u64,
+    row_hits: u64,
+    row_misses: u64,
+    noc_flits: u64,
+    saturation_events: u64,
+    mac_busy_cycles: u64,
+    segments: usize,
+    /// Host bus cycles spent loading the segments' programs (not in `cycles`).
+    host_load_cycles: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct StepFigures {
+    step: usize,
+    loss: f64,
+    phases: Vec<PhaseFigures>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    network: String,
+    config: String,
+    tiles: usize,
+    lanes: usize,
+    batch: usize,
+    eta: f64,
+    steps: Vec<StepFigures>,
+    /// Loss of the batch of each step, before its update.
+    loss: Vec<f64>,
+    /// Per phase, summed over the steps.
+    totals: Vec<PhaseFigures>,
+    simulated_cycles: u64,
+    simulation_seconds: f64,
+    simulation_cycles_per_second: f64,
+    checked_tensors: usize,
+}
+
+pub fn train_command(args: &TrainArgs) -> Result<()> {
+    let config = args.config.load()?;
+    match config.noc.flit_width {
+        32 => train::<32>(&config, args),
+        64 => train::<64>(&config, args),
+        w => bail!("noc.flit_width = {w}: no module instantiation for this width"),
+    }
+}
+
+/// The r values of this step's updates, in the order the hardware's lanes draw them.
+fn update_draws(plan: &Plan, lfsrs: &mut [Vec<Lfsr>]) -> HashMap<ParamRef, u16> {
+    let mut draws = HashMap::new();
+    for (t, beats) in plan.update_beats.iter().enumerate() {
+        for beat in beats {
+            for (lane, p) in beat.iter().enumerate() {
+                let r = lfsrs[t][lane].next_r();
+                if let Some(p) = p {
+                    draws.insert(*p, r);
+                }
+            }
+        }
+    }
+    draws
+}
+
+/// Reads tensors back from the simulated vaults and compares them with the golden model.
+struct Checker<'a> {
+    plan: &'a Plan,
+    checked: usize,
+}
+
+/// Where a value sits: which vaults hold it.
+#[derive(Clone, Copy)]
+enum Holders {
+    Every,
+    Owner,
+}
+
+impl Checker<'_> {
+    /// Compares `expected` (row-major `[rows][cols]`, rows = a layer's outputs split in chunks when
+    /// `by_rows`, else columns split) with DRAM: element `(r, c)` at `base + (r * cols + c) * stride`.
+    #[allow(clippy::too_many_arguments)]
+    fn tensor<const W: usize>(
+        &mut self,
+        sim: &ModuleSim<W>,
+        what: &str,
+        chunks: &[Chunk],
+        holders: Holders,
+        rows: usize,
+        cols: usize,
+        by_rows: bool,
+        base: u64,
+        stride: u64,
+        width: usize,
+        expected: &dyn Fn(usize) -> i64,
+    ) -> Result<()> {
+        for c in chunks {
+            let vaults: Vec<usize> = match holders {
+                Holders::Every => (0..self.plan.tiles).collect(),
+                Holders::Owner => vec![c.tile],
+            };
+            for v in vaults {
+                let (r_range, c_range) = if by_rows {
+                    (c.start..c.start + c.len, 0..cols)
+                } else {
+                    (0..rows, c.start..c.start + c.len)
+                };
+                for r in r_range {
+                    for col in c_range.clone() {
+                        let idx = r * cols + col;
+                        let bytes = sim.drams[v].peek(base + idx as u64 * stride, width);
+                        let got = match width {
+                            2 => i16::from_le_bytes([bytes[0], bytes[1]]) as i64,
+                            _ => i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as i64,
+                        };
+                        let want = expected(idx);
+                        if got != want {
+                            if std::env::var("NT_DEBUG").is_ok() {
+                                let all: Vec<i64> = (0..rows * cols).map(|i| expected(i)).collect();
+                                let sim_all: Vec<i64> = (0..rows * cols).map(|i| {
+                                    let bytes = sim.drams[v].peek(base + i as u64 * stride, width);
+                                    if width == 2 { i16::from_le_bytes([bytes[0], bytes[1]]) as i64 } else { i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as i64 }
+                                }).collect();
+                                eprintln!("expected {all:?}\nsimulated {sim_all:?}");
+                            }
+                            bail!(
+                                "tensor {what} index [{r}][{col}] in vault {v}: expected {want}, simulated {got}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        self.checked += 1;
+        Ok(())
+    }
+
+    fn phase<const W: usize>(&mut self, sim: &ModuleSim<W>, phase: &str, g: &Step) -> Result<()> {
+        let plan = self.plan;
+        let map = &plan.map;
+        let nl = plan.layers.len();
+        let b = plan.batch;
+        for (l, f) in plan.layers.iter().enumerate() {
+            let ls = &g.layers[l];
+            let ch = &plan.chunks[l];
+            let act_holders = |gathered: bool| if gathered { Holders::Every } else { Holders::Owner };
+            match phase {
+                "forward" => self.tensor(
+                    sim,
+                    &format!("{} outputs y{l}", f.name),
+                    ch,
+                    act_holders(l + 1 < nl),
+                    b,
+                    f.n_out,
+                    false,
+                    map.base(&y_name(l)),
+                    2,
+                    2,
+                    &|i| ls.y[i] as i64,
+                )?,
+                "backward" => self.tensor(
+                    sim,
+                    &format!("{} errors d{l}", f.name),
+                    ch,
+                    act_holders(l > 0),
+                    b,
+                    f.n_out,
+                    false,
+                    map.base(&d_name(l)),
+                    2,
+                    2,
+                    &|i| ls.delta[i] as i64,
+                )?,
+                "gradient" => {
+                    self.tensor(
+                        sim,
+                        &format!("{} weight gradients gw{l}", f.name),
+                        ch,
+                        Holders::Owner,
+                        f.n_out,
+                        f.n_in,
+                        true,
+                        map.base(&gw_name(l)),
+                        4,
+                        4,
+                        &|i| ls.grad_w[i] as i64,
+                    )?;
+                    self.tensor(
+                        sim,
+                        &format!("{} bias gradients gb{l}", f.name),
+                        ch,
+                        Holders::Owner,
+                        f.n_out,
+                        1,
+                        true,
+                        map.base(&gb_name(l)),
+                        4,
+                        4,
+                        &|i| ls.grad_b[i] as i64,
+                    )?;
+                }
+                "update" => {
+                    let w = map.base(&w_name(l));
+                    self.tensor(
+                        sim,
+                        &format!("{} master weights w{l}", f.name),
+                        ch,
+                        Holders::Owner,
+                        f.n_out,
+                        f.n_in,
+                        true,
+                        w,
+                        RECORD_BYTES,
+                        4,
+                        &|i| ls.new_w[i] as i64,
+                    )?;
+                    self.tensor(
+                        sim,
+                        &format!("{} MAC weights w{l}", f.name),
+                        ch,
+                        act_holders(l > 0),
+                        f.n_out,
+                        f.n_in,
+                        true,
+                        w + RECORD_MAC_OFFSET,
+                        RECORD_BYTES,
+                        2,
+                        &|i| ls.new_mac_w[i] as i64,
+                    )?;
+                    self.tensor(
+                        sim,
+                        &format!("{} biases b{l}", f.name),
+                        ch,
+                        Holders::Owner,
+                        f.n_out,
+                        1,
+                        true,
+                        map.base(&b_name(l)),
+                        RECORD_BYTES,
+                        4,
+                        &|i| ls.new_b[i] as i64,
+                    )?;
+                }
+                _ => unreachable!("unknown phase {phase}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
+    let (net, plan) = plan_for(config, &args.net)?;
+    let fmt = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
+    let golden = GoldenNet::new(net.clone(), fmt)?;
+    let batch = plan.batch;
+    let in_len = golden.shapes()[0].input.len();
+    let out_len = golden.shapes().last().map(|s| s.output.len()).unwrap_or(0);
+    let data = match &args.data {
+        Some(dir) => load_data(dir, in_len, out_len, fmt.f)?,
+        None => synthetic_data(&golden, batch, args.seed)?,
+    };
+    if data.samples < batch {
+        bail!(
+            "the data set has {} samples, fewer than one batch of {batch}",
+            data.samples
+        );
+    }
+    let mut staged = Staged::new(&args.out)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let mut params = Params::random(golden.shapes(), fmt, &mut rng);
+    let lfsr_seed = rng.gen::<u32>();
+
+    let started = Instant::now();
+    let mut sim = ModuleSim::<W>::new(config)?;
+    if let Some(path) = &args.vcd {
+        sim.sim.record_vcd(path, nt_testbench::module_driver::MODULE_TOP)?;
+    }
+    sim.seed(lfsr_seed)?;
+    let mut lfsrs: Vec<Vec<Lfsr>> = (0..plan.tiles)
+        .map(|t| {
+            (0..plan.lanes)
+                .map(|lane| Lfsr::seeded(lfsr_seed ^ tile_salt(t), lane))
+                .collect()
+        })
+        .collect();
+
+    // Every vault starts with the constants and the parameters.
+    let one = 1i16 << fmt.f;
+    for v in 0..plan.tiles {
+        let d = &mut sim.drams[v];
+        d.poke(plan.map.base(CONST_REGION), &le_i16(&[one, -one]));
+        for (l, lp) in params.layers.iter().enumerate() {
+            d.poke(plan.map.base(&w_name(l)), &records(&lp.weights, &fmt));
+            d.poke(plan.map.base(&b_name(l)), &records(&lp.biases, &fmt));
+        }
+    }
+
+    let mut checker = Checker {
+        plan: &plan,
+        checked: 0,
+    };
+    let mut steps = vec![];
+    let batches = data.samples / batch;
+    for step in 0..args.steps {
+        let first = (step % batches) * batch;
+        let x = &data.x[first * in_len..(first + batch) * in_len];
+        let t = &data.t[first * out_len..(first + batch) * out_len];
+        for v in 0..plan.tiles {
+            sim.drams[v].poke(plan.map.base(INPUT_REGION), &le_i16(x));
+            sim.drams[v].poke(plan.map.base(TARGET_REGION), &le_i16(t));
+        }
+        let draws = update_draws(&plan, &mut lfsrs);
+        let g = golden.step(&params, x, t, batch, plan.eta, |p| {
+            draws.get(&p).copied().unwrap_or_else(|| {
+                panic!("parameter {p:?} has no update beat in the plan")
+            })
+        })?;
+        let mut phases = vec![];
+        for ph in &plan.phases {
+            let mut fig = PhaseFigures {
+                phase: ph.name.to_string(),
+                ..Default::default()
+            };
+            for seg in &ph.segments {
+                let load_start = sim.cycles();
+                for (tile, prog) in seg.programs.iter().enumerate() {
+                    sim.load_program(tile, &encode(prog))
+                        .with_context(|| format!("segment {}", seg.label))?;
+                }
+                fig.host_load_cycles += sim.cycles() - load_start;
+                let elements: u64 = (seg.bytes_read + seg.bytes_written) / 2 + seg.macs;
+                let limit = SEGMENT_SLACK_CYCLES + CYCLES_PER_ELEMENT_LIMIT * elements;
+                let cycles = sim
+                    .run(limit)
+                    .with_context(|| format!("step {step}, phase {}, segment {}", ph.name, seg.label))?;
+                fig.cycles += cycles;
+                fig.useful_macs += seg.macs;
+                fig.segments += 1;
+                let mut c = TileCounters::default();
+                for tile in 0..plan.tiles {
+                    c.add(&sim.counters(tile)?);
+                }
+                fig.dram_bytes_read += c.bytes_read;
+                fig.dram_bytes_written += c.bytes_written;
+                fig.row_hits += c.row_hits;
+                fig.row_misses += c.row_misses;
+                fig.noc_flits += c.flits_sent;
+                fig.saturation_events += c.sat_events;
+                fig.mac_busy_cycles += c.mac_busy_cycles;
+            }
+            sim.drain()?;
+            checker
+                .phase(&sim, ph.name, &g)
+                .with_context(|| format!("step {step}, after the {} phase", ph.name))?;
+            fig.utilization =
+                fig.useful_macs as f64 / (plan.tiles * plan.lanes) as f64 / fig.cycles.max(1) as f64;
+            phases.push(fig);
+        }
+        eprintln!(
+            "step {step}: loss {:.6}, cycles {}",
+            g.loss,
+            phases.iter().map(|p| p.cycles).sum::<u64>()
+        );
+        steps.push(StepFigures {
+            step,
+            loss: g.loss,
+            phases,
+        });
+        params = g.params.clone();
+        if step + 1 == args.steps {
+            write_tensors(&mut staged, &plan, &g)?;
+        }
+    }
+    sim.sim.finish()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut totals: Vec<PhaseFigures> = vec![];
+    for s in &steps {
+        for (i, p) in s.phases.iter().enumerate() {
+            if totals.len() <= i {
+                totals.push(PhaseFigures {
+                    phase: p.phase.clone(),
+                    ..Default::default()
+                });
+            }
+            let t = &mut totals[i];
+            t.cycles += p.cycles;
+            t.useful_macs += p.useful_macs;
+            t.dram_bytes_read += p.dram_bytes_read;
+            t.dram_bytes_written += p.dram_bytes_written;
+            t.row_hits += p.row_hits;
+            t.row_misses += p.row_misses;
+            t.noc_flits += p.noc_flits;
+            t.saturation_events += p.saturation_events;
+            t.mac_busy_cycles += p.mac_busy_cycles;
+            t.segments += p.segments;
+            t.host_load_cycles += p.host_load_cycles;
+        }
+    }
+    for t in &mut totals {
+        t.utilization =
+            t.useful_macs as f64 / (plan.tiles * plan.lanes) as f64 / t.cycles.max(1) as f64;
+    }
+    let summary = Summary {
+        network: net.name.clone(),
+        config: args.config.config.display().to_string(),
+        tiles: plan.tiles,
+        lanes: plan.lanes,
+        batch,
+        eta: plan.eta as f64 / (1u64 << ETA_FRAC_BITS) as f64,
+        loss: steps.iter().map(|s| s.loss).collect(),
+        steps,
+        totals,
+        simulated_cycles: sim.cycles(),
+        simulation_seconds: seconds,
+        simulation_cycles_per_second: sim.cycles() as f64 / seconds.max(1e-9),
+        checked_tensors: checker.checked,
+    };
+    staged.write("summary.json", serde_json::to_string_pretty(&summary)? + "\n")?;
+    staged.commit()?;
+    println!(
+        "trained {} for {} steps on {} tiles x {} lanes: every phase matched the golden model ({} tensors checked); loss {:.6} -> {:.6}; summary in {}",
+        net.name,
+        args.steps,
+        plan.tiles,
+        plan.lanes,
+        summary.checked_tensors,
+        summary.loss.first().copied().unwrap_or(0.0),
+        summary.loss.last().copied().unwrap_or(0.0),
+        args.out.join("summary.json").display()
+    );
+    Ok(())
+}
+
+/// The last step's tensors, as the golden model and the simulation (checked equal) hold them.
+fn write_tensors(staged: &mut Staged, plan: &Plan, g: &Step) -> Result<()> {
+    let b = plan.batch;
+    for (l, f) in plan.layers.iter().enumerate() {
+        let ls = &g.layers[l];
+        staged.write(&format!("{}_y.npy", f.name), npy::encode_i16(&[b, f.n_out], &ls.y))?;
+        staged.write(&format!("{}_delta.npy", f.name), npy::encode_i16(&[b, f.n_out], &ls.delta))?;
+        staged.write(
+            &format!("{}_grad_w.npy", f.name),
+            npy::encode_i32(&[f.n_out, f.n_in], &ls.grad_w),
+        )?;
+        staged.write(&format!("{}_grad_b.npy", f.name), npy::encode_i32(&[f.n_out], &ls.grad_b))?;
+        staged.write(&format!("{}_w.npy", f.name), npy::encode_i32(&[f.n_out, f.n_in], &ls.new_w))?;
+        staged.write(&format!("{}_b.npy", f.name), npy::encode_i32(&[f.n_out], &ls.new_b))?;
+    }
+    Ok(())
+}
