@@ -2,10 +2,8 @@
 //! rust-hdl simulation of the whole module, every phase's tensors checked against the golden model.
 
 use crate::cli::{CompileArgs, NetArgs, TrainArgs};
-use crate::compiler::fc::{b_name, d_name, gb_name, gw_name, w_name, y_name, CONST_REGION, INPUT_REGION, TARGET_REGION};
-use crate::compiler::memory_map::{RECORD_BYTES, RECORD_MAC_OFFSET};
-use crate::compiler::partition::Chunk;
-use crate::compiler::{self, FcLayer, ParamRef, Plan};
+use crate::compiler::memory_map::RECORD_BYTES;
+use crate::compiler::{self, GoldenRef, ParamRef, Plan};
 use crate::npy;
 use crate::output::Staged;
 use anyhow::{bail, Context, Result};
@@ -16,7 +14,7 @@ use nt_testbench::golden::lfsr::Lfsr;
 use nt_testbench::golden::net::{GoldenNet, Params, Step};
 use nt_testbench::golden::Fixed16;
 use nt_testbench::module_driver::{ModuleSim, TileCounters};
-use nt_testbench::network::{Layer, Network};
+use nt_testbench::network::Network;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -41,32 +39,10 @@ fn eta_fixed(eta: f64) -> Result<u16> {
     Ok(v as u16)
 }
 
-/// The network and its layers in the compiler's terms.
-fn load_network(args: &NetArgs) -> Result<(Network, Vec<FcLayer>)> {
-    let net = Network::load(&args.net)?;
-    let shapes = net.shapes()?;
-    let mut layers = vec![];
-    for (i, (layer, shape)) in net.layers.iter().zip(&shapes).enumerate() {
-        match layer {
-            Layer::Fc { act, .. } => layers.push(FcLayer {
-                name: format!("fc{i}"),
-                n_in: shape.input.len(),
-                n_out: shape.output.len(),
-                act: act.code(),
-            }),
-            other => bail!(
-                "layer {i} ({}): the compiler does not map this layer type to the module yet (fully connected layers only)",
-                other.type_name()
-            ),
-        }
-    }
-    Ok((net, layers))
-}
-
 fn plan_for(config: &Config, args: &NetArgs) -> Result<(Network, Plan)> {
-    let (net, layers) = load_network(args)?;
+    let net = Network::load(&args.net)?;
     let eta = eta_fixed(args.eta)?;
-    let plan = compiler::compile(&layers, args.batch, eta, config)
+    let plan = compiler::compile(&net, args.batch, eta, config)
         .with_context(|| format!("compiling {}", args.net.display()))?;
     Ok((net, plan))
 }
@@ -88,7 +64,7 @@ fn plan_rows(plan: &Plan) -> Vec<PlanRow> {
     for ph in &plan.phases {
         for s in &ph.segments {
             rows.push(PlanRow {
-                layer: plan.layers[s.layer].name.clone(),
+                layer: plan.layer_names[s.layer].clone(),
                 phase: ph.name.to_string(),
                 segment: s.label.clone(),
                 tiles_used: s.tiles_used(),
@@ -312,180 +288,39 @@ struct Checker<'a> {
     checked: usize,
 }
 
-/// Where a value sits: which vaults hold it.
-#[derive(Clone, Copy)]
-enum Holders {
-    Every,
-    Owner,
+fn golden_value(g: &Step, r: GoldenRef, i: usize) -> i64 {
+    match r {
+        GoldenRef::Y(l) => g.layers[l].y[i] as i64,
+        GoldenRef::Delta(l) => g.layers[l].delta[i] as i64,
+        GoldenRef::GradW(l) => g.layers[l].grad_w[i] as i64,
+        GoldenRef::GradB(l) => g.layers[l].grad_b[i] as i64,
+        GoldenRef::NewW(l) => g.layers[l].new_w[i] as i64,
+        GoldenRef::NewMacW(l) => g.layers[l].new_mac_w[i] as i64,
+        GoldenRef::NewB(l) => g.layers[l].new_b[i] as i64,
+    }
 }
 
 impl Checker<'_> {
-    /// Compares `expected` (row-major `[rows][cols]`, rows = a layer's outputs split in chunks when
-    /// `by_rows`, else columns split) with DRAM: element `(r, c)` at `base + (r * cols + c) * stride`.
-    #[allow(clippy::too_many_arguments)]
-    fn tensor<const W: usize>(
-        &mut self,
-        sim: &ModuleSim<W>,
-        what: &str,
-        chunks: &[Chunk],
-        holders: Holders,
-        rows: usize,
-        cols: usize,
-        by_rows: bool,
-        base: u64,
-        stride: u64,
-        width: usize,
-        expected: &dyn Fn(usize) -> i64,
-    ) -> Result<()> {
-        for c in chunks {
-            let vaults: Vec<usize> = match holders {
-                Holders::Every => (0..self.plan.tiles).collect(),
-                Holders::Owner => vec![c.tile],
-            };
-            for v in vaults {
-                let (r_range, c_range) = if by_rows {
-                    (c.start..c.start + c.len, 0..cols)
-                } else {
-                    (0..rows, c.start..c.start + c.len)
-                };
-                for r in r_range {
-                    for col in c_range.clone() {
-                        let idx = r * cols + col;
-                        let bytes = sim.drams[v].peek(base + idx as u64 * stride, width);
-                        let got = match width {
-                            2 => i16::from_le_bytes([bytes[0], bytes[1]]) as i64,
-                            _ => i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as i64,
-                        };
-                        let want = expected(idx);
-                        if got != want {
-                            if std::env::var("NT_DEBUG").is_ok() {
-                                let all: Vec<i64> = (0..rows * cols).map(|i| expected(i)).collect();
-                                let sim_all: Vec<i64> = (0..rows * cols).map(|i| {
-                                    let bytes = sim.drams[v].peek(base + i as u64 * stride, width);
-                                    if width == 2 { i16::from_le_bytes([bytes[0], bytes[1]]) as i64 } else { i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as i64 }
-                                }).collect();
-                                eprintln!("expected {all:?}\nsimulated {sim_all:?}");
-                            }
-                            bail!(
-                                "tensor {what} index [{r}][{col}] in vault {v}: expected {want}, simulated {got}"
-                            );
-                        }
+    fn phase<const W: usize>(&mut self, sim: &ModuleSim<W>, phase: &str, g: &Step) -> Result<()> {
+        for c in self.plan.checks.iter().filter(|c| c.phase == phase) {
+            for (vault, elements) in &c.places {
+                for &(i, addr) in elements {
+                    let b = sim.drams[*vault].peek(addr, c.width);
+                    let got = match c.width {
+                        2 => i16::from_le_bytes([b[0], b[1]]) as i64,
+                        _ => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+                    };
+                    let want = golden_value(g, c.golden, i);
+                    if got != want {
+                        bail!(
+                            "tensor {} ({:?}) element {i} in vault {vault} at {addr:#x}: expected {want}, simulated {got}",
+                            c.name,
+                            c.golden
+                        );
                     }
                 }
             }
-        }
-        self.checked += 1;
-        Ok(())
-    }
-
-    fn phase<const W: usize>(&mut self, sim: &ModuleSim<W>, phase: &str, g: &Step) -> Result<()> {
-        let plan = self.plan;
-        let map = &plan.map;
-        let nl = plan.layers.len();
-        let b = plan.batch;
-        for (l, f) in plan.layers.iter().enumerate() {
-            let ls = &g.layers[l];
-            let ch = &plan.chunks[l];
-            let act_holders = |gathered: bool| if gathered { Holders::Every } else { Holders::Owner };
-            match phase {
-                "forward" => self.tensor(
-                    sim,
-                    &format!("{} outputs y{l}", f.name),
-                    ch,
-                    act_holders(l + 1 < nl),
-                    b,
-                    f.n_out,
-                    false,
-                    map.base(&y_name(l)),
-                    2,
-                    2,
-                    &|i| ls.y[i] as i64,
-                )?,
-                "backward" => self.tensor(
-                    sim,
-                    &format!("{} errors d{l}", f.name),
-                    ch,
-                    act_holders(l > 0),
-                    b,
-                    f.n_out,
-                    false,
-                    map.base(&d_name(l)),
-                    2,
-                    2,
-                    &|i| ls.delta[i] as i64,
-                )?,
-                "gradient" => {
-                    self.tensor(
-                        sim,
-                        &format!("{} weight gradients gw{l}", f.name),
-                        ch,
-                        Holders::Owner,
-                        f.n_out,
-                        f.n_in,
-                        true,
-                        map.base(&gw_name(l)),
-                        4,
-                        4,
-                        &|i| ls.grad_w[i] as i64,
-                    )?;
-                    self.tensor(
-                        sim,
-                        &format!("{} bias gradients gb{l}", f.name),
-                        ch,
-                        Holders::Owner,
-                        f.n_out,
-                        1,
-                        true,
-                        map.base(&gb_name(l)),
-                        4,
-                        4,
-                        &|i| ls.grad_b[i] as i64,
-                    )?;
-                }
-                "update" => {
-                    let w = map.base(&w_name(l));
-                    self.tensor(
-                        sim,
-                        &format!("{} master weights w{l}", f.name),
-                        ch,
-                        Holders::Owner,
-                        f.n_out,
-                        f.n_in,
-                        true,
-                        w,
-                        RECORD_BYTES,
-                        4,
-                        &|i| ls.new_w[i] as i64,
-                    )?;
-                    self.tensor(
-                        sim,
-                        &format!("{} MAC weights w{l}", f.name),
-                        ch,
-                        act_holders(l > 0),
-                        f.n_out,
-                        f.n_in,
-                        true,
-                        w + RECORD_MAC_OFFSET,
-                        RECORD_BYTES,
-                        2,
-                        &|i| ls.new_mac_w[i] as i64,
-                    )?;
-                    self.tensor(
-                        sim,
-                        &format!("{} biases b{l}", f.name),
-                        ch,
-                        Holders::Owner,
-                        f.n_out,
-                        1,
-                        true,
-                        map.base(&b_name(l)),
-                        RECORD_BYTES,
-                        4,
-                        &|i| ls.new_b[i] as i64,
-                    )?;
-                }
-                _ => unreachable!("unknown phase {phase}"),
-            }
+            self.checked += 1;
         }
         Ok(())
     }
@@ -531,10 +366,10 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
     let one = 1i16 << fmt.f;
     for v in 0..plan.tiles {
         let d = &mut sim.drams[v];
-        d.poke(plan.map.base(CONST_REGION), &le_i16(&[one, -one]));
-        for (l, lp) in params.layers.iter().enumerate() {
-            d.poke(plan.map.base(&w_name(l)), &records(&lp.weights, &fmt));
-            d.poke(plan.map.base(&b_name(l)), &records(&lp.biases, &fmt));
+        d.poke(plan.konst, &le_i16(&[one, -one]));
+        for (lp, &(w, b)) in params.layers.iter().zip(&plan.params) {
+            d.poke(w, &records(&lp.weights, &fmt));
+            d.poke(b, &records(&lp.biases, &fmt));
         }
     }
 
@@ -549,8 +384,12 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
         let x = &data.x[first * in_len..(first + batch) * in_len];
         let t = &data.t[first * out_len..(first + batch) * out_len];
         for v in 0..plan.tiles {
-            sim.drams[v].poke(plan.map.base(INPUT_REGION), &le_i16(x));
-            sim.drams[v].poke(plan.map.base(TARGET_REGION), &le_i16(t));
+            for (&a, &val) in plan.input_addrs.iter().zip(x) {
+                sim.drams[v].poke(a, &val.to_le_bytes());
+            }
+            for (&a, &val) in plan.target_addrs.iter().zip(t) {
+                sim.drams[v].poke(a, &val.to_le_bytes());
+            }
         }
         let draws = update_draws(&plan, &mut lfsrs);
         let g = golden.step(&params, x, t, batch, plan.eta, |p| {
@@ -676,18 +515,14 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
 
 /// The last step's tensors, as the golden model and the simulation (checked equal) hold them.
 fn write_tensors(staged: &mut Staged, plan: &Plan, g: &Step) -> Result<()> {
-    let b = plan.batch;
-    for (l, f) in plan.layers.iter().enumerate() {
-        let ls = &g.layers[l];
-        staged.write(&format!("{}_y.npy", f.name), npy::encode_i16(&[b, f.n_out], &ls.y))?;
-        staged.write(&format!("{}_delta.npy", f.name), npy::encode_i16(&[b, f.n_out], &ls.delta))?;
-        staged.write(
-            &format!("{}_grad_w.npy", f.name),
-            npy::encode_i32(&[f.n_out, f.n_in], &ls.grad_w),
-        )?;
-        staged.write(&format!("{}_grad_b.npy", f.name), npy::encode_i32(&[f.n_out], &ls.grad_b))?;
-        staged.write(&format!("{}_w.npy", f.name), npy::encode_i32(&[f.n_out, f.n_in], &ls.new_w))?;
-        staged.write(&format!("{}_b.npy", f.name), npy::encode_i32(&[f.n_out], &ls.new_b))?;
+    for (name, ls) in plan.layer_names.iter().zip(&g.layers) {
+        let n = |v: usize| [v];
+        staged.write(&format!("{name}_y.npy"), npy::encode_i16(&n(ls.y.len()), &ls.y))?;
+        staged.write(&format!("{name}_delta.npy"), npy::encode_i16(&n(ls.delta.len()), &ls.delta))?;
+        staged.write(&format!("{name}_grad_w.npy"), npy::encode_i32(&n(ls.grad_w.len()), &ls.grad_w))?;
+        staged.write(&format!("{name}_grad_b.npy"), npy::encode_i32(&n(ls.grad_b.len()), &ls.grad_b))?;
+        staged.write(&format!("{name}_w.npy"), npy::encode_i32(&n(ls.new_w.len()), &ls.new_w))?;
+        staged.write(&format!("{name}_b.npy"), npy::encode_i32(&n(ls.new_b.len()), &ls.new_b))?;
     }
     Ok(())
 }

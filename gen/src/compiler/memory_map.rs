@@ -45,10 +45,6 @@ impl MemoryMap {
         base
     }
 
-    pub fn base(&self, name: &str) -> u64 {
-        self.regions[name].base
-    }
-
     /// Bytes in use.
     pub fn used(&self) -> u64 {
         self.next

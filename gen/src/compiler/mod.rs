@@ -13,7 +13,7 @@
 //! inputs, activations, errors and MAC weights are replicated where other tiles need them
 //! (gathered after they change); master weights, gradients and biases live with their chunk.
 
-pub mod fc;
+pub mod lower;
 pub mod memory_map;
 pub mod partition;
 pub mod program;
@@ -22,17 +22,7 @@ use anyhow::Result;
 use memory_map::MemoryMap;
 use nt_hdl::config::Config;
 use nt_hdl::dataflow_program::Instr;
-use partition::Chunk;
-
-/// A fully connected layer as the compiler sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FcLayer {
-    pub name: String,
-    pub n_in: usize,
-    pub n_out: usize,
-    /// Activation code (0 identity, 1 ReLU, 2 leaky ReLU, 3 sigmoid, 4 tanh).
-    pub act: u8,
-}
+use nt_testbench::network::Network;
 
 pub use nt_testbench::golden::net::{ParamKind, ParamRef};
 
@@ -67,22 +57,54 @@ pub struct Phase {
     pub segments: Vec<Segment>,
 }
 
+/// A tensor of the golden model's step, by layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoldenRef {
+    Y(usize),
+    Delta(usize),
+    GradW(usize),
+    GradB(usize),
+    NewW(usize),
+    NewMacW(usize),
+    NewB(usize),
+}
+
+/// Where a tensor's values sit in the vaults after a phase.
+#[derive(Clone, Debug)]
+pub struct TensorCheck {
+    pub phase: &'static str,
+    pub name: String,
+    pub golden: GoldenRef,
+    /// Bytes per element (2 or 4), little-endian two's complement.
+    pub width: usize,
+    /// Per vault: (index in the golden tensor, byte address).
+    pub places: Vec<(usize, Vec<(usize, u64)>)>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Plan {
-    pub layers: Vec<FcLayer>,
+    pub name: String,
+    pub layer_names: Vec<String>,
     pub batch: usize,
     pub tiles: usize,
     pub lanes: usize,
     pub eta: u16,
     pub map: MemoryMap,
-    /// Per layer, the chunks of its outputs.
-    pub chunks: Vec<Vec<Chunk>>,
     pub phases: Vec<Phase>,
     /// Per tile, its update beats in order; per beat, what each lane updates (None: an idle lane,
     /// whose LFSR still steps).
     pub update_beats: Vec<Vec<Vec<Option<ParamRef>>>>,
+    /// What to compare after each phase.
+    pub checks: Vec<TensorCheck>,
+    /// Byte address of each element of a batch's input and target (the host writes them).
+    pub input_addrs: Vec<u64>,
+    pub target_addrs: Vec<u64>,
+    /// Per layer, the base of its weight records and of its bias records.
+    pub params: Vec<(u64, u64)>,
+    /// The constants 1.0 and -1.0 (16-bit).
+    pub konst: u64,
 }
 
-pub fn compile(layers: &[FcLayer], batch: usize, eta: u16, config: &Config) -> Result<Plan> {
-    fc::compile(layers, batch, eta, config)
+pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result<Plan> {
+    lower::compile(net, batch, eta, config)
 }

@@ -1,0 +1,1088 @@
+//! Lowering of fully connected and Elman recurrent layers to segments (see [`super`] for the
+//! execution model).
+//!
+//! Both are matrix products on the PE; per chunk of `K` outputs (lanes):
+//! - forward: buffer A <- MAC weight rows (entry i of lane k holds `W[j0+k][i]`), buffer B <-
+//!   biases; stream b = the input vector of each sample, one reduction per sample;
+//! - output error: buffer A <- `y, t` pairs per sample, buffer B <- `y`; stream b = `+1, -1` per
+//!   sample; a backward-mode reduction of two terms gives `q(sat16(y - t) * f'(y))`;
+//! - error at the layer's input (lanes over the inputs): buffer A <- `W[j][i0+k]` read across
+//!   the rows (the transpose is the stride order), buffer B <- the stored input values (for the
+//!   derivative); stream b = the errors of each sample;
+//! - gradient: buffer A <- the errors of the chunk, sample by sample; stream b = one input
+//!   element across the batch, for each input: one reduction over the batch per weight; bias
+//!   gradients with stream b = the constant 1.0;
+//! - update: element-wise, stream a = master weights, stream b = gradients; the new master and
+//!   MAC weight go back into the records.
+//!
+//! An Elman layer keeps, per sample and step s, the vector `u_s = [x_s, h_s]` contiguous in
+//! DRAM (`h_0 = 0`), so that step s is one product with the concatenated rows `[W_x W_h]` (two
+//! buffer fills, one reduction of `n + H` terms), and its result `h_{s+1}` is written straight
+//! into `u_{s+1}`. The weight gradient of `[W_x W_h]` is one reduction over batch and steps
+//! (`h_0 = 0` adds nothing). Backpropagation through time runs the input-error product with
+//! `W_h` once per step.
+
+use super::memory_map::{MemoryMap, RECORD_BYTES, RECORD_MAC_OFFSET};
+use super::partition::{chunks, of_tile, Chunk};
+use super::program::{fill, mode, op, shape, Access};
+use super::{GoldenRef, ParamKind, ParamRef, Phase, Plan, Segment, TensorCheck};
+use anyhow::{bail, Result};
+use nt_hdl::config::Config;
+use nt_hdl::dataflow_program::{Dest, Instr, Slot};
+use nt_hdl::pe_feeder::{Feed, FeedSetting};
+use nt_testbench::golden::Activation;
+use nt_testbench::network::{Layer, Network};
+
+/// Bytes of an activation or error element.
+const ACT: u64 = 2;
+/// Bytes of a gradient element.
+const GRAD: u64 = 4;
+pub const CONST_REGION: &str = "const";
+
+/// Activations of a batch: element `(b, i)` at `base + b * sample + 2 * i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub base: u64,
+    pub sample: u64,
+    pub n: usize,
+}
+
+impl View {
+    fn at(&self, b: usize, i: usize) -> u64 {
+        self.base + b as u64 * self.sample + ACT * i as u64
+    }
+    /// Elements `start..start+len` of every sample, element fastest.
+    fn block(&self, start: usize, len: usize, batch: usize) -> Access {
+        Access::new(
+            self.base + ACT * start as u64,
+            ACT as u32,
+            &[(len, ACT as i64), (batch, self.sample as i64)],
+        )
+    }
+    /// Every sample's vector, one after another.
+    fn samples(&self, batch: usize) -> Access {
+        self.block(0, self.n, batch)
+    }
+}
+
+/// One layer as lowered.
+struct Lowered {
+    name: String,
+    kind: Kind,
+    /// Where the layer's output lives (what the next layer reads).
+    out: View,
+    /// Where the error at the layer's output is written.
+    err: View,
+    act: u8,
+    chunks: Vec<Chunk>,
+    /// Weight and bias records.
+    w: u64,
+    b: u64,
+    gw: u64,
+    gb: u64,
+    /// The layer computes the error at its input.
+    input_error: bool,
+}
+
+enum Kind {
+    Fc {
+        n_in: usize,
+    },
+    Rnn {
+        n: usize,
+        hidden: usize,
+        steps: usize,
+        /// `u[b][s] = [x_s, h_s]` for s = 0..=steps.
+        u: u64,
+        /// Errors of `h_1..h_T`: `d[b][s][j]`.
+        d: u64,
+    },
+}
+
+/// Builds one segment from per-tile programs.
+struct SegmentBuilder {
+    seg: Segment,
+}
+
+fn nest(a: &Access) -> String {
+    let loops: Vec<String> = a.loops.iter().map(|(c, s)| format!("{c}x{s:+}")).collect();
+    format!("@{:#x} {}B [{}]", a.base, a.size, loops.join(" "))
+}
+
+impl SegmentBuilder {
+    fn new(label: String, layer: usize, tiles: usize) -> SegmentBuilder {
+        SegmentBuilder {
+            seg: Segment {
+                label,
+                layer,
+                programs: vec![vec![]; tiles],
+                macs: 0,
+                bytes_read: 0,
+                bytes_written: 0,
+                noc_elements: 0,
+                nests: vec![],
+            },
+        }
+    }
+
+    fn push(&mut self, tile: usize, i: Instr) {
+        self.seg.programs[tile].push(i);
+    }
+
+    /// Fills buffer A or B with the accesses, one run each, entries continuing across them.
+    fn fill(&mut self, tile: usize, buffer_b: bool, lanes: usize, parts: &[Access]) {
+        for (n, a) in parts.iter().enumerate() {
+            if n == 0 {
+                fill(&mut self.seg.programs[tile], buffer_b, lanes, a);
+            } else {
+                self.push(tile, a.stream(Slot::A, Dest::Pe));
+                self.push(tile, Instr::Run);
+            }
+            self.seg.bytes_read += a.bytes();
+            let what = if buffer_b { "fill B" } else { "fill A" };
+            self.seg.nests.push((tile, format!("{what} {}", nest(a))));
+        }
+    }
+
+    fn read(&mut self, tile: usize, slot: Slot, dest: Dest, a: &Access) {
+        self.push(tile, a.stream(slot, dest));
+        self.seg.bytes_read += a.bytes();
+        let text = match dest {
+            Dest::Tile(t) => {
+                self.seg.noc_elements += a.elements();
+                format!("send to tile {t} {}", nest(a))
+            }
+            _ => format!("stream {} {}", if slot == Slot::A { "a" } else { "b" }, nest(a)),
+        };
+        self.seg.nests.push((tile, text));
+    }
+
+    fn write(&mut self, tile: usize, a: &Access) {
+        self.push(tile, a.stream(Slot::W, Dest::Dram));
+        self.seg.bytes_written += a.bytes();
+        self.seg.nests.push((tile, format!("write {}", nest(a))));
+    }
+
+    /// A compute run: settings, stream b, write-back.
+    #[allow(clippy::too_many_arguments)]
+    fn compute(
+        &mut self,
+        tile: usize,
+        pe_mode: u8,
+        act: u8,
+        opb_step: bool,
+        opa_wrap: bool,
+        reduce: usize,
+        lanes: usize,
+        b: &Access,
+        w: &Access,
+    ) {
+        self.push(tile, op(pe_mode, act, Feed::Compute, opb_step, opa_wrap));
+        self.push(tile, shape(reduce, lanes));
+        self.read(tile, Slot::B, Dest::Pe, b);
+        self.write(tile, w);
+        self.push(tile, Instr::Run);
+    }
+
+    fn finish(mut self) -> Segment {
+        for p in &mut self.seg.programs {
+            p.push(Instr::End);
+        }
+        self.seg
+    }
+}
+
+/// All-gather: every tile's `pieces` end up in every vault, one round per segment.
+fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<Segment> {
+    let tiles = pieces.len();
+    (1..tiles)
+        .map(|r| {
+            let mut s = SegmentBuilder::new(format!("{label} round {r}"), layer, tiles);
+            for t in 0..tiles {
+                let (dst, src) = ((t + r) % tiles, (t + tiles - r) % tiles);
+                for i in 0..pieces[t].len().max(pieces[src].len()) {
+                    if let Some(a) = pieces[t].get(i) {
+                        s.read(t, Slot::A, Dest::Tile(dst as u8), a);
+                    }
+                    if let Some(a) = pieces[src].get(i) {
+                        s.write(t, a);
+                    }
+                    s.push(t, Instr::Run);
+                }
+            }
+            s.finish()
+        })
+        .collect()
+}
+
+/// The pieces of `view` each tile owns (its chunks), for a gather.
+fn view_pieces(view: &View, ch: &[Chunk], tiles: usize, batch: usize) -> Vec<Vec<Access>> {
+    (0..tiles)
+        .map(|t| {
+            of_tile(ch, t)
+                .iter()
+                .map(|c| view.block(c.start, c.len, batch))
+                .collect()
+        })
+        .collect()
+}
+
+/// MAC values of record rows `rows` (each `cols` records long, `row0` the block's first row).
+fn mac_rows(base: u64, c: &Chunk, cols: usize) -> Access {
+    Access::new(
+        base + (c.start * cols) as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
+        ACT as u32,
+        &[(c.len, (cols as u64 * RECORD_BYTES) as i64), (cols, RECORD_BYTES as i64)],
+    )
+}
+
+/// MAC values of columns `c` of a `rows x cols` record block, column fastest (a transpose).
+fn mac_cols(base: u64, c: &Chunk, rows: usize, cols: usize) -> Access {
+    Access::new(
+        base + c.start as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
+        ACT as u32,
+        &[(c.len, RECORD_BYTES as i64), (rows, (cols as u64 * RECORD_BYTES) as i64)],
+    )
+}
+
+/// Records of one chunk's rows in a weight block, for the update.
+struct UpdateBlock {
+    /// Records of the block, its gradient, its columns and the parameters' flat index offset.
+    w: u64,
+    g: u64,
+    cols: usize,
+    index0: usize,
+    kind: ParamKind,
+}
+
+pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result<Plan> {
+    let shapes = net.shapes()?;
+    let costs = net.costs()?;
+    let tiles = config.array.rows * config.array.cols;
+    let lanes = config.pe.lanes;
+    let depth = config.pe.lane_buffer_depth;
+    let nl = net.layers.len();
+    if batch == 0 {
+        bail!("batch size 0");
+    }
+    if 2 * batch > depth {
+        bail!(
+            "batch {batch}: the output error holds 2 x batch values per lane, more than pe.lane_buffer_depth = {depth}"
+        );
+    }
+
+    let mut map = MemoryMap::default();
+    let konst = map.alloc(CONST_REGION, 2 * ACT);
+    let in_len = shapes[0].input.len();
+
+    // Layout: every layer's records, outputs and errors.
+    let mut lw: Vec<Lowered> = vec![];
+    let mut input = View {
+        base: 0,
+        sample: 0,
+        n: in_len,
+    };
+    let mut input_addrs = vec![];
+    for (l, (layer, s)) in net.layers.iter().zip(&shapes).enumerate() {
+        let name = format!("{}{l}", layer.type_name());
+        let n_out = s.output.len();
+        let check = |what: &str, v: usize| -> Result<()> {
+            if v > depth {
+                bail!(
+                    "layer {l} ({}): {what} of {v} terms does not fit pe.lane_buffer_depth = {depth}",
+                    layer.type_name()
+                );
+            }
+            Ok(())
+        };
+        let w = map.alloc(&format!("{name}.w"), s.weights as u64 * RECORD_BYTES);
+        let b = map.alloc(&format!("{name}.b"), s.biases as u64 * RECORD_BYTES);
+        let gw = map.alloc(&format!("{name}.gw"), s.weights as u64 * GRAD);
+        let gb = map.alloc(&format!("{name}.gb"), s.biases as u64 * GRAD);
+        let input_error = Network::needs_input_error(&shapes, l);
+        let (kind, out, err, act) = match *layer {
+            Layer::Fc { act, .. } => {
+                if l == 0 {
+                    let base = map.alloc("input", (batch * in_len) as u64 * ACT);
+                    input = View {
+                        base,
+                        sample: in_len as u64 * ACT,
+                        n: in_len,
+                    };
+                    input_addrs = (0..batch * in_len)
+                        .map(|k| input.at(k / in_len, k % in_len))
+                        .collect();
+                }
+                check("a forward reduction", s.input.len())?;
+                if input_error {
+                    check("a backward reduction", n_out)?;
+                }
+                let dense = |base: u64| View {
+                    base,
+                    sample: n_out as u64 * ACT,
+                    n: n_out,
+                };
+                let y = map.alloc(&format!("{name}.y"), (batch * n_out) as u64 * ACT);
+                let d = map.alloc(&format!("{name}.d"), (batch * n_out) as u64 * ACT);
+                (Kind::Fc { n_in: s.input.len() }, dense(y), dense(d), act.code())
+            }
+            Layer::Rnn { hidden, steps } => {
+                let Some((t_steps, n)) = s.input.as_sequence() else {
+                    bail!("layer {l} (rnn): its input is not a sequence");
+                };
+                if l != 0 {
+                    bail!(
+                        "layer {l} (rnn): the compiler maps an rnn only as the first layer (its input read from the network input) so far"
+                    );
+                }
+                debug_assert_eq!(t_steps, steps);
+                check("a forward reduction", n + hidden)?;
+                check("a backward reduction", hidden)?;
+                check("a gradient reduction (batch x steps)", batch * steps)?;
+                let row = (n + hidden) as u64 * ACT;
+                let sample = row * (steps + 1) as u64;
+                let u = map.alloc(&format!("{name}.u"), batch as u64 * sample);
+                let d = map.alloc(
+                    &format!("{name}.d"),
+                    (batch * steps * hidden) as u64 * ACT,
+                );
+                input = View {
+                    base: u,
+                    sample,
+                    n: n + hidden,
+                };
+                input_addrs = (0..batch * steps * n)
+                    .map(|k| {
+                        let (bb, rest) = (k / (steps * n), k % (steps * n));
+                        u + bb as u64 * sample + (rest / n) as u64 * row + ACT * (rest % n) as u64
+                    })
+                    .collect();
+                let out = View {
+                    base: u + steps as u64 * row + n as u64 * ACT,
+                    sample,
+                    n: hidden,
+                };
+                let err = View {
+                    base: d + ((steps - 1) * hidden) as u64 * ACT,
+                    sample: (steps * hidden) as u64 * ACT,
+                    n: hidden,
+                };
+                (
+                    Kind::Rnn {
+                        n,
+                        hidden,
+                        steps,
+                        u,
+                        d,
+                    },
+                    out,
+                    err,
+                    Activation::Tanh.code(),
+                )
+            }
+            other => bail!(
+                "layer {l} ({}): the compiler does not map this layer type to the module yet (fully connected and rnn layers only)",
+                other.type_name()
+            ),
+        };
+        lw.push(Lowered {
+            name,
+            kind,
+            out,
+            err,
+            act,
+            chunks: chunks(n_out, tiles, lanes),
+            w,
+            b,
+            gw,
+            gb,
+            input_error,
+        });
+    }
+    // Targets sit with the same sample stride as the output, so one descriptor reads both.
+    let last = &lw[nl - 1];
+    let out_len = last.out.n;
+    let tgt = map.alloc("target", batch as u64 * last.out.sample);
+    let target_addrs: Vec<u64> = (0..batch * out_len)
+        .map(|k| tgt + (k / out_len) as u64 * last.out.sample + ACT * (k % out_len) as u64)
+        .collect();
+    map.check_fits(config.dram.vault_bytes())?;
+
+    // The input each layer reads: the network input or the previous layer's output.
+    let in_view = |l: usize| if l == 0 { input } else { lw[l - 1].out };
+    let mut checks: Vec<TensorCheck> = vec![];
+    let every: Vec<usize> = (0..tiles).collect();
+    // A check of a batch-major activation tensor laid out by `view`, for the chunk owners or all.
+    let act_check = |phase: &'static str,
+                     name: String,
+                     golden: GoldenRef,
+                     views: &[View],
+                     ch: &[Chunk],
+                     all: bool|
+     -> TensorCheck {
+        let n = views[0].n;
+        let steps = views.len();
+        let mut places = vec![];
+        for c in ch {
+            let vaults = if all { every.clone() } else { vec![c.tile] };
+            for v in vaults {
+                let mut e = vec![];
+                for b in 0..batch {
+                    for (s, view) in views.iter().enumerate() {
+                        for j in c.start..c.start + c.len {
+                            e.push(((b * steps + s) * n + j, view.at(b, j)));
+                        }
+                    }
+                }
+                places.push((v, e));
+            }
+        }
+        TensorCheck {
+            phase,
+            name,
+            golden,
+            width: 2,
+            places,
+        }
+    };
+    // A check of record or gradient rows of a chunk: element (j, i) of a `cols`-wide block.
+    let row_check = |phase: &'static str,
+                     name: String,
+                     golden: GoldenRef,
+                     base: u64,
+                     stride: u64,
+                     width: usize,
+                     cols: usize,
+                     index0: usize,
+                     ch: &[Chunk],
+                     all: bool|
+     -> TensorCheck {
+        let mut places = vec![];
+        for c in ch {
+            let vaults = if all { every.clone() } else { vec![c.tile] };
+            for v in vaults {
+                let mut e = vec![];
+                for j in c.start..c.start + c.len {
+                    for i in 0..cols {
+                        let k = j * cols + i;
+                        e.push((index0 + k, base + k as u64 * stride));
+                    }
+                }
+                places.push((v, e));
+            }
+        }
+        TensorCheck {
+            phase,
+            name,
+            golden,
+            width,
+            places,
+        }
+    };
+
+    // Forward.
+    let mut forward = vec![];
+    for l in 0..nl {
+        let ly = &lw[l];
+        let x = in_view(l);
+        let cost = costs[l].forward * batch as u64;
+        match ly.kind {
+            Kind::Fc { n_in } => {
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles);
+                for c in &ly.chunks {
+                    let t = c.tile;
+                    s.fill(t, false, c.len, &[mac_rows(ly.w, c, n_in)]);
+                    s.fill(
+                        t,
+                        true,
+                        c.len,
+                        &[Access::new(ly.b + c.start as u64 * RECORD_BYTES, 4, &[(c.len, RECORD_BYTES as i64)])],
+                    );
+                    s.compute(
+                        t,
+                        mode::FORWARD,
+                        ly.act,
+                        false,
+                        true,
+                        n_in,
+                        c.len,
+                        &x.samples(batch),
+                        &ly.out.block(c.start, c.len, batch),
+                    );
+                }
+                s.seg.macs = cost;
+                forward.push(s.finish());
+                checks.push(act_check(
+                    "forward",
+                    format!("{} outputs", ly.name),
+                    GoldenRef::Y(l),
+                    &[ly.out],
+                    &ly.chunks,
+                    l + 1 < nl,
+                ));
+                if l + 1 < nl {
+                    forward.extend(gather(
+                        &format!("{} gather outputs", ly.name),
+                        l,
+                        &view_pieces(&ly.out, &ly.chunks, tiles, batch),
+                    ));
+                }
+            }
+            Kind::Rnn {
+                n,
+                hidden,
+                steps,
+                u,
+                ..
+            } => {
+                let row = (n + hidden) as u64 * ACT;
+                let step_view = |s: usize| View {
+                    base: u + s as u64 * row,
+                    sample: x.sample,
+                    n: n + hidden,
+                };
+                let h_view = |s: usize| View {
+                    base: u + s as u64 * row + n as u64 * ACT,
+                    sample: x.sample,
+                    n: hidden,
+                };
+                for st in 0..steps {
+                    let mut s =
+                        SegmentBuilder::new(format!("{} forward step {}", ly.name, st + 1), l, tiles);
+                    for c in &ly.chunks {
+                        let t = c.tile;
+                        s.fill(
+                            t,
+                            false,
+                            c.len,
+                            &[
+                                mac_rows(ly.w, c, n),
+                                mac_rows(ly.w + (hidden * n) as u64 * RECORD_BYTES, c, hidden),
+                            ],
+                        );
+                        s.fill(
+                            t,
+                            true,
+                            c.len,
+                            &[Access::new(ly.b + c.start as u64 * RECORD_BYTES, 4, &[(c.len, RECORD_BYTES as i64)])],
+                        );
+                        s.compute(
+                            t,
+                            mode::FORWARD,
+                            ly.act,
+                            false,
+                            true,
+                            n + hidden,
+                            c.len,
+                            &step_view(st).samples(batch),
+                            &h_view(st + 1).block(c.start, c.len, batch),
+                        );
+                    }
+                    s.seg.macs = cost / steps as u64;
+                    forward.push(s.finish());
+                    if st + 1 < steps || l + 1 < nl {
+                        forward.extend(gather(
+                            &format!("{} gather h{}", ly.name, st + 1),
+                            l,
+                            &view_pieces(&h_view(st + 1), &ly.chunks, tiles, batch),
+                        ));
+                    }
+                }
+                let hs: Vec<View> = (1..=steps).map(h_view).collect();
+                checks.push(act_check(
+                    "forward",
+                    format!("{} hidden states", ly.name),
+                    GoldenRef::Y(l),
+                    &hs,
+                    &ly.chunks,
+                    false,
+                ));
+            }
+        }
+    }
+
+    // Backward: the output error, then each layer's error at its input (and BPTT).
+    let mut backward = vec![];
+    {
+        let l = nl - 1;
+        let ly = &lw[l];
+        let mut s = SegmentBuilder::new(format!("{} output error", ly.name), l, tiles);
+        for c in &ly.chunks {
+            let t = c.tile;
+            let y = ly.out.block(c.start, c.len, batch);
+            let pairs = Access::new(
+                y.base,
+                ACT as u32,
+                &[
+                    (c.len, ACT as i64),
+                    (2, tgt as i64 - ly.out.base as i64),
+                    (batch, ly.out.sample as i64),
+                ],
+            );
+            s.fill(t, false, c.len, &[pairs]);
+            s.fill(t, true, c.len, &[y]);
+            s.compute(
+                t,
+                mode::BACKWARD,
+                ly.act,
+                true,
+                false,
+                2,
+                c.len,
+                &Access::new(konst, ACT as u32, &[(2, ACT as i64), (batch, 0)]),
+                &ly.err.block(c.start, c.len, batch),
+            );
+        }
+        backward.push(s.finish());
+    }
+    for l in (0..nl).rev() {
+        let ly = &lw[l];
+        if let Kind::Rnn {
+            n,
+            hidden,
+            steps,
+            u,
+            d,
+        } = ly.kind
+        {
+            // Through time: delta_s from delta_{s+1} and W_h.
+            let row = (n + hidden) as u64 * ACT;
+            let dview = |s: usize| View {
+                base: d + (s * hidden) as u64 * ACT,
+                sample: (steps * hidden) as u64 * ACT,
+                n: hidden,
+            };
+            let wh = ly.w + (hidden * n) as u64 * RECORD_BYTES;
+            for st in (0..steps - 1).rev() {
+                backward.extend(gather(
+                    &format!("{} gather errors step {}", ly.name, st + 2),
+                    l,
+                    &view_pieces(&dview(st + 1), &ly.chunks, tiles, batch),
+                ));
+                let h = View {
+                    base: u + (st + 1) as u64 * row + n as u64 * ACT,
+                    sample: ly.out.sample,
+                    n: hidden,
+                };
+                let mut s = SegmentBuilder::new(
+                    format!("{} backward step {}", ly.name, st + 1),
+                    l,
+                    tiles,
+                );
+                for c in &ly.chunks {
+                    let t = c.tile;
+                    s.fill(t, false, c.len, &[mac_cols(wh, c, hidden, hidden)]);
+                    s.fill(t, true, c.len, &[h.block(c.start, c.len, batch)]);
+                    s.compute(
+                        t,
+                        mode::BACKWARD,
+                        ly.act,
+                        true,
+                        true,
+                        hidden,
+                        c.len,
+                        &dview(st + 1).samples(batch),
+                        &dview(st).block(c.start, c.len, batch),
+                    );
+                }
+                s.seg.macs = (batch * hidden * hidden) as u64;
+                backward.push(s.finish());
+            }
+            let views: Vec<View> = (0..steps).map(dview).collect();
+            checks.push(act_check(
+                "backward",
+                format!("{} errors", ly.name),
+                GoldenRef::Delta(l),
+                &views,
+                &ly.chunks,
+                false,
+            ));
+            if ly.input_error {
+                bail!("layer {l} (rnn): the error at an rnn's input is not compiled yet");
+            }
+            continue;
+        }
+        let Kind::Fc { n_in } = ly.kind else {
+            unreachable!()
+        };
+        checks.push(act_check(
+            "backward",
+            format!("{} errors", ly.name),
+            GoldenRef::Delta(l),
+            &[ly.err],
+            &ly.chunks,
+            ly.input_error,
+        ));
+        if !ly.input_error {
+            continue;
+        }
+        let prev = &lw[l - 1];
+        backward.extend(gather(
+            &format!("{} gather errors", ly.name),
+            l,
+            &view_pieces(&ly.err, &ly.chunks, tiles, batch),
+        ));
+        let n_out = ly.out.n;
+        let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles);
+        for c in &prev.chunks {
+            let t = c.tile;
+            s.fill(t, false, c.len, &[mac_cols(ly.w, c, n_out, n_in)]);
+            s.fill(t, true, c.len, &[prev.out.block(c.start, c.len, batch)]);
+            s.compute(
+                t,
+                mode::BACKWARD,
+                prev.act,
+                true,
+                true,
+                n_out,
+                c.len,
+                &ly.err.samples(batch),
+                &prev.err.block(c.start, c.len, batch),
+            );
+        }
+        s.seg.macs = (batch * n_in * n_out) as u64;
+        backward.push(s.finish());
+    }
+
+    // Weight gradients.
+    let mut gradient = vec![];
+    for l in 0..nl {
+        let ly = &lw[l];
+        let x = in_view(l);
+        let mut s = SegmentBuilder::new(format!("{} gradient", ly.name), l, tiles);
+        match ly.kind {
+            Kind::Fc { n_in } => {
+                for c in &ly.chunks {
+                    let t = c.tile;
+                    s.fill(t, false, c.len, &[ly.err.block(c.start, c.len, batch)]);
+                    s.compute(
+                        t,
+                        mode::GRADIENT,
+                        0,
+                        false,
+                        true,
+                        batch,
+                        c.len,
+                        &Access::new(x.base, ACT as u32, &[(batch, x.sample as i64), (n_in, ACT as i64)]),
+                        &Access::new(
+                            ly.gw + (c.start * n_in) as u64 * GRAD,
+                            GRAD as u32,
+                            &[(c.len, (n_in as u64 * GRAD) as i64), (n_in, GRAD as i64)],
+                        ),
+                    );
+                    s.compute(
+                        t,
+                        mode::GRADIENT,
+                        0,
+                        false,
+                        true,
+                        batch,
+                        c.len,
+                        &Access::new(konst, ACT as u32, &[(batch, 0)]),
+                        &Access::new(ly.gb + c.start as u64 * GRAD, GRAD as u32, &[(c.len, GRAD as i64)]),
+                    );
+                }
+                checks.push(row_check(
+                    "gradient",
+                    format!("{} weight gradients", ly.name),
+                    GoldenRef::GradW(l),
+                    ly.gw,
+                    GRAD,
+                    4,
+                    n_in,
+                    0,
+                    &ly.chunks,
+                    false,
+                ));
+            }
+            Kind::Rnn {
+                n,
+                hidden,
+                steps,
+                u,
+                d,
+            } => {
+                let row = (n + hidden) as u64 * ACT;
+                let reduce = batch * steps;
+                for c in &ly.chunks {
+                    let t = c.tile;
+                    // Errors of steps 1..T; the inputs u_0..u_{T-1} pair with them.
+                    s.fill(
+                        t,
+                        false,
+                        c.len,
+                        &[Access::new(
+                            d + c.start as u64 * ACT,
+                            ACT as u32,
+                            &[
+                                (c.len, ACT as i64),
+                                (steps, (hidden as u64 * ACT) as i64),
+                                (batch, (steps * hidden) as u64 as i64 * ACT as i64),
+                            ],
+                        )],
+                    );
+                    for (part, (first, cols, gbase)) in [
+                        (0, n, ly.gw),
+                        (n, hidden, ly.gw + (hidden * n) as u64 * GRAD),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        let _ = part;
+                        s.compute(
+                            t,
+                            mode::GRADIENT,
+                            0,
+                            false,
+                            true,
+                            reduce,
+                            c.len,
+                            &Access::new(
+                                u + first as u64 * ACT,
+                                ACT as u32,
+                                &[(steps, row as i64), (batch, x.sample as i64), (cols, ACT as i64)],
+                            ),
+                            &Access::new(
+                                gbase + (c.start * cols) as u64 * GRAD,
+                                GRAD as u32,
+                                &[(c.len, (cols as u64 * GRAD) as i64), (cols, GRAD as i64)],
+                            ),
+                        );
+                    }
+                    s.compute(
+                        t,
+                        mode::GRADIENT,
+                        0,
+                        false,
+                        true,
+                        reduce,
+                        c.len,
+                        &Access::new(konst, ACT as u32, &[(reduce, 0)]),
+                        &Access::new(ly.gb + c.start as u64 * GRAD, GRAD as u32, &[(c.len, GRAD as i64)]),
+                    );
+                }
+                checks.push(row_check(
+                    "gradient",
+                    format!("{} input weight gradients", ly.name),
+                    GoldenRef::GradW(l),
+                    ly.gw,
+                    GRAD,
+                    4,
+                    n,
+                    0,
+                    &ly.chunks,
+                    false,
+                ));
+                checks.push(row_check(
+                    "gradient",
+                    format!("{} recurrent weight gradients", ly.name),
+                    GoldenRef::GradW(l),
+                    ly.gw + (hidden * n) as u64 * GRAD,
+                    GRAD,
+                    4,
+                    hidden,
+                    hidden * n,
+                    &ly.chunks,
+                    false,
+                ));
+            }
+        }
+        checks.push(row_check(
+            "gradient",
+            format!("{} bias gradients", ly.name),
+            GoldenRef::GradB(l),
+            ly.gb,
+            GRAD,
+            4,
+            1,
+            0,
+            &ly.chunks,
+            false,
+        ));
+        s.seg.macs = costs[l].weight_grad * batch as u64;
+        gradient.push(s.finish());
+    }
+
+    // Update, then the new MAC weights to every vault that reads them in backward.
+    let mut update = vec![];
+    let mut beats: Vec<Vec<Vec<Option<ParamRef>>>> = vec![vec![]; tiles];
+    for l in 0..nl {
+        let ly = &lw[l];
+        let mut blocks = vec![];
+        match ly.kind {
+            Kind::Fc { n_in } => blocks.push(UpdateBlock {
+                w: ly.w,
+                g: ly.gw,
+                cols: n_in,
+                index0: 0,
+                kind: ParamKind::Weight,
+            }),
+            Kind::Rnn { n, hidden, .. } => {
+                blocks.push(UpdateBlock {
+                    w: ly.w,
+                    g: ly.gw,
+                    cols: n,
+                    index0: 0,
+                    kind: ParamKind::Weight,
+                });
+                blocks.push(UpdateBlock {
+                    w: ly.w + (hidden * n) as u64 * RECORD_BYTES,
+                    g: ly.gw + (hidden * n) as u64 * GRAD,
+                    cols: hidden,
+                    index0: hidden * n,
+                    kind: ParamKind::Weight,
+                });
+            }
+        }
+        blocks.push(UpdateBlock {
+            w: ly.b,
+            g: ly.gb,
+            cols: 1,
+            index0: 0,
+            kind: ParamKind::Bias,
+        });
+        let mut s = SegmentBuilder::new(format!("{} update", ly.name), l, tiles);
+        for t in 0..tiles {
+            if !of_tile(&ly.chunks, t).is_empty() {
+                s.push(t, Instr::Pe(FeedSetting::Eta(eta)));
+            }
+        }
+        for c in &ly.chunks {
+            let t = c.tile;
+            for bl in &blocks {
+                let row = (bl.cols as u64 * RECORD_BYTES) as i64;
+                let grow = (bl.cols as u64 * GRAD) as i64;
+                let w0 = bl.w + (c.start * bl.cols) as u64 * RECORD_BYTES;
+                s.push(t, op(mode::UPDATE, 0, Feed::Elementwise, false, false));
+                s.push(t, shape(1, c.len));
+                s.read(
+                    t,
+                    Slot::A,
+                    Dest::Pe,
+                    &Access::new(w0, 4, &[(c.len, row), (bl.cols, RECORD_BYTES as i64)]),
+                );
+                s.read(
+                    t,
+                    Slot::B,
+                    Dest::Pe,
+                    &Access::new(
+                        bl.g + (c.start * bl.cols) as u64 * GRAD,
+                        4,
+                        &[(c.len, grow), (bl.cols, GRAD as i64)],
+                    ),
+                );
+                s.write(
+                    t,
+                    &Access::new(w0, 4, &[(2, 4), (c.len, row), (bl.cols, RECORD_BYTES as i64)]),
+                );
+                s.push(t, Instr::Run);
+                for i in 0..bl.cols {
+                    beats[t].push(
+                        (0..lanes)
+                            .map(|k| {
+                                (k < c.len).then_some(ParamRef {
+                                    layer: l,
+                                    kind: bl.kind,
+                                    index: bl.index0 + (c.start + k) * bl.cols + i,
+                                })
+                            })
+                            .collect(),
+                    );
+                }
+            }
+        }
+        s.seg.macs = costs[l].update_params;
+        update.push(s.finish());
+        for bl in &blocks {
+            let (golden_w, golden_mac) = match bl.kind {
+                ParamKind::Weight => (GoldenRef::NewW(l), Some(GoldenRef::NewMacW(l))),
+                ParamKind::Bias => (GoldenRef::NewB(l), None),
+            };
+            checks.push(row_check(
+                "update",
+                format!("{} master {:?}s", ly.name, bl.kind).to_lowercase(),
+                golden_w,
+                bl.w,
+                RECORD_BYTES,
+                4,
+                bl.cols,
+                bl.index0,
+                &ly.chunks,
+                false,
+            ));
+            if let Some(g) = golden_mac {
+                // MAC weights read across the rows (backward) are gathered to every vault.
+                let gathered = match ly.kind {
+                    Kind::Fc { .. } => ly.input_error,
+                    Kind::Rnn { .. } => bl.index0 > 0,
+                };
+                checks.push(row_check(
+                    "update",
+                    format!("{} MAC weights", ly.name),
+                    g,
+                    bl.w + RECORD_MAC_OFFSET,
+                    RECORD_BYTES,
+                    2,
+                    bl.cols,
+                    bl.index0,
+                    &ly.chunks,
+                    gathered,
+                ));
+            }
+        }
+    }
+    for l in 0..nl {
+        let ly = &lw[l];
+        let block = match ly.kind {
+            Kind::Fc { n_in } if ly.input_error => Some((ly.w, n_in)),
+            Kind::Rnn { n, hidden, .. } => Some((ly.w + (hidden * n) as u64 * RECORD_BYTES, hidden)),
+            _ => None,
+        };
+        if let Some((w, cols)) = block {
+            let pieces: Vec<Vec<Access>> = (0..tiles)
+                .map(|t| {
+                    of_tile(&ly.chunks, t)
+                        .iter()
+                        .map(|c| mac_rows(w, c, cols))
+                        .collect()
+                })
+                .collect();
+            update.extend(gather(&format!("{} gather MAC weights", ly.name), l, &pieces));
+        }
+    }
+
+    let params = lw.iter().map(|ly| (ly.w, ly.b)).collect();
+    Ok(Plan {
+        name: net.name.clone(),
+        layer_names: lw.iter().map(|ly| ly.name.clone()).collect(),
+        batch,
+        tiles,
+        lanes,
+        eta,
+        map,
+        phases: vec![
+            Phase {
+                name: "forward",
+                segments: forward,
+            },
+            Phase {
+                name: "backward",
+                segments: backward,
+            },
+            Phase {
+                name: "gradient",
+                segments: gradient,
+            },
+            Phase {
+                name: "update",
+                segments: update,
+            },
+        ],
+        update_beats: beats,
+        checks,
+        input_addrs,
+        target_addrs,
+        params,
+        konst,
+    })
+}
