@@ -15,8 +15,8 @@
 
 use crate::cli::{AsmArgs, DisasmArgs};
 use anyhow::{bail, Context, Result};
-use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::config::MAX_LANES;
+use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::pe_feeder::{Feed, FeedSetting, REDUCE_BITS};
 
 fn parse_int(s: &str) -> Result<i64> {

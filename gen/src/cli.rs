@@ -91,6 +91,12 @@ pub struct TrainArgs {
     /// Seed of the initial weights, the synthetic data and the PE's LFSRs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Samples of the synthetic data set (default: four batches); steps cycle through it.
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Self-test of the checker: corrupt one simulated value before the checks of this phase.
+    #[arg(long, hide = true)]
+    pub corrupt: Option<String>,
     /// Write a VCD of the whole simulation (large).
     #[arg(long)]
     pub vcd: Option<PathBuf>,

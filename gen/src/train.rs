@@ -24,8 +24,10 @@ use std::time::Instant;
 
 /// Fraction bits of the learning rate.
 const ETA_FRAC_BITS: u32 = 16;
-/// Samples of a synthetic data set, in batches.
+/// Samples of a synthetic data set, in batches, unless `--samples` says otherwise.
 const SYNTHETIC_BATCHES: usize = 4;
+/// Keeps the synthetic data's random stream apart from the weights'.
+const SYNTHETIC_SEED_SALT: u64 = 0x7EAC_4E12;
 /// A segment that runs longer than this many cycles per element it moves is stuck.
 const CYCLES_PER_ELEMENT_LIMIT: u64 = 64;
 /// Fixed cycles allowed to any segment on top of the per-element allowance.
@@ -150,7 +152,9 @@ struct DataSet {
 fn to_fixed(v: f64, dtype: npy::Dtype, f: u32) -> i16 {
     match dtype {
         npy::Dtype::I16 => v as i16,
-        _ => (v * (1u64 << f) as f64).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16,
+        _ => (v * (1u64 << f) as f64)
+            .round()
+            .clamp(i16::MIN as f64, i16::MAX as f64) as i16,
     }
 }
 
@@ -178,18 +182,20 @@ fn load_data(dir: &Path, in_len: usize, out_len: usize, f: u32) -> Result<DataSe
 }
 
 /// Inputs uniform in [-1, 1); targets from a teacher network of the same shape.
-fn synthetic_data(golden: &GoldenNet, batch: usize, seed: u64) -> Result<DataSet> {
+fn synthetic_data(golden: &GoldenNet, batch: usize, samples: usize, seed: u64) -> Result<DataSet> {
     let fmt = golden.fmt();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7EAC_4E12);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SYNTHETIC_SEED_SALT);
     let in_len = golden.shapes()[0].input.len();
-    let samples = batch * SYNTHETIC_BATCHES;
+    if samples == 0 || samples % batch != 0 {
+        bail!("--samples {samples}: must be a positive multiple of the batch ({batch})");
+    }
     let one = 1i32 << fmt.f;
     let x: Vec<i16> = (0..samples * in_len)
         .map(|_| rng.gen_range(-one..one) as i16)
         .collect();
     let teacher = Params::random(golden.shapes(), fmt, &mut rng);
     let mut t = vec![];
-    for s in 0..SYNTHETIC_BATCHES {
+    for s in 0..samples / batch {
         let xb = &x[s * batch * in_len..(s + 1) * batch * in_len];
         let rec = golden.forward(&teacher, xb, batch)?;
         t.extend(golden.output(&rec, batch));
@@ -335,7 +341,12 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
     let out_len = golden.shapes().last().map(|s| s.output.len()).unwrap_or(0);
     let data = match &args.data {
         Some(dir) => load_data(dir, in_len, out_len, fmt.f)?,
-        None => synthetic_data(&golden, batch, args.seed)?,
+        None => synthetic_data(
+            &golden,
+            batch,
+            args.samples.unwrap_or(batch * SYNTHETIC_BATCHES),
+            args.seed,
+        )?,
     };
     if data.samples < batch {
         bail!(
@@ -351,7 +362,8 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
     let started = Instant::now();
     let mut sim = ModuleSim::<W>::new(config)?;
     if let Some(path) = &args.vcd {
-        sim.sim.record_vcd(path, nt_testbench::module_driver::MODULE_TOP)?;
+        sim.sim
+            .record_vcd(path, nt_testbench::module_driver::MODULE_TOP)?;
     }
     sim.seed(lfsr_seed)?;
     let mut lfsrs: Vec<Vec<Lfsr>> = (0..plan.tiles)
@@ -393,9 +405,10 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
         }
         let draws = update_draws(&plan, &mut lfsrs);
         let g = golden.step(&params, x, t, batch, plan.eta, |p| {
-            draws.get(&p).copied().unwrap_or_else(|| {
-                panic!("parameter {p:?} has no update beat in the plan")
-            })
+            draws
+                .get(&p)
+                .copied()
+                .unwrap_or_else(|| panic!("parameter {p:?} has no update beat in the plan"))
         })?;
         let mut phases = vec![];
         for ph in &plan.phases {
@@ -412,9 +425,9 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
                 fig.host_load_cycles += sim.cycles() - load_start;
                 let elements: u64 = (seg.bytes_read + seg.bytes_written) / 2 + seg.macs;
                 let limit = SEGMENT_SLACK_CYCLES + CYCLES_PER_ELEMENT_LIMIT * elements;
-                let cycles = sim
-                    .run(limit)
-                    .with_context(|| format!("step {step}, phase {}, segment {}", ph.name, seg.label))?;
+                let cycles = sim.run(limit).with_context(|| {
+                    format!("step {step}, phase {}, segment {}", ph.name, seg.label)
+                })?;
                 fig.cycles += cycles;
                 fig.useful_macs += seg.macs;
                 fig.segments += 1;
@@ -431,11 +444,15 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
                 fig.mac_busy_cycles += c.mac_busy_cycles;
             }
             sim.drain()?;
+            if args.corrupt.as_deref() == Some(ph.name) {
+                corrupt_one(&mut sim, &plan, ph.name)?;
+            }
             checker
                 .phase(&sim, ph.name, &g)
                 .with_context(|| format!("step {step}, after the {} phase", ph.name))?;
-            fig.utilization =
-                fig.useful_macs as f64 / (plan.tiles * plan.lanes) as f64 / fig.cycles.max(1) as f64;
+            fig.utilization = fig.useful_macs as f64
+                / (plan.tiles * plan.lanes) as f64
+                / fig.cycles.max(1) as f64;
             phases.push(fig);
         }
         eprintln!(
@@ -497,7 +514,10 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
         simulation_cycles_per_second: sim.cycles() as f64 / seconds.max(1e-9),
         checked_tensors: checker.checked,
     };
-    staged.write("summary.json", serde_json::to_string_pretty(&summary)? + "\n")?;
+    staged.write(
+        "summary.json",
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
     staged.commit()?;
     println!(
         "trained {} for {} steps on {} tiles x {} lanes: every phase matched the golden model ({} tensors checked); loss {:.6} -> {:.6}; summary in {}",
@@ -513,16 +533,48 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// Flips the low bit of the first value the checks of `phase` read (the checker's self-test).
+fn corrupt_one<const W: usize>(sim: &mut ModuleSim<W>, plan: &Plan, phase: &str) -> Result<()> {
+    let c = plan
+        .checks
+        .iter()
+        .find(|c| c.phase == phase)
+        .with_context(|| format!("no tensor is checked after the {phase} phase"))?;
+    let (vault, elements) = &c.places[0];
+    let addr = elements[0].1;
+    let b = sim.drams[*vault].peek(addr, 1)[0];
+    sim.drams[*vault].poke(addr, &[b ^ 1]);
+    Ok(())
+}
+
 /// The last step's tensors, as the golden model and the simulation (checked equal) hold them.
 fn write_tensors(staged: &mut Staged, plan: &Plan, g: &Step) -> Result<()> {
     for (name, ls) in plan.layer_names.iter().zip(&g.layers) {
         let n = |v: usize| [v];
-        staged.write(&format!("{name}_y.npy"), npy::encode_i16(&n(ls.y.len()), &ls.y))?;
-        staged.write(&format!("{name}_delta.npy"), npy::encode_i16(&n(ls.delta.len()), &ls.delta))?;
-        staged.write(&format!("{name}_grad_w.npy"), npy::encode_i32(&n(ls.grad_w.len()), &ls.grad_w))?;
-        staged.write(&format!("{name}_grad_b.npy"), npy::encode_i32(&n(ls.grad_b.len()), &ls.grad_b))?;
-        staged.write(&format!("{name}_w.npy"), npy::encode_i32(&n(ls.new_w.len()), &ls.new_w))?;
-        staged.write(&format!("{name}_b.npy"), npy::encode_i32(&n(ls.new_b.len()), &ls.new_b))?;
+        staged.write(
+            &format!("{name}_y.npy"),
+            npy::encode_i16(&n(ls.y.len()), &ls.y),
+        )?;
+        staged.write(
+            &format!("{name}_delta.npy"),
+            npy::encode_i16(&n(ls.delta.len()), &ls.delta),
+        )?;
+        staged.write(
+            &format!("{name}_grad_w.npy"),
+            npy::encode_i32(&n(ls.grad_w.len()), &ls.grad_w),
+        )?;
+        staged.write(
+            &format!("{name}_grad_b.npy"),
+            npy::encode_i32(&n(ls.grad_b.len()), &ls.grad_b),
+        )?;
+        staged.write(
+            &format!("{name}_w.npy"),
+            npy::encode_i32(&n(ls.new_w.len()), &ls.new_w),
+        )?;
+        staged.write(
+            &format!("{name}_b.npy"),
+            npy::encode_i32(&n(ls.new_b.len()), &ls.new_b),
+        )?;
     }
     Ok(())
 }

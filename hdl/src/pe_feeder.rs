@@ -556,7 +556,6 @@ impl Logic for PeFeeder {
             | self.fifo_b.valid.val()
             | self.s1_valid.q.val()
             | (self.pending.q.val() != 0)
-            | (self.fill_lane.q.val() != 0)
-                & (self.feed.q.val() == 3);
+            | (self.fill_lane.q.val() != 0) & (self.feed.q.val() == 3);
     }
 }

@@ -152,7 +152,11 @@ impl SegmentBuilder {
                 self.seg.noc_elements += a.elements();
                 format!("send to tile {t} {}", nest(a))
             }
-            _ => format!("stream {} {}", if slot == Slot::A { "a" } else { "b" }, nest(a)),
+            _ => format!(
+                "stream {} {}",
+                if slot == Slot::A { "a" } else { "b" },
+                nest(a)
+            ),
         };
         self.seg.nests.push((tile, text));
     }
@@ -232,7 +236,10 @@ fn mac_rows(base: u64, c: &Chunk, cols: usize) -> Access {
     Access::new(
         base + (c.start * cols) as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
         ACT as u32,
-        &[(c.len, (cols as u64 * RECORD_BYTES) as i64), (cols, RECORD_BYTES as i64)],
+        &[
+            (c.len, (cols as u64 * RECORD_BYTES) as i64),
+            (cols, RECORD_BYTES as i64),
+        ],
     )
 }
 
@@ -241,7 +248,10 @@ fn mac_cols(base: u64, c: &Chunk, rows: usize, cols: usize) -> Access {
     Access::new(
         base + c.start as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
         ACT as u32,
-        &[(c.len, RECORD_BYTES as i64), (rows, (cols as u64 * RECORD_BYTES) as i64)],
+        &[
+            (c.len, RECORD_BYTES as i64),
+            (rows, (cols as u64 * RECORD_BYTES) as i64),
+        ],
     )
 }
 
@@ -496,7 +506,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         t,
                         true,
                         c.len,
-                        &[Access::new(ly.b + c.start as u64 * RECORD_BYTES, 4, &[(c.len, RECORD_BYTES as i64)])],
+                        &[Access::new(
+                            ly.b + c.start as u64 * RECORD_BYTES,
+                            4,
+                            &[(c.len, RECORD_BYTES as i64)],
+                        )],
                     );
                     s.compute(
                         t,
@@ -547,8 +561,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     n: hidden,
                 };
                 for st in 0..steps {
-                    let mut s =
-                        SegmentBuilder::new(format!("{} forward step {}", ly.name, st + 1), l, tiles);
+                    let mut s = SegmentBuilder::new(
+                        format!("{} forward step {}", ly.name, st + 1),
+                        l,
+                        tiles,
+                    );
                     for c in &ly.chunks {
                         let t = c.tile;
                         s.fill(
@@ -564,7 +581,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             t,
                             true,
                             c.len,
-                            &[Access::new(ly.b + c.start as u64 * RECORD_BYTES, 4, &[(c.len, RECORD_BYTES as i64)])],
+                            &[Access::new(
+                                ly.b + c.start as u64 * RECORD_BYTES,
+                                4,
+                                &[(c.len, RECORD_BYTES as i64)],
+                            )],
                         );
                         s.compute(
                             t,
@@ -664,11 +685,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     sample: ly.out.sample,
                     n: hidden,
                 };
-                let mut s = SegmentBuilder::new(
-                    format!("{} backward step {}", ly.name, st + 1),
-                    l,
-                    tiles,
-                );
+                let mut s =
+                    SegmentBuilder::new(format!("{} backward step {}", ly.name, st + 1), l, tiles);
                 for c in &ly.chunks {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_cols(wh, c, hidden, hidden)]);
@@ -763,7 +781,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         true,
                         batch,
                         c.len,
-                        &Access::new(x.base, ACT as u32, &[(batch, x.sample as i64), (n_in, ACT as i64)]),
+                        &Access::new(
+                            x.base,
+                            ACT as u32,
+                            &[(batch, x.sample as i64), (n_in, ACT as i64)],
+                        ),
                         &Access::new(
                             ly.gw + (c.start * n_in) as u64 * GRAD,
                             GRAD as u32,
@@ -779,7 +801,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         batch,
                         c.len,
                         &Access::new(konst, ACT as u32, &[(batch, 0)]),
-                        &Access::new(ly.gb + c.start as u64 * GRAD, GRAD as u32, &[(c.len, GRAD as i64)]),
+                        &Access::new(
+                            ly.gb + c.start as u64 * GRAD,
+                            GRAD as u32,
+                            &[(c.len, GRAD as i64)],
+                        ),
                     );
                 }
                 checks.push(row_check(
@@ -840,7 +866,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             &Access::new(
                                 u + first as u64 * ACT,
                                 ACT as u32,
-                                &[(steps, row as i64), (batch, x.sample as i64), (cols, ACT as i64)],
+                                &[
+                                    (steps, row as i64),
+                                    (batch, x.sample as i64),
+                                    (cols, ACT as i64),
+                                ],
                             ),
                             &Access::new(
                                 gbase + (c.start * cols) as u64 * GRAD,
@@ -858,7 +888,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         reduce,
                         c.len,
                         &Access::new(konst, ACT as u32, &[(reduce, 0)]),
-                        &Access::new(ly.gb + c.start as u64 * GRAD, GRAD as u32, &[(c.len, GRAD as i64)]),
+                        &Access::new(
+                            ly.gb + c.start as u64 * GRAD,
+                            GRAD as u32,
+                            &[(c.len, GRAD as i64)],
+                        ),
                     );
                 }
                 checks.push(row_check(
@@ -973,7 +1007,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 );
                 s.write(
                     t,
-                    &Access::new(w0, 4, &[(2, 4), (c.len, row), (bl.cols, RECORD_BYTES as i64)]),
+                    &Access::new(
+                        w0,
+                        4,
+                        &[(2, 4), (c.len, row), (bl.cols, RECORD_BYTES as i64)],
+                    ),
                 );
                 s.push(t, Instr::Run);
                 for i in 0..bl.cols {
@@ -1035,7 +1073,9 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let ly = &lw[l];
         let block = match ly.kind {
             Kind::Fc { n_in } if ly.input_error => Some((ly.w, n_in)),
-            Kind::Rnn { n, hidden, .. } => Some((ly.w + (hidden * n) as u64 * RECORD_BYTES, hidden)),
+            Kind::Rnn { n, hidden, .. } => {
+                Some((ly.w + (hidden * n) as u64 * RECORD_BYTES, hidden))
+            }
             _ => None,
         };
         if let Some((w, cols)) = block {
@@ -1047,13 +1087,16 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         .collect()
                 })
                 .collect();
-            update.extend(gather(&format!("{} gather MAC weights", ly.name), l, &pieces));
+            update.extend(gather(
+                &format!("{} gather MAC weights", ly.name),
+                l,
+                &pieces,
+            ));
         }
     }
 
     let params = lw.iter().map(|ly| (ly.w, ly.b)).collect();
     Ok(Plan {
-        name: net.name.clone(),
         layer_names: lw.iter().map(|ly| ly.name.clone()).collect(),
         batch,
         tiles,

@@ -83,7 +83,6 @@ pub struct TensorCheck {
 
 #[derive(Clone, Debug)]
 pub struct Plan {
-    pub name: String,
     pub layer_names: Vec<String>,
     pub batch: usize,
     pub tiles: usize,

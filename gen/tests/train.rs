@@ -1,0 +1,208 @@
+//! `ntgen train` and `ntgen compile` end to end: networks trained in the rust-hdl simulation of
+//! the whole module, every phase checked against the golden model by the command itself.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ntgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ntgen"))
+        .args(args)
+        .output()
+        .expect("ntgen runs")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn small() -> String {
+    root().join("configs/small.toml").display().to_string()
+}
+
+fn net(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/nets")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn train(net_file: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--config",
+        &small(),
+        "--net",
+        net_file,
+        "--batch",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ntgen(&refs)
+}
+
+fn summary(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Every phase ran, moved data and did work; utilization is a fraction.
+fn assert_phases(s: &Value) {
+    let phases: Vec<&str> = s["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["forward", "backward", "gradient", "update"]);
+    for p in s["totals"].as_array().unwrap() {
+        let u = p["utilization"].as_f64().unwrap();
+        assert!(p["cycles"].as_u64().unwrap() > 0, "{p}");
+        assert!(u > 0.0 && u <= 1.0, "{p}");
+        assert!(p["dram_bytes_read"].as_u64().unwrap() > 0, "{p}");
+        assert!(p["mac_busy_cycles"].as_u64().unwrap() > 0, "{p}");
+    }
+    assert!(s["checked_tensors"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn mlp_trains_bit_exactly_and_its_loss_falls() {
+    let out = scratch("train_mlp");
+    // One batch, trained on repeatedly: the loss of the same batch must fall.
+    let r = train(
+        &net("mlp_tiny.toml"),
+        &out,
+        &["--steps", "4", "--samples", "4", "--eta", "0.25"],
+    );
+    assert!(r.status.success(), "{}", text(&r));
+    let s = summary(&out);
+    assert_phases(&s);
+    let loss: Vec<f64> = s["loss"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(loss.len(), 4);
+    assert!(
+        loss[3] < 0.8 * loss[0],
+        "loss did not fall on a repeated batch: {loss:?}"
+    );
+    // The gathers moved data between tiles.
+    assert!(s["totals"][0]["noc_flits"].as_u64().unwrap() > 0);
+    for f in ["fc0_w.npy", "fc1_grad_w.npy", "fc1_delta.npy", "fc0_y.npy"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+}
+
+#[test]
+fn rnn_trains_bit_exactly_through_time() {
+    let out = scratch("train_rnn");
+    let r = train(&net("rnn_tiny.toml"), &out, &["--steps", "1"]);
+    assert!(r.status.success(), "{}", text(&r));
+    let s = summary(&out);
+    assert_phases(&s);
+    assert!(text(&r).contains("every phase matched the golden model"));
+}
+
+#[test]
+fn a_corrupted_value_is_reported_with_tensor_index_and_values() {
+    let out = scratch("train_corrupt");
+    let r = train(
+        &net("mlp_tiny.toml"),
+        &out,
+        &["--steps", "1", "--corrupt", "gradient"],
+    );
+    assert!(!r.status.success());
+    let t = text(&r);
+    assert!(
+        t.contains("after the gradient phase") && t.contains("expected") && t.contains("simulated"),
+        "{t}"
+    );
+    assert!(!out.exists(), "a failed run left {}", out.display());
+}
+
+#[test]
+fn bad_networks_fail_naming_the_cause_without_output() {
+    let dir = scratch("train_bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("syntax.toml", "name = \"x\"\ninput = [8\n", "syntax.toml"),
+        (
+            "unknown.toml",
+            "name = \"x\"\ninput = [8]\n[[layer]]\ntype = \"lstm\"\n",
+            "lstm",
+        ),
+        (
+            // 100 inputs exceed configs/small.toml's 64-entry lane buffers.
+            "wide.toml",
+            "name = \"x\"\ninput = [100]\n[[layer]]\ntype = \"fc\"\nout = 4\nact = \"relu\"\n",
+            "lane_buffer_depth",
+        ),
+    ];
+    for (file, body, needle) in cases {
+        let path = dir.join(file);
+        std::fs::write(&path, body).unwrap();
+        let out = dir.join(format!("{file}.out"));
+        let r = train(path.to_str().unwrap(), &out, &["--steps", "1"]);
+        assert!(!r.status.success(), "{file} was accepted");
+        assert!(text(&r).contains(needle), "{file}: {}", text(&r));
+        assert!(!out.exists(), "{file}: output left behind");
+    }
+    // Two 64 x 64 layers do not fit a vault of 16 rows (64 KiB).
+    let path = dir.join("big.toml");
+    let layer = "[[layer]]\ntype = \"fc\"\nout = 64\nact = \"relu\"\n";
+    std::fs::write(&path, format!("name = \"x\"\ninput = [64]\n{layer}{layer}")).unwrap();
+    let out = dir.join("big.out");
+    let r = train(path.to_str().unwrap(), &out, &["--set", "dram.rows=16"]);
+    assert!(!r.status.success());
+    assert!(text(&r).contains("bytes per vault"), "{}", text(&r));
+    assert!(!out.exists());
+}
+
+#[test]
+fn compile_lists_the_plan_with_every_macs_of_the_network() {
+    let r = ntgen(&[
+        "compile",
+        "--config",
+        &root().join("configs/default.toml").display().to_string(),
+        "--net",
+        &root().join("examples/mlp.toml").display().to_string(),
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", text(&r));
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let segs = v["segments"].as_array().unwrap();
+    let macs = |phase: &str| -> u64 {
+        segs.iter()
+            .filter(|s| s["phase"] == phase)
+            .map(|s| s["macs"].as_u64().unwrap())
+            .sum()
+    };
+    // 64-32-10 at batch 16: forward 16 * (64*32 + 32*10); backward only for the second layer.
+    assert_eq!(macs("forward"), 16 * (64 * 32 + 32 * 10));
+    assert_eq!(macs("backward"), 16 * 32 * 10);
+    assert_eq!(macs("gradient"), 16 * (64 * 32 + 32 * 10));
+    assert_eq!(macs("update"), 64 * 32 + 32 + 32 * 10 + 10);
+    assert!(segs.iter().any(|s| s["tiles_used"] == 16));
+}
