@@ -18,6 +18,7 @@
 
 use crate::config::Config;
 use crate::memory::{BeatBuffer, BEAT_ADDR_BITS};
+use crate::read_port::{ReadPort, BEAT_BITS};
 use crate::stream_generator::{StreamGenerator, COUNT_BITS, MAX_LOOPS};
 use crate::vault_controller::{MASK_BITS, TAG_BITS};
 use rust_hdl::prelude::*;
@@ -26,15 +27,15 @@ use rust_hdl::prelude::*;
 pub const PROGRAM_WORDS: usize = 256;
 /// Stream slots: A and B read, W writes.
 pub const SLOTS: usize = 3;
+/// Slots a and b read; they are the first two.
+pub const READ_SLOTS: usize = 2;
 /// Slot numbers.
 pub const SLOT_A: u64 = 0;
 pub const SLOT_B: u64 = 1;
 pub const SLOT_W: u64 = 2;
-/// Read requests a slot may have in flight.
-pub const MAX_OUTSTANDING: u64 = 16;
 /// Width of the `a_space`/`b_space` inputs.
 pub const SPACE_BITS: usize = 5;
-/// Space that never limits a stream (more than [`MAX_OUTSTANDING`]).
+/// Space that never limits a stream.
 pub const UNLIMITED_SPACE: u64 = (1 << SPACE_BITS) - 1;
 /// Payload bits of a `pe` instruction, passed to the PE feeder.
 pub const PE_CFG_BITS: usize = 28;
@@ -143,7 +144,7 @@ pub struct DataflowEngine {
     field: DFF<Bits<4>>,
     last_field: DFF<Bits<4>>,
     loaded: DFF<Bits<SLOTS>>,
-    outstanding: Vec<DFF<Bits<5>>>,
+    read_ports: Vec<ReadPort>,
     rr: DFF<Bits<2>>,
     err_code: DFF<Bits<4>>,
     err_count: DFF<Bits<16>>,
@@ -155,10 +156,6 @@ pub struct DataflowEngine {
     push_word: DFF<Bits<4>>,
     push_data: DFF<Bits<32>>,
     push_mask: DFF<Bits<MASK_BITS>>,
-    a_valid_r: DFF<Bit>,
-    a_data_r: DFF<Bits<32>>,
-    b_valid_r: DFF<Bit>,
-    b_data_r: DFF<Bits<32>>,
 
     word: Signal<Local, Bits<32>>,
     pc_n: Signal<Local, Bits<BEAT_ADDR_BITS>>,
@@ -182,16 +179,17 @@ pub struct DataflowEngine {
     offset: Signal<Local, Bits<32>>,
     size_mask: Signal<Local, Bits<32>>,
     r_slot: Signal<Local, Bits<2>>,
-    r_offset: Signal<Local, Bits<32>>,
-    r_raw: Signal<Local, Bits<32>>,
-    r_size: Signal<Local, Bits<2>>,
-    r_hit: Signal<Local, Bit>,
+    rp_merge_ok: Vec<Signal<Local, Bit>>,
+    rp_request_ok: Vec<Signal<Local, Bit>>,
+    merge_v: Vec<Signal<Local, Bit>>,
+    resp_beat_l: Signal<Local, Bits<BEAT_BITS>>,
+    resp_word_l: Signal<Local, Bits<32>>,
+    beat_word_shift: Vec<Constant<Bits<8>>>,
     wd_word_l: Signal<Local, Bits<32>>,
     elem_add: Signal<Local, Bits<32>>,
 
     slot_id: Vec<Constant<Bits<2>>>,
     word_id: Vec<Constant<Bits<4>>>,
-    word_off: Vec<Constant<Bits<32>>>,
     tag_slot_shift: Constant<Bits<8>>,
     slot_bit: Vec<Constant<Bits<SLOTS>>>,
     vault_last: Constant<Bits<32>>,
@@ -201,7 +199,6 @@ pub struct DataflowEngine {
     burst_beats: Constant<Bits<4>>,
     max_loops: Constant<Bits<3>>,
     count_limit: Constant<Bits<32>>,
-    max_outstanding: Constant<Bits<5>>,
     last_pc: Constant<Bits<BEAT_ADDR_BITS>>,
     _words: usize,
 }
@@ -269,7 +266,9 @@ impl DataflowEngine {
             field: Default::default(),
             last_field: Default::default(),
             loaded: Default::default(),
-            outstanding: (0..SLOTS).map(|_| Default::default()).collect(),
+            read_ports: (0..READ_SLOTS)
+                .map(|_| ReadPort::new(words, d.timing().bl as usize, burst))
+                .collect(),
             rr: Default::default(),
             err_code: Default::default(),
             err_count: Default::default(),
@@ -281,10 +280,6 @@ impl DataflowEngine {
             push_word: Default::default(),
             push_data: Default::default(),
             push_mask: Default::default(),
-            a_valid_r: Default::default(),
-            a_data_r: Default::default(),
-            b_valid_r: Default::default(),
-            b_data_r: Default::default(),
             word: Default::default(),
             pc_n: Default::default(),
             fault_l: Default::default(),
@@ -307,15 +302,16 @@ impl DataflowEngine {
             offset: Default::default(),
             size_mask: Default::default(),
             r_slot: Default::default(),
-            r_offset: Default::default(),
-            r_raw: Default::default(),
-            r_size: Default::default(),
-            r_hit: Default::default(),
+            rp_merge_ok: (0..SLOTS).map(|_| Default::default()).collect(),
+            rp_request_ok: (0..SLOTS).map(|_| Default::default()).collect(),
+            merge_v: (0..SLOTS).map(|_| Default::default()).collect(),
+            resp_beat_l: Default::default(),
+            resp_word_l: Default::default(),
+            beat_word_shift: (0..words).map(|w| konst(32 * w as u64)).collect(),
             wd_word_l: Default::default(),
             elem_add: Default::default(),
             slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
             word_id: (0..words).map(|w| konst(w as u64)).collect(),
-            word_off: (0..words).map(|w| konst(w as u64)).collect(),
             tag_slot_shift: konst(TAG_SLOT_SHIFT as u64),
             slot_bit: (0..SLOTS).map(|s| konst(1 << s)).collect(),
             vault_last: konst(d.vault_bytes() - 1),
@@ -325,7 +321,6 @@ impl DataflowEngine {
             burst_beats: konst(d.timing().bl as u64),
             max_loops: konst(MAX_LOOPS as u64),
             count_limit: konst(1 << COUNT_BITS),
-            max_outstanding: konst(MAX_OUTSTANDING),
             last_pc: konst(PROGRAM_WORDS as u64 - 1),
             _words: words,
         }
@@ -354,16 +349,8 @@ impl Logic for DataflowEngine {
             push_target,
             push_word,
             push_data,
-            push_mask,
-            a_valid_r,
-            a_data_r,
-            b_valid_r,
-            b_data_r
+            push_mask
         );
-        for s in 0..SLOTS {
-            self.outstanding[s].clock.next = self.clock.val();
-            self.outstanding[s].d.next = self.outstanding[s].q.val();
-        }
         self.prog_mem.clock.next = self.clock.val();
         self.prog_mem.write_enable.next = self.prog_we.val();
         self.prog_mem.write_address.next = self.prog_addr.val();
@@ -378,15 +365,16 @@ impl Logic for DataflowEngine {
         self.start_l.next = false;
         self.all_idle.next = true;
         for s in 0..SLOTS {
-            if self.streams[s].valid.val() | (self.outstanding[s].q.val() != 0) {
+            if self.streams[s].valid.val() {
                 self.all_idle.next = false;
             }
         }
-        if (self.push_left.q.val() != 0)
-            | self.a_valid_r.q.val()
-            | self.b_valid_r.q.val()
-            | self.ext_busy.val()
-        {
+        for s in 0..READ_SLOTS {
+            if !self.read_ports[s].idle.val() {
+                self.all_idle.next = false;
+            }
+        }
+        if (self.push_left.q.val() != 0) | self.ext_busy.val() {
             self.all_idle.next = false;
         }
         self.pe_cfg_valid.next = false;
@@ -470,6 +458,19 @@ impl Logic for DataflowEngine {
         self.g_addr.next = 0.into();
         self.g_size.next = 0.into();
         self.el_fault.next = 0.into();
+        // The read ports say whether each read stream's next element rides on its last burst.
+        for s in 0..SLOTS {
+            self.rp_merge_ok[s].next = false;
+            self.rp_request_ok[s].next = true;
+            self.merge_v[s].next = false;
+        }
+        for s in 0..READ_SLOTS {
+            self.read_ports[s].clock.next = self.clock.val();
+            self.read_ports[s].addr.next = self.streams[s].addr.val();
+            self.read_ports[s].size_code.next = self.streams[s].size_code.val();
+            self.rp_merge_ok[s].next = self.read_ports[s].merge_ok.val();
+            self.rp_request_ok[s].next = self.read_ports[s].request_ok.val();
+        }
         for s in 0..SLOTS {
             self.el_addr.next = self.streams[s].addr.val();
             self.el_size_m1.next =
@@ -496,14 +497,12 @@ impl Logic for DataflowEngine {
                 if !self.w_valid.val() | (self.push_left.q.val() != 0) {
                     self.eligible.next = false;
                 }
-            } else if self.outstanding[s].q.val() == self.max_outstanding.val() {
-                self.eligible.next = false;
-            }
-            if (self.slot_id[s].val() == 0) & (self.outstanding[s].q.val() >= self.a_space.val()) {
-                self.eligible.next = false;
-            }
-            if (self.slot_id[s].val() == 1) & (self.outstanding[s].q.val() >= self.b_space.val()) {
-                self.eligible.next = false;
+            } else {
+                // A read element either merges (no memory request) or needs a burst slot.
+                self.merge_v[s].next = self.eligible.val() & self.rp_merge_ok[s].val();
+                if self.rp_merge_ok[s].val() | !self.rp_request_ok[s].val() {
+                    self.eligible.next = false;
+                }
             }
             self.rr_dist.next = self.slot_id[s].val() - self.rr.q.val();
             if self.slot_id[s].val() < self.rr.q.val() {
@@ -586,63 +585,37 @@ impl Logic for DataflowEngine {
             self.push_beat.d.next = self.push_beat.q.val() + 1;
         }
 
-        // Read responses: pick the element out of its beat, send it to the slot's port.
+        // Read responses go to their stream's read port, which hands out the elements.
+        self.resp_beat_l.next = 0.into();
+        for w in 0..self._words {
+            self.resp_word_l.next = self.mem_resp_data[w].val();
+            self.resp_beat_l.next = self.resp_beat_l.val()
+                | (bit_cast::<BEAT_BITS, 32>(self.resp_word_l.val())
+                    << self.beat_word_shift[w].val());
+        }
         self.r_slot.next =
             bit_cast::<2, TAG_BITS>(self.mem_resp_tag.val() >> self.tag_slot_shift.val());
-        self.r_offset.next =
-            bit_cast::<32, TAG_BITS>(self.mem_resp_tag.val()) & self.burst_mask.val();
-        self.r_hit.next = self.mem_resp_valid.val()
-            & (bit_cast::<32, 4>(self.resp_beat.q.val())
-                == (self.r_offset.val() >> self.beat_shift.val()));
-        self.r_raw.next = 0.into();
-        for w in 0..self._words {
-            if self.word_off[w].val() == ((self.r_offset.val() & self.beat_byte_mask.val()) >> 2) {
-                self.r_raw.next = self.mem_resp_data[w].val() >> ((self.r_offset.val() & 3) << 3);
+        for s in 0..READ_SLOTS {
+            self.read_ports[s].clear.next = self.start_l.val();
+            self.read_ports[s].resp_valid.next =
+                self.mem_resp_valid.val() & (self.r_slot.val() == self.slot_id[s].val());
+            self.read_ports[s].resp_last.next = self.mem_resp_last.val();
+            self.read_ports[s].resp_beat.next = self.resp_beat.q.val();
+            self.read_ports[s].resp_data.next = self.resp_beat_l.val();
+            self.read_ports[s].do_request.next =
+                self.grant.val() & (self.g_slot.val() == self.slot_id[s].val());
+            self.read_ports[s].do_merge.next = self.merge_v[s].val();
+            if self.read_ports[s].out_valid.val() {
+                self.elem_add.next = self.elem_add.val() + 1;
             }
         }
-        self.r_size.next = 0.into();
-        for s in 0..SLOTS {
-            if self.slot_id[s].val() == self.r_slot.val() {
-                self.r_size.next = self.streams[s].size_code.val();
-            }
-        }
-        if self.r_size.val() == 0 {
-            self.r_raw.next = self.r_raw.val() & 0xFF;
-        }
-        if self.r_size.val() == 1 {
-            self.r_raw.next = self.r_raw.val() & 0xFFFF;
-        }
-        self.a_valid_r.d.next =
-            self.r_hit.val() & (self.r_slot.val() == 0) & (self.fsm.q.val() == 3);
-        self.b_valid_r.d.next =
-            self.r_hit.val() & (self.r_slot.val() == 1) & (self.fsm.q.val() == 3);
-        if self.r_hit.val() & (self.fsm.q.val() == 3) {
-            self.elem_add.next = self.elem_add.val() + 1;
-        }
+        self.read_ports[0].space.next = self.a_space.val();
+        self.read_ports[1].space.next = self.b_space.val();
         self.elem_count.d.next = self.elem_count.q.val() + self.elem_add.val();
-        self.a_data_r.d.next = self.r_raw.val();
-        self.b_data_r.d.next = self.r_raw.val();
         if self.mem_resp_valid.val() {
             self.resp_beat.d.next = self.resp_beat.q.val() + 1;
             if self.mem_resp_last.val() {
                 self.resp_beat.d.next = 0.into();
-            }
-        }
-        for s in 0..SLOTS {
-            if self.grant.val()
-                & (self.g_slot.val() == self.slot_id[s].val())
-                & (self.slot_id[s].val() != 2)
-            {
-                self.outstanding[s].d.next = self.outstanding[s].q.val() + 1;
-            }
-            if self.mem_resp_valid.val()
-                & self.mem_resp_last.val()
-                & (self.r_slot.val() == self.slot_id[s].val())
-            {
-                self.outstanding[s].d.next = self.outstanding[s].q.val() - 1;
-                if self.grant.val() & (self.g_slot.val() == self.slot_id[s].val()) {
-                    self.outstanding[s].d.next = self.outstanding[s].q.val();
-                }
             }
         }
 
@@ -677,8 +650,9 @@ impl Logic for DataflowEngine {
             self.streams[s].ld_data.next = self.word.val();
             self.streams[s].start.next =
                 self.start_l.val() & (self.loaded.q.val() & self.slot_bit[s].val()).any();
-            self.streams[s].advance.next =
-                self.grant.val() & (self.g_slot.val() == self.slot_id[s].val());
+            self.streams[s].advance.next = (self.grant.val()
+                & (self.g_slot.val() == self.slot_id[s].val()))
+                | self.merge_v[s].val();
         }
 
         self.busy.next =
@@ -688,12 +662,12 @@ impl Logic for DataflowEngine {
         self.error_code.next = self.err_code.q.val();
         self.error_count.next = self.err_count.q.val();
         self.elements.next = self.elem_count.q.val();
-        self.a_valid.next = self.a_valid_r.q.val();
-        self.a_data.next = self.a_data_r.q.val();
+        self.a_valid.next = self.read_ports[0].out_valid.val();
+        self.a_data.next = self.read_ports[0].out_data.val();
         self.a_dest.next = self.streams[0].dest.val();
         self.a_tile.next = self.streams[0].tile.val();
-        self.b_valid.next = self.b_valid_r.q.val();
-        self.b_data.next = self.b_data_r.q.val();
+        self.b_valid.next = self.read_ports[1].out_valid.val();
+        self.b_data.next = self.read_ports[1].out_data.val();
         self.b_dest.next = self.streams[1].dest.val();
         self.b_tile.next = self.streams[1].tile.val();
     }

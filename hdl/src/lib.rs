@@ -22,6 +22,7 @@ pub mod noc_interface;
 pub mod ops;
 pub mod pe;
 pub mod pe_feeder;
+pub mod read_port;
 pub mod requant;
 pub mod router;
 pub mod rr_arbiter;

@@ -64,7 +64,28 @@ fn accesses(r: &DataflowRun, slot: u8) -> Vec<u64> {
         .collect()
 }
 
-/// Runs read descriptors (slot A, and B if given) and checks addresses and delivered data.
+/// Bytes of a burst at the default configuration (8 bytes per cycle, BL 4).
+const BURST: u64 = 32;
+
+/// Consecutive runs of one burst collapsed: the bursts a stream walks through, in order.
+fn burst_walk(addrs: &[u64]) -> Vec<u64> {
+    let mut v: Vec<u64> = addrs.iter().map(|a| a / BURST).collect();
+    v.dedup();
+    v
+}
+
+/// A read stream requested the bursts its elements lie in, in order, and no more requests than
+/// elements (elements of one burst share a request; a burst may be fetched again).
+fn assert_read_bursts(r: &DataflowRun, slot: u8, want: &[u64]) {
+    let got = accesses(r, slot);
+    assert_eq!(burst_walk(&got), burst_walk(want), "slot {slot} bursts");
+    assert!(
+        got.len() <= want.len(),
+        "slot {slot}: more requests than elements"
+    );
+}
+
+/// Runs read descriptors (slot A, and B if given) and checks bursts and delivered data.
 fn check_reads(a: Descriptor, b: Option<Descriptor>, seed: u64) -> DataflowRun {
     let mut p = vec![Instr::Stream(a.clone())];
     if let Some(b) = &b {
@@ -79,7 +100,7 @@ fn check_reads(a: Descriptor, b: Option<Descriptor>, seed: u64) -> DataflowRun {
     for (slot, d, got) in [(0u8, Some(&a), &r.a), (1, b.as_ref(), &r.b)] {
         let Some(d) = d else { continue };
         let want = reference(d);
-        assert_eq!(accesses(&r, slot), want, "slot {slot} addresses");
+        assert_read_bursts(&r, slot, &want);
         let vals: Vec<u32> = want.iter().map(|&x| value_at(&r, x, d.size)).collect();
         let data: Vec<u32> = got.iter().map(|e| e.0).collect();
         assert_eq!(data, vals, "slot {slot} data");
@@ -169,7 +190,9 @@ fn read_and_write_back_streams_run_together() {
         6,
     );
     assert!(r.done && r.error_code == 0, "{r:?}");
-    assert_eq!(accesses(&r, 0), reference(&a));
+    assert_read_bursts(&r, 0, &reference(&a));
+    // Sequential 2-byte elements share bursts: 60 bytes need 2 or 3 requests, not 30.
+    assert!(accesses(&r, 0).len() <= 3, "{:?}", accesses(&r, 0));
     assert_eq!(accesses(&r, 2), reference(&wd));
     // Each element's two bytes, and nothing else, were written.
     let mut want = std::collections::HashMap::new();
@@ -199,7 +222,10 @@ fn two_runs_in_one_program() {
     assert!(r.done && r.error_code == 0);
     let mut want = reference(&a1);
     want.extend(reference(&a2));
-    assert_eq!(accesses(&r, 0), want);
+    assert_read_bursts(&r, 0, &want);
+    let data: Vec<u32> = r.a.iter().map(|e| e.0).collect();
+    let vals: Vec<u32> = want.iter().map(|&x| value_at(&r, x, 4)).collect();
+    assert_eq!(data, vals);
 }
 
 fn fault_of(program: Vec<u32>, w: &[u32]) -> DataflowRun {
@@ -284,7 +310,8 @@ fn faulty_programs_raise_the_error_and_touch_nothing_outside() {
     ]);
     let r = fault_of(p, &[]);
     assert_eq!(r.error_code, fault::OUT_OF_VAULT);
-    assert_eq!(accesses(&r, 0), vec![4, 2, 0]);
+    // The three elements inside the vault share one burst, requested before the fault.
+    assert_eq!(burst_walk(&accesses(&r, 0)), vec![0]);
     // No END before the end of program memory.
     let p = vec![(2u32) << 28; 256];
     assert_eq!(fault_of(p, &[]).error_code, fault::PROGRAM_END);
@@ -367,7 +394,7 @@ fn engine_streams_through_the_vault_controller_and_the_dram_model() {
     }
     // Bytes beside a written element are untouched.
     assert_eq!(dram.peek(0xC00C, 4), [0; 4]);
-    assert_eq!(r.dram.rd as usize, want_a.len() + want_b.len());
+    assert!(r.dram.rd as usize <= want_a.len() + want_b.len());
     assert_eq!(r.dram.wr as usize, src.len());
 }
 

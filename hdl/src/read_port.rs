@@ -1,0 +1,334 @@
+//! One read stream's memory side in the data-flow engine: it merges elements that fall in the
+//! burst last requested (so a sequential stream costs one DRAM burst per burst, not one per
+//! element), keeps the bursts that come back, and hands out the elements in order, one per
+//! cycle, as the consumer has room.
+//!
+//! The engine asks, for its stream's next element, whether it can ride on the last requested
+//! burst (`merge_ok`) or needs a request of its own (`request_ok`), and says which happened
+//! (`do_merge`, `do_request`). Every element's byte offset joins the element queue; every
+//! requested burst gets a slot that counts the elements it serves. Responses of this stream
+//! arrive in request order (the vault controller serves column commands in order) and fill the
+//! slots in turn; an element leaves when its burst has arrived and the consumer has `space`; a
+//! slot is freed with its last element. A burst that is already being handed out takes no new
+//! elements (they request the burst again), so no element is ever counted into a freed slot.
+
+use crate::dataflow_engine::SPACE_BITS;
+use crate::dram_config::MAX_BURST_BYTES;
+use rust_hdl::prelude::*;
+
+/// Bursts a read stream may hold or have in flight.
+pub const READ_BURSTS: usize = 8;
+/// Elements requested or merged but not yet handed out.
+pub const ELEMENT_QUEUE: usize = 64;
+/// Bits of a burst held (the widest burst).
+pub const BURST_BITS: usize = MAX_BURST_BYTES * 8;
+const SLOT_BITS: usize = 3;
+const QUEUE_BITS: usize = 6;
+const COUNT_BITS: usize = 7;
+/// Bits of an element's byte offset in its burst.
+const OFFSET_BITS: usize = 5;
+/// Width of a response beat inside this block (at most four 32-bit words).
+pub const BEAT_BITS: usize = 128;
+
+#[derive(LogicBlock)]
+pub struct ReadPort {
+    pub clock: Signal<In, Clock>,
+    /// A new run starts: nothing may merge into bursts of the previous one.
+    pub clear: Signal<In, Bit>,
+    /// The stream's next element and its size code.
+    pub addr: Signal<In, Bits<32>>,
+    pub size_code: Signal<In, Bits<2>>,
+    pub merge_ok: Signal<Out, Bit>,
+    pub request_ok: Signal<Out, Bit>,
+    pub do_merge: Signal<In, Bit>,
+    pub do_request: Signal<In, Bit>,
+    /// A response beat of this stream.
+    pub resp_valid: Signal<In, Bit>,
+    pub resp_last: Signal<In, Bit>,
+    pub resp_beat: Signal<In, Bits<4>>,
+    /// The beat's words, word w in bits 32w+31..32w.
+    pub resp_data: Signal<In, Bits<BEAT_BITS>>,
+    /// Free places downstream.
+    pub space: Signal<In, Bits<SPACE_BITS>>,
+    pub out_valid: Signal<Out, Bit>,
+    pub out_data: Signal<Out, Bits<32>>,
+    /// No element queued, no burst held or in flight, nothing on the output.
+    pub idle: Signal<Out, Bit>,
+
+    bursts: Vec<DFF<Bits<BURST_BITS>>>,
+    counts: Vec<DFF<Bits<COUNT_BITS>>>,
+    arrived: Vec<DFF<Bit>>,
+    queue: Vec<DFF<Bits<OFFSET_BITS>>>,
+    q_wr: DFF<Bits<QUEUE_BITS>>,
+    q_rd: DFF<Bits<QUEUE_BITS>>,
+    q_count: DFF<Bits<COUNT_BITS>>,
+    alloc_idx: DFF<Bits<SLOT_BITS>>,
+    land_idx: DFF<Bits<SLOT_BITS>>,
+    read_idx: DFF<Bits<SLOT_BITS>>,
+    held: DFF<Bits<4>>,
+    last_idx: DFF<Bits<SLOT_BITS>>,
+    last_burst: DFF<Bits<32>>,
+    last_valid: DFF<Bit>,
+    out_valid_r: DFF<Bit>,
+    out_data_r: DFF<Bits<32>>,
+
+    push: Signal<Local, Bit>,
+    emit: Signal<Local, Bit>,
+    pop_burst: Signal<Local, Bit>,
+    head: Signal<Local, Bits<OFFSET_BITS>>,
+    cur_arrived: Signal<Local, Bit>,
+    cur_count: Signal<Local, Bits<COUNT_BITS>>,
+    cur_burst: Signal<Local, Bits<BURST_BITS>>,
+    last_count: Signal<Local, Bits<COUNT_BITS>>,
+    beat: Signal<Local, Bits<BEAT_BITS>>,
+    placed: Signal<Local, Bits<BURST_BITS>>,
+    element: Signal<Local, Bits<32>>,
+    inc: Signal<Local, Bit>,
+    bit_offset: Signal<Local, Bits<8>>,
+    dec: Signal<Local, Bit>,
+
+    slot_id: Vec<Constant<Bits<SLOT_BITS>>>,
+    queue_id: Vec<Constant<Bits<QUEUE_BITS>>>,
+    beat_id: Vec<Constant<Bits<4>>>,
+    beat_shift: Vec<Constant<Bits<16>>>,
+    burst_mask: Constant<Bits<32>>,
+    max_held: Constant<Bits<4>>,
+    queue_full: Constant<Bits<COUNT_BITS>>,
+    count_full: Constant<Bits<COUNT_BITS>>,
+    _beats: usize,
+}
+
+impl ReadPort {
+    /// `words` 32-bit words per beat, `beats` beats per burst of `burst_bytes`.
+    pub fn new(words: usize, beats: usize, burst_bytes: usize) -> ReadPort {
+        assert!(words * 32 <= BEAT_BITS && burst_bytes <= MAX_BURST_BYTES);
+        ReadPort {
+            clock: Default::default(),
+            clear: Default::default(),
+            addr: Default::default(),
+            size_code: Default::default(),
+            merge_ok: Default::default(),
+            request_ok: Default::default(),
+            do_merge: Default::default(),
+            do_request: Default::default(),
+            resp_valid: Default::default(),
+            resp_last: Default::default(),
+            resp_beat: Default::default(),
+            resp_data: Default::default(),
+            space: Default::default(),
+            out_valid: Default::default(),
+            out_data: Default::default(),
+            idle: Default::default(),
+            bursts: (0..READ_BURSTS).map(|_| Default::default()).collect(),
+            counts: (0..READ_BURSTS).map(|_| Default::default()).collect(),
+            arrived: (0..READ_BURSTS).map(|_| Default::default()).collect(),
+            queue: (0..ELEMENT_QUEUE).map(|_| Default::default()).collect(),
+            q_wr: Default::default(),
+            q_rd: Default::default(),
+            q_count: Default::default(),
+            alloc_idx: Default::default(),
+            land_idx: Default::default(),
+            read_idx: Default::default(),
+            held: Default::default(),
+            last_idx: Default::default(),
+            last_burst: Default::default(),
+            last_valid: Default::default(),
+            out_valid_r: Default::default(),
+            out_data_r: Default::default(),
+            push: Default::default(),
+            emit: Default::default(),
+            pop_burst: Default::default(),
+            head: Default::default(),
+            cur_arrived: Default::default(),
+            cur_count: Default::default(),
+            cur_burst: Default::default(),
+            last_count: Default::default(),
+            beat: Default::default(),
+            placed: Default::default(),
+            element: Default::default(),
+            inc: Default::default(),
+            bit_offset: Default::default(),
+            dec: Default::default(),
+            slot_id: (0..READ_BURSTS)
+                .map(|i| Constant::new(bits(i as u64)))
+                .collect(),
+            queue_id: (0..ELEMENT_QUEUE)
+                .map(|i| Constant::new(bits(i as u64)))
+                .collect(),
+            beat_id: (0..beats).map(|k| Constant::new(bits(k as u64))).collect(),
+            beat_shift: (0..beats)
+                .map(|k| Constant::new(bits((k * words * 32) as u64)))
+                .collect(),
+            burst_mask: Constant::new(bits(burst_bytes as u64 - 1)),
+            max_held: Constant::new(bits(READ_BURSTS as u64)),
+            queue_full: Constant::new(bits(ELEMENT_QUEUE as u64)),
+            count_full: Constant::new(bits((1 << COUNT_BITS) - 1)),
+            _beats: beats,
+        }
+    }
+}
+
+impl Logic for ReadPort {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            q_wr,
+            q_rd,
+            q_count,
+            alloc_idx,
+            land_idx,
+            read_idx,
+            held,
+            last_idx,
+            last_burst,
+            last_valid,
+            out_valid_r,
+            out_data_r
+        );
+
+        // The burst being handed out, and the count of the last requested one.
+        self.cur_arrived.next = false;
+        self.cur_count.next = 0.into();
+        self.cur_burst.next = 0.into();
+        self.last_count.next = 0.into();
+        for i in 0..READ_BURSTS {
+            if self.read_idx.q.val() == self.slot_id[i].val() {
+                self.cur_arrived.next = self.arrived[i].q.val();
+                self.cur_count.next = self.counts[i].q.val();
+                self.cur_burst.next = self.bursts[i].q.val();
+            }
+            if self.last_idx.q.val() == self.slot_id[i].val() {
+                self.last_count.next = self.counts[i].q.val();
+            }
+        }
+        self.head.next = 0.into();
+        for i in 0..ELEMENT_QUEUE {
+            self.queue[i].clock.next = self.clock.val();
+            self.queue[i].d.next = self.queue[i].q.val();
+            if self.q_rd.q.val() == self.queue_id[i].val() {
+                self.head.next = self.queue[i].q.val();
+            }
+        }
+
+        // Issue side: merge into the last burst, or ask for a new one.
+        self.merge_ok.next = self.last_valid.q.val()
+            & ((self.addr.val() & !self.burst_mask.val()) == self.last_burst.q.val())
+            & (self.q_count.q.val() != self.queue_full.val())
+            & (self.last_count.val() != self.count_full.val())
+            & !((self.last_idx.q.val() == self.read_idx.q.val())
+                & self.cur_arrived.val()
+                & (self.cur_count.val() == 1));
+        self.request_ok.next = (self.held.q.val() != self.max_held.val())
+            & (self.q_count.q.val() != self.queue_full.val());
+        self.push.next = self.do_merge.val() | self.do_request.val();
+        if self.do_request.val() {
+            self.last_idx.d.next = self.alloc_idx.q.val();
+            self.last_burst.d.next = self.addr.val() & !self.burst_mask.val();
+            self.last_valid.d.next = true;
+            self.alloc_idx.d.next = self.alloc_idx.q.val() + 1;
+        }
+
+        // Hand out the head element when its burst is in and the consumer has room.
+        self.emit.next =
+            (self.q_count.q.val() != 0) & self.cur_arrived.val() & (self.space.val() != 0);
+        self.pop_burst.next = self.emit.val() & (self.cur_count.val() == 1);
+        // Shift amounts stay narrow: rust-hdl simulates wide ones slowly (and not past 64 bits).
+        self.bit_offset.next = bit_cast::<8, OFFSET_BITS>(self.head.val()) << 3;
+        self.element.next =
+            bit_cast::<32, BURST_BITS>(self.cur_burst.val() >> self.bit_offset.val());
+        if self.size_code.val() == 0 {
+            self.element.next = self.element.val() & 0xFF;
+        }
+        if self.size_code.val() == 1 {
+            self.element.next = self.element.val() & 0xFFFF;
+        }
+        self.out_valid_r.d.next = self.emit.val();
+        self.out_data_r.d.next = self.element.val();
+        if self.emit.val() {
+            self.q_rd.d.next = self.q_rd.q.val() + 1;
+        }
+        if self.pop_burst.val() {
+            self.read_idx.d.next = self.read_idx.q.val() + 1;
+            if self.last_idx.q.val() == self.read_idx.q.val() {
+                self.last_valid.d.next = false;
+            }
+        }
+        if self.push.val() & !self.emit.val() {
+            self.q_count.d.next = self.q_count.q.val() + 1;
+        }
+        if !self.push.val() & self.emit.val() {
+            self.q_count.d.next = self.q_count.q.val() - 1;
+        }
+        if self.do_request.val() & !self.pop_burst.val() {
+            self.held.d.next = self.held.q.val() + 1;
+        }
+        if !self.do_request.val() & self.pop_burst.val() {
+            self.held.d.next = self.held.q.val() - 1;
+        }
+        for i in 0..ELEMENT_QUEUE {
+            if self.push.val() & (self.q_wr.q.val() == self.queue_id[i].val()) {
+                self.queue[i].d.next =
+                    bit_cast::<OFFSET_BITS, 32>(self.addr.val() & self.burst_mask.val());
+            }
+        }
+        if self.push.val() {
+            self.q_wr.d.next = self.q_wr.q.val() + 1;
+        }
+
+        // Responses land in their slot, beat by beat.
+        self.beat.next = self.resp_data.val();
+        self.placed.next = 0.into();
+        for k in 0..self._beats {
+            if self.resp_beat.val() == self.beat_id[k].val() {
+                self.placed.next =
+                    bit_cast::<BURST_BITS, BEAT_BITS>(self.beat.val()) << self.beat_shift[k].val();
+            }
+        }
+        for i in 0..READ_BURSTS {
+            self.bursts[i].clock.next = self.clock.val();
+            self.counts[i].clock.next = self.clock.val();
+            self.arrived[i].clock.next = self.clock.val();
+            self.bursts[i].d.next = self.bursts[i].q.val();
+            self.counts[i].d.next = self.counts[i].q.val();
+            self.arrived[i].d.next = self.arrived[i].q.val();
+            if self.resp_valid.val() & (self.land_idx.q.val() == self.slot_id[i].val()) {
+                if self.resp_beat.val() == 0 {
+                    self.bursts[i].d.next = self.placed.val();
+                } else {
+                    self.bursts[i].d.next = self.bursts[i].q.val() | self.placed.val();
+                }
+                if self.resp_last.val() {
+                    self.arrived[i].d.next = true;
+                }
+            }
+            self.dec.next = self.emit.val() & (self.read_idx.q.val() == self.slot_id[i].val());
+            self.inc.next = self.do_merge.val() & (self.last_idx.q.val() == self.slot_id[i].val());
+            if self.dec.val() & !self.inc.val() {
+                self.counts[i].d.next = self.counts[i].q.val() - 1;
+            }
+            if self.inc.val() & !self.dec.val() {
+                self.counts[i].d.next = self.counts[i].q.val() + 1;
+            }
+            if self.dec.val() & self.pop_burst.val() {
+                self.arrived[i].d.next = false;
+            }
+            if self.do_request.val() & (self.alloc_idx.q.val() == self.slot_id[i].val()) {
+                self.counts[i].d.next = 1.into();
+                self.arrived[i].d.next = false;
+            }
+        }
+        if self.resp_valid.val() & self.resp_last.val() {
+            self.land_idx.d.next = self.land_idx.q.val() + 1;
+        }
+        if self.clear.val() {
+            self.last_valid.d.next = false;
+        }
+
+        self.out_valid.next = self.out_valid_r.q.val();
+        self.out_data.next = self.out_data_r.q.val();
+        self.idle.next =
+            (self.q_count.q.val() == 0) & (self.held.q.val() == 0) & !self.out_valid_r.q.val();
+    }
+}
