@@ -186,6 +186,10 @@ pub struct PpaArgs {
     /// Output directory for the reports, netlist and logs.
     #[arg(long, short, default_value = "out/ppa")]
     pub out: PathBuf,
+    /// `summary.json` of an `ntgen train` run on the same configuration (repeatable): the
+    /// network's achieved GOPS and GOPS/W (logic only, and with the DRAM energy) join the report.
+    #[arg(long = "network-summary", value_name = "FILE")]
+    pub network_summaries: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -65,6 +65,77 @@ struct Totals {
     power_mw: f64,
 }
 
+/// One network's efficiency, from its training simulation on this configuration.
+#[derive(Serialize)]
+struct NetworkFigures {
+    name: String,
+    /// Operations (2 per useful multiply-accumulate) per second at the module's clock.
+    gops: f64,
+    logic_gops_per_w: f64,
+    system_gops_per_w: f64,
+    cycles: u64,
+    ops: f64,
+    dram_bytes: u64,
+    logic_energy_uj: f64,
+    dram_energy_uj: f64,
+    utilization: f64,
+    source: String,
+}
+
+/// Reads a training summary and charges its cycles and DRAM bytes: dynamic logic energy per
+/// cycle from the module's power at the target clock, leakage for the run's duration at the
+/// module's clock (the target, or fmax when lower), DRAM energy per bit.
+fn network_figures(
+    path: &std::path::Path,
+    config: &Config,
+    tiles: usize,
+    dynamic_mw: f64,
+    leakage_mw: f64,
+    clock_mhz: f64,
+) -> Result<NetworkFigures> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let field = |k: &str| {
+        v[k].as_u64()
+            .with_context(|| format!("{}: no `{k}`: not an ntgen train summary", path.display()))
+    };
+    let (t, l) = (field("tiles")? as usize, field("lanes")? as usize);
+    if t != tiles || l != config.pe.lanes {
+        bail!(
+            "{}: trained on {t} tiles x {l} lanes, but this configuration has {tiles} x {}",
+            path.display(),
+            config.pe.lanes
+        );
+    }
+    let totals = v["totals"]
+        .as_array()
+        .with_context(|| format!("{}: no `totals`", path.display()))?;
+    let sum = |k: &str| totals.iter().map(|p| p[k].as_u64().unwrap_or(0)).sum::<u64>();
+    let cycles = sum("cycles");
+    let macs = sum("useful_macs");
+    let bytes = sum("dram_bytes_read") + sum("dram_bytes_written");
+    let seconds = cycles as f64 / (clock_mhz * 1e6);
+    let ops = OPS_PER_MAC * macs as f64;
+    let logic_j = dynamic_mw * 1e-3 / (config.clock.target_mhz * 1e6) * cycles as f64
+        + leakage_mw * 1e-3 * seconds;
+    let dram_j = bytes as f64 * 8.0 * config.dram.energy_pj_per_bit * 1e-12;
+    Ok(NetworkFigures {
+        name: v["network"].as_str().unwrap_or("?").to_string(),
+        gops: ops / seconds.max(1e-30) * 1e-9,
+        logic_gops_per_w: ops / logic_j.max(1e-30) * 1e-9,
+        system_gops_per_w: ops / (logic_j + dram_j).max(1e-30) * 1e-9,
+        cycles,
+        ops,
+        dram_bytes: bytes,
+        logic_energy_uj: logic_j * 1e6,
+        dram_energy_uj: dram_j * 1e6,
+        utilization: macs as f64 / (tiles * l) as f64 / cycles.max(1) as f64,
+        source: path.display().to_string(),
+    })
+}
+
 #[derive(Serialize)]
 struct Report {
     library: String,
@@ -78,7 +149,7 @@ struct Report {
     tiles: usize,
     tile: Totals,
     blocks: Vec<BlockReport>,
-    networks: Vec<serde_json::Value>,
+    networks: Vec<NetworkFigures>,
     scope: String,
 }
 
@@ -280,6 +351,13 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         .fold(f64::INFINITY, f64::min);
     let clock_mhz = config.clock.target_mhz.min(fmax);
     let has_pe = blocks.iter().any(|(b, _)| *b == "pe");
+    let leakage_mw: f64 = reports.iter().map(|r| r.leakage_mw).sum::<f64>() * tiles as f64;
+    let dynamic_mw = tile.power_mw * tiles as f64 - leakage_mw;
+    let networks = args
+        .network_summaries
+        .iter()
+        .map(|p| network_figures(p, &config, tiles, dynamic_mw, leakage_mw, clock_mhz))
+        .collect::<Result<Vec<_>>>()?;
     let report = Report {
         library: lib.origin.clone(),
         target_mhz: config.clock.target_mhz,
@@ -294,8 +372,8 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         tiles,
         tile,
         blocks: reports,
-        networks: vec![],
-        scope: "tile array without the host interface; per-network figures need the whole module"
+        networks,
+        scope: "tile array without the host interface and the PE feeder/network interface glue"
             .into(),
     };
     let json = serde_json::to_string_pretty(&report)?;
@@ -346,6 +424,23 @@ fn markdown(r: &Report) -> String {
             s.push_str(&format!(
                 "| &nbsp;&nbsp;{} | {:.1} | {:.3} | | | |\n",
                 p.name, p.area_um2, p.power_mw
+            ));
+        }
+    }
+    if !r.networks.is_empty() {
+        s.push_str(
+            "\n| network | GOPS | logic GOPS/W | system GOPS/W | utilization | cycles | DRAM bytes |\n|---|---|---|---|---|---|---|\n",
+        );
+        for n in &r.networks {
+            s.push_str(&format!(
+                "| {} | {:.2} | {:.1} | {:.1} | {:.4} | {} | {} |\n",
+                n.name,
+                n.gops,
+                n.logic_gops_per_w,
+                n.system_gops_per_w,
+                n.utilization,
+                n.cycles,
+                n.dram_bytes
             ));
         }
     }

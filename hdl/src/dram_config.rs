@@ -91,6 +91,11 @@ pub struct DramConfig {
     pub refi_ns: f64,
     /// Entries of the vault controller's request queue (power of two, 2..=16).
     pub queue_depth: usize,
+    /// Energy per bit moved inside the stack (DRAM dies and TSVs), picojoules: the system
+    /// GOPS/W charges every byte read or written at this rate. Default 3.7 pJ/bit for the DRAM
+    /// dies of an HMC (Jeddeloh & Keeth, VLSI 2012); the whole cube with its SerDes links is
+    /// about 10.5 pJ/bit.
+    pub energy_pj_per_bit: f64,
 }
 
 /// The DRAM timing in whole controller cycles.
@@ -140,6 +145,7 @@ impl Default for DramConfig {
             rtrs: 2.0,
             refi_ns: 7800.0,
             queue_depth: 16,
+            energy_pj_per_bit: 3.7,
         }
     }
 }
@@ -239,6 +245,12 @@ impl DramConfig {
         pow2("row_bytes", self.row_bytes, 16, 4096)?;
         pow2("bytes_per_cycle", self.bytes_per_cycle, 4, 16)?;
         pow2("queue_depth", self.queue_depth, 2, 16)?;
+        if !(self.energy_pj_per_bit.is_finite() && self.energy_pj_per_bit > 0.0) {
+            bail!(
+                "dram.energy_pj_per_bit = {}: must be a positive number of picojoules",
+                self.energy_pj_per_bit
+            );
+        }
         let tck = self.tck_ns;
         if !tck.is_finite() || tck <= 0.0 || tck > 100.0 {
             bail!("dram.tck_ns = {tck}: must be a positive period up to 100 ns");
