@@ -94,6 +94,9 @@ pub struct TrainArgs {
     /// Samples of the synthetic data set (default: four batches); steps cycle through it.
     #[arg(long)]
     pub samples: Option<usize>,
+    /// Print every segment's cycles as it finishes.
+    #[arg(long)]
+    pub progress: bool,
     /// Self-test of the checker: corrupt one simulated value before the checks of this phase.
     #[arg(long, hide = true)]
     pub corrupt: Option<String>,

@@ -429,6 +429,9 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
                     format!("step {step}, phase {}, segment {}", ph.name, seg.label)
                 })?;
                 fig.cycles += cycles;
+                if args.progress {
+                    eprintln!("  {:<9} {:<40} {cycles:>8} cycles", ph.name, seg.label);
+                }
                 fig.useful_macs += seg.macs;
                 fig.segments += 1;
                 let mut c = TileCounters::default();
