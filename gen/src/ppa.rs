@@ -93,8 +93,8 @@ fn network_figures(
     leakage_mw: f64,
     clock_mhz: f64,
 ) -> Result<NetworkFigures> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
     let field = |k: &str| {
@@ -112,7 +112,12 @@ fn network_figures(
     let totals = v["totals"]
         .as_array()
         .with_context(|| format!("{}: no `totals`", path.display()))?;
-    let sum = |k: &str| totals.iter().map(|p| p[k].as_u64().unwrap_or(0)).sum::<u64>();
+    let sum = |k: &str| {
+        totals
+            .iter()
+            .map(|p| p[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
     let cycles = sum("cycles");
     let macs = sum("useful_macs");
     let bytes = sum("dram_bytes_read") + sum("dram_bytes_written");

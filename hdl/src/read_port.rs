@@ -11,17 +11,21 @@
 //! slots in turn; an element leaves when its burst has arrived and the consumer has `space`; a
 //! slot is freed with its last element. A burst that is already being handed out takes no new
 //! elements (they request the burst again), so no element is ever counted into a freed slot.
+//!
+//! The bursts are held in one memory per word of a beat (entry `slot * beats + beat`), which the
+//! flow costs as SRAM; an element is one aligned word read, so it never straddles two words.
 
 use crate::dataflow_engine::SPACE_BITS;
 use crate::dram_config::MAX_BURST_BYTES;
+use crate::memory::Memory;
 use rust_hdl::prelude::*;
 
 /// Bursts a read stream may hold or have in flight.
 pub const READ_BURSTS: usize = 8;
 /// Elements requested or merged but not yet handed out.
 pub const ELEMENT_QUEUE: usize = 64;
-/// Bits of a burst held (the widest burst).
-pub const BURST_BITS: usize = MAX_BURST_BYTES * 8;
+/// Address width of the burst memories (slots times beats per burst, up to 8 x 16).
+const ENTRY_BITS: usize = 7;
 const SLOT_BITS: usize = 3;
 const QUEUE_BITS: usize = 6;
 const COUNT_BITS: usize = 7;
@@ -55,7 +59,7 @@ pub struct ReadPort {
     /// No element queued, no burst held or in flight, nothing on the output.
     pub idle: Signal<Out, Bit>,
 
-    bursts: Vec<DFF<Bits<BURST_BITS>>>,
+    store: Vec<Memory<32, ENTRY_BITS>>,
     counts: Vec<DFF<Bits<COUNT_BITS>>>,
     arrived: Vec<DFF<Bit>>,
     queue: Vec<DFF<Bits<OFFSET_BITS>>>,
@@ -70,7 +74,9 @@ pub struct ReadPort {
     last_burst: DFF<Bits<32>>,
     last_valid: DFF<Bit>,
     out_valid_r: DFF<Bit>,
-    out_data_r: DFF<Bits<32>>,
+    out_word_r: DFF<Bits<2>>,
+    out_shift_r: DFF<Bits<8>>,
+    out_size_r: DFF<Bits<2>>,
 
     push: Signal<Local, Bit>,
     emit: Signal<Local, Bit>,
@@ -78,30 +84,36 @@ pub struct ReadPort {
     head: Signal<Local, Bits<OFFSET_BITS>>,
     cur_arrived: Signal<Local, Bit>,
     cur_count: Signal<Local, Bits<COUNT_BITS>>,
-    cur_burst: Signal<Local, Bits<BURST_BITS>>,
     last_count: Signal<Local, Bits<COUNT_BITS>>,
-    beat: Signal<Local, Bits<BEAT_BITS>>,
-    placed: Signal<Local, Bits<BURST_BITS>>,
     element: Signal<Local, Bits<32>>,
+    word_index: Signal<Local, Bits<8>>,
+    beat_word: Signal<Local, Bits<BEAT_BITS>>,
+    read_entry: Signal<Local, Bits<ENTRY_BITS>>,
+    write_entry: Signal<Local, Bits<ENTRY_BITS>>,
     inc: Signal<Local, Bit>,
-    bit_offset: Signal<Local, Bits<8>>,
     dec: Signal<Local, Bit>,
 
     slot_id: Vec<Constant<Bits<SLOT_BITS>>>,
     queue_id: Vec<Constant<Bits<QUEUE_BITS>>>,
-    beat_id: Vec<Constant<Bits<4>>>,
-    beat_shift: Vec<Constant<Bits<16>>>,
+    word_id: Vec<Constant<Bits<2>>>,
+    word_shift: Vec<Constant<Bits<8>>>,
+    beats_log2: Constant<Bits<8>>,
+    words_log2: Constant<Bits<8>>,
+    word_mask: Constant<Bits<8>>,
     burst_mask: Constant<Bits<32>>,
     max_held: Constant<Bits<4>>,
     queue_full: Constant<Bits<COUNT_BITS>>,
     count_full: Constant<Bits<COUNT_BITS>>,
-    _beats: usize,
+    _words: usize,
 }
 
 impl ReadPort {
     /// `words` 32-bit words per beat, `beats` beats per burst of `burst_bytes`.
     pub fn new(words: usize, beats: usize, burst_bytes: usize) -> ReadPort {
         assert!(words * 32 <= BEAT_BITS && burst_bytes <= MAX_BURST_BYTES);
+        // Slots are laid out at a power-of-two pitch so an entry is a shift and an or.
+        let beats = beats.next_power_of_two();
+        assert!(words.is_power_of_two() && READ_BURSTS * beats <= 1 << ENTRY_BITS);
         ReadPort {
             clock: Default::default(),
             clear: Default::default(),
@@ -119,7 +131,9 @@ impl ReadPort {
             out_valid: Default::default(),
             out_data: Default::default(),
             idle: Default::default(),
-            bursts: (0..READ_BURSTS).map(|_| Default::default()).collect(),
+            store: (0..words)
+                .map(|_| Memory::new(READ_BURSTS * beats))
+                .collect(),
             counts: (0..READ_BURSTS).map(|_| Default::default()).collect(),
             arrived: (0..READ_BURSTS).map(|_| Default::default()).collect(),
             queue: (0..ELEMENT_QUEUE).map(|_| Default::default()).collect(),
@@ -134,20 +148,22 @@ impl ReadPort {
             last_burst: Default::default(),
             last_valid: Default::default(),
             out_valid_r: Default::default(),
-            out_data_r: Default::default(),
+            out_word_r: Default::default(),
+            out_shift_r: Default::default(),
+            out_size_r: Default::default(),
             push: Default::default(),
             emit: Default::default(),
             pop_burst: Default::default(),
             head: Default::default(),
             cur_arrived: Default::default(),
             cur_count: Default::default(),
-            cur_burst: Default::default(),
             last_count: Default::default(),
-            beat: Default::default(),
-            placed: Default::default(),
             element: Default::default(),
+            word_index: Default::default(),
+            beat_word: Default::default(),
+            read_entry: Default::default(),
+            write_entry: Default::default(),
             inc: Default::default(),
-            bit_offset: Default::default(),
             dec: Default::default(),
             slot_id: (0..READ_BURSTS)
                 .map(|i| Constant::new(bits(i as u64)))
@@ -155,15 +171,18 @@ impl ReadPort {
             queue_id: (0..ELEMENT_QUEUE)
                 .map(|i| Constant::new(bits(i as u64)))
                 .collect(),
-            beat_id: (0..beats).map(|k| Constant::new(bits(k as u64))).collect(),
-            beat_shift: (0..beats)
-                .map(|k| Constant::new(bits((k * words * 32) as u64)))
+            word_id: (0..words).map(|w| Constant::new(bits(w as u64))).collect(),
+            word_shift: (0..words)
+                .map(|w| Constant::new(bits(32 * w as u64)))
                 .collect(),
+            beats_log2: Constant::new(bits(beats.trailing_zeros() as u64)),
+            words_log2: Constant::new(bits(words.trailing_zeros() as u64)),
+            word_mask: Constant::new(bits(words as u64 - 1)),
             burst_mask: Constant::new(bits(burst_bytes as u64 - 1)),
             max_held: Constant::new(bits(READ_BURSTS as u64)),
             queue_full: Constant::new(bits(ELEMENT_QUEUE as u64)),
             count_full: Constant::new(bits((1 << COUNT_BITS) - 1)),
-            _beats: beats,
+            _words: words,
         }
     }
 }
@@ -185,19 +204,19 @@ impl Logic for ReadPort {
             last_burst,
             last_valid,
             out_valid_r,
-            out_data_r
+            out_word_r,
+            out_shift_r,
+            out_size_r
         );
 
         // The burst being handed out, and the count of the last requested one.
         self.cur_arrived.next = false;
         self.cur_count.next = 0.into();
-        self.cur_burst.next = 0.into();
         self.last_count.next = 0.into();
         for i in 0..READ_BURSTS {
             if self.read_idx.q.val() == self.slot_id[i].val() {
                 self.cur_arrived.next = self.arrived[i].q.val();
                 self.cur_count.next = self.counts[i].q.val();
-                self.cur_burst.next = self.bursts[i].q.val();
             }
             if self.last_idx.q.val() == self.slot_id[i].val() {
                 self.last_count.next = self.counts[i].q.val();
@@ -234,18 +253,16 @@ impl Logic for ReadPort {
         self.emit.next =
             (self.q_count.q.val() != 0) & self.cur_arrived.val() & (self.space.val() != 0);
         self.pop_burst.next = self.emit.val() & (self.cur_count.val() == 1);
-        // Shift amounts stay narrow: rust-hdl simulates wide ones slowly (and not past 64 bits).
-        self.bit_offset.next = bit_cast::<8, OFFSET_BITS>(self.head.val()) << 3;
-        self.element.next =
-            bit_cast::<32, BURST_BITS>(self.cur_burst.val() >> self.bit_offset.val());
-        if self.size_code.val() == 0 {
-            self.element.next = self.element.val() & 0xFF;
-        }
-        if self.size_code.val() == 1 {
-            self.element.next = self.element.val() & 0xFFFF;
-        }
+        // The head element's word: burst slot, beat, word of the beat. The memories read it at the
+        // edge; the output stage picks the word and the bytes.
+        self.word_index.next = bit_cast::<8, OFFSET_BITS>(self.head.val()) >> 2;
+        self.read_entry.next = (bit_cast::<ENTRY_BITS, SLOT_BITS>(self.read_idx.q.val())
+            << self.beats_log2.val())
+            | bit_cast::<ENTRY_BITS, 8>(self.word_index.val() >> self.words_log2.val());
         self.out_valid_r.d.next = self.emit.val();
-        self.out_data_r.d.next = self.element.val();
+        self.out_word_r.d.next = bit_cast::<2, 8>(self.word_index.val() & self.word_mask.val());
+        self.out_shift_r.d.next = bit_cast::<8, OFFSET_BITS>(self.head.val() & 3) << 3;
+        self.out_size_r.d.next = self.size_code.val();
         if self.emit.val() {
             self.q_rd.d.next = self.q_rd.q.val() + 1;
         }
@@ -277,31 +294,38 @@ impl Logic for ReadPort {
             self.q_wr.d.next = self.q_wr.q.val() + 1;
         }
 
-        // Responses land in their slot, beat by beat.
-        self.beat.next = self.resp_data.val();
-        self.placed.next = 0.into();
-        for k in 0..self._beats {
-            if self.resp_beat.val() == self.beat_id[k].val() {
-                self.placed.next =
-                    bit_cast::<BURST_BITS, BEAT_BITS>(self.beat.val()) << self.beat_shift[k].val();
+        // Responses land in their slot, beat by beat, one word per memory.
+        self.write_entry.next = (bit_cast::<ENTRY_BITS, SLOT_BITS>(self.land_idx.q.val())
+            << self.beats_log2.val())
+            | bit_cast::<ENTRY_BITS, 4>(self.resp_beat.val());
+        self.element.next = 0.into();
+        for w in 0..self._words {
+            self.store[w].clock.next = self.clock.val();
+            self.store[w].write_enable.next = self.resp_valid.val();
+            self.store[w].write_address.next = self.write_entry.val();
+            self.beat_word.next = self.resp_data.val() >> self.word_shift[w].val();
+            self.store[w].write_data.next = self.beat_word.val().get_bits::<32>(0);
+            self.store[w].read_address.next = self.read_entry.val();
+            if self.out_word_r.q.val() == self.word_id[w].val() {
+                self.element.next = self.store[w].read_data.val() >> self.out_shift_r.q.val();
             }
         }
+        if self.out_size_r.q.val() == 0 {
+            self.element.next = self.element.val() & 0xFF;
+        }
+        if self.out_size_r.q.val() == 1 {
+            self.element.next = self.element.val() & 0xFFFF;
+        }
         for i in 0..READ_BURSTS {
-            self.bursts[i].clock.next = self.clock.val();
             self.counts[i].clock.next = self.clock.val();
             self.arrived[i].clock.next = self.clock.val();
-            self.bursts[i].d.next = self.bursts[i].q.val();
             self.counts[i].d.next = self.counts[i].q.val();
             self.arrived[i].d.next = self.arrived[i].q.val();
-            if self.resp_valid.val() & (self.land_idx.q.val() == self.slot_id[i].val()) {
-                if self.resp_beat.val() == 0 {
-                    self.bursts[i].d.next = self.placed.val();
-                } else {
-                    self.bursts[i].d.next = self.bursts[i].q.val() | self.placed.val();
-                }
-                if self.resp_last.val() {
-                    self.arrived[i].d.next = true;
-                }
+            if self.resp_valid.val()
+                & self.resp_last.val()
+                & (self.land_idx.q.val() == self.slot_id[i].val())
+            {
+                self.arrived[i].d.next = true;
             }
             self.dec.next = self.emit.val() & (self.read_idx.q.val() == self.slot_id[i].val());
             self.inc.next = self.do_merge.val() & (self.last_idx.q.val() == self.slot_id[i].val());
@@ -327,7 +351,7 @@ impl Logic for ReadPort {
         }
 
         self.out_valid.next = self.out_valid_r.q.val();
-        self.out_data.next = self.out_data_r.q.val();
+        self.out_data.next = self.element.val();
         self.idle.next =
             (self.q_count.q.val() == 0) & (self.held.q.val() == 0) & !self.out_valid_r.q.val();
     }
