@@ -15,8 +15,8 @@
 
 use crate::cli::{AsmArgs, DisasmArgs};
 use anyhow::{bail, Context, Result};
-use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::config::MAX_LANES;
+use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::pe_feeder::{Feed, FeedSetting, REDUCE_BITS};
 
 fn parse_int(s: &str) -> Result<i64> {
@@ -93,7 +93,9 @@ fn parse_stream(words: &[&str]) -> Result<Descriptor> {
     Ok(d)
 }
 
-const MODE_NAMES: [&str; 4] = ["forward", "backward", "gradient", "update"];
+/// PE mode names in `PeMode` order (the code the `pe op` word carries).
+const MODE_NAMES: [&str; 6] = ["forward", "backward", "gradient", "update", "max", "select"];
+const _: () = assert!(MODE_NAMES.len() == nt_hdl::ops::PeMode::ALL.len());
 const ACT_NAMES: [&str; 5] = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"];
 
 fn name_index(names: &[&str], v: &str, what: &str) -> Result<u8> {
@@ -180,7 +182,7 @@ fn pe_text(f: &FeedSetting) -> String {
             opa_wrap,
         } => format!(
             "pe op mode={} act={} feed={}{}{}",
-            MODE_NAMES[mode as usize],
+            MODE_NAMES.get(mode as usize).unwrap_or(&"reserved"),
             ACT_NAMES.get(act as usize).unwrap_or(&"identity"),
             feed.name(),
             if opb_step { " opb_step" } else { "" },
