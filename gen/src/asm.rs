@@ -344,6 +344,21 @@ end
     }
 
     #[test]
+    fn pe_settings_round_trip_in_every_mode() {
+        for mode in MODE_NAMES {
+            let text = format!("pe op mode={mode} act=tanh feed=compute opb_step\npe shape reduce=4 lanes=3\nend\n");
+            let p = assemble(&text).unwrap();
+            let back = decode(&encode(&p)).unwrap();
+            assert_eq!(back, p);
+            assert!(
+                disassemble(&back).contains(&format!("mode={mode} ")),
+                "{mode}"
+            );
+        }
+        assert!(err("pe op mode=min feed=compute\nend").contains("mode `min` is not one of"));
+    }
+
+    #[test]
     fn binary_errors_name_the_line() {
         assert!(format!("{:#}", parse_words("0x1\nxyz\n").unwrap_err()).contains("line 2"));
     }

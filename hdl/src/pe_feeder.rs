@@ -574,3 +574,29 @@ impl Logic for PeFeeder {
             | (self.fill_lane.q.val() != 0) & (self.feed.q.val() == 3);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_words_round_trip_every_mode_activation_and_feed() {
+        for (mode, _) in PeMode::ALL.iter().enumerate() {
+            for (act, _) in ActFn::ALL.iter().enumerate() {
+                for feed in Feed::ALL {
+                    for (opb_step, opa_wrap) in [(false, true), (true, false)] {
+                        let s = FeedSetting::Op {
+                            mode: mode as u8,
+                            act: act as u8,
+                            feed,
+                            opb_step,
+                            opa_wrap,
+                        };
+                        assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
+                        assert!(s.encode() < 1 << PE_CFG_BITS);
+                    }
+                }
+            }
+        }
+    }
+}
