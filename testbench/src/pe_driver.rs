@@ -13,6 +13,9 @@ use nt_hdl::pe::{Pe, PE_LATENCY};
 use nt_hdl::Config;
 use std::path::Path;
 
+/// Junk in the high half of a select beat's `opb`, which the routed value must not carry.
+const SELECT_OPB_HIGH: u32 = 0xA5A5_0000;
+
 /// One cycle of PE inputs.
 #[derive(Clone, Debug, Default)]
 pub struct Beat {
@@ -248,8 +251,7 @@ impl Job {
                     b.bcast = a as u16;
                     for j in 0..lanes {
                         b.opa[j] = index[k][j] as u16 as u32;
-                        // The high half is not part of the routed value.
-                        b.opb[j] = (delta[k][j] as u16 as u32) | 0xA5A5_0000;
+                        b.opb[j] = (delta[k][j] as u16 as u32) | SELECT_OPB_HIGH;
                     }
                     out.push(b);
                 }
