@@ -93,7 +93,9 @@ fn parse_stream(words: &[&str]) -> Result<Descriptor> {
     Ok(d)
 }
 
-const MODE_NAMES: [&str; 4] = ["forward", "backward", "gradient", "update"];
+/// PE mode names in `PeMode` order (the code the `pe op` word carries).
+const MODE_NAMES: [&str; 6] = ["forward", "backward", "gradient", "update", "max", "select"];
+const _: () = assert!(MODE_NAMES.len() == nt_hdl::ops::PeMode::ALL.len());
 const ACT_NAMES: [&str; 5] = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"];
 
 fn name_index(names: &[&str], v: &str, what: &str) -> Result<u8> {
@@ -180,7 +182,7 @@ fn pe_text(f: &FeedSetting) -> String {
             opa_wrap,
         } => format!(
             "pe op mode={} act={} feed={}{}{}",
-            MODE_NAMES[mode as usize],
+            MODE_NAMES.get(mode as usize).unwrap_or(&"reserved"),
             ACT_NAMES.get(act as usize).unwrap_or(&"identity"),
             feed.name(),
             if opb_step { " opb_step" } else { "" },
@@ -339,6 +341,21 @@ end
         assert!(err("stream a pe size=2 base=zz loop=1,0\nend").contains("`zz` is not a number"));
         assert!(err("stream a pe size=2 base=0 loop=1,0").contains("must finish with `end`"));
         assert!(err("run 4\nend").contains("line 1: `run` takes no operands"));
+    }
+
+    #[test]
+    fn pe_settings_round_trip_in_every_mode() {
+        for mode in MODE_NAMES {
+            let text = format!("pe op mode={mode} act=tanh feed=compute opb_step\npe shape reduce=4 lanes=3\nend\n");
+            let p = assemble(&text).unwrap();
+            let back = decode(&encode(&p)).unwrap();
+            assert_eq!(back, p);
+            assert!(
+                disassemble(&back).contains(&format!("mode={mode} ")),
+                "{mode}"
+            );
+        }
+        assert!(err("pe op mode=min feed=compute\nend").contains("mode `min` is not one of"));
     }
 
     #[test]

@@ -375,10 +375,9 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
         .collect();
 
     // Every vault starts with the constants and the parameters.
-    let one = 1i16 << fmt.f;
     for v in 0..plan.tiles {
         let d = &mut sim.drams[v];
-        d.poke(plan.konst, &le_i16(&[one, -one]));
+        d.poke(plan.konst, &le_i16(&plan.konst_values));
         for (lp, &(w, b)) in params.layers.iter().zip(&plan.params) {
             d.poke(w, &records(&lp.weights, &fmt));
             d.poke(b, &records(&lp.biases, &fmt));

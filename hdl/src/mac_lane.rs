@@ -8,7 +8,7 @@
 //! |-------|----------------------|-------------------------------------------------------------|
 //! | r0    | opa, opb             | operands captured                                           |
 //! | r1    | prod, upd_lo, upd_hi | signed a*b; eta*g halves (update) or y*y (backward)         |
-//! | r2    | acc, step            | acc = (first ? bias : acc) + prod; SR step (eta*g + r) >> 16 |
+//! | r2    | acc, step, max       | acc = (first ? bias : acc) + prod; SR step (eta*g + r) >> 16; running maximum and its first position |
 //! | r3    | q, d, wide           | requantize; derivative; gradient align; w - step saturated   |
 //! | r4    | narrow, bwd product  | activation; q*d; MAC weight of the new master weight         |
 //! | r5    | out_narrow, out_wide | requantize q*d; results                                      |
@@ -16,6 +16,12 @@
 //! Per-lane operands: `opa[15:0]` is the MAC operand; in update mode `opa` is the master weight and
 //! `opb` the gradient. `opb` is the bias with a forward beat's first term and carries the stored
 //! output y (low 16 bits) with a backward beat's last term.
+//!
+//! Max pooling uses two more modes. `Max` keeps a running maximum of `opa[15:0]` (signed) over the
+//! reduction and the term index of its first occurrence (a later equal term does not replace it):
+//! `out_narrow` is the maximum, `out_wide` the index. `Select` routes: `opb[15:0]` if `opa[15:0]`
+//! equals the broadcast operand, else 0, on every beat (r1), carried to the outputs unchanged.
+//! Neither rounds nor saturates, and both bypass the activation.
 //!
 //! Child inputs and outputs are assigned once per evaluation (temporaries hold intermediate
 //! values): a glitch on them would re-trigger combinational blocks in event-driven simulators.
@@ -29,6 +35,8 @@ use crate::signed_mul::SignedMul16;
 use rust_hdl::prelude::*;
 
 const MASK48: u64 = (1 << 48) - 1;
+/// The sign bit of a 16-bit value: XOR with it turns a signed comparison into an unsigned one.
+const SIGN16: u64 = 1 << 15;
 
 #[derive(LogicBlock)]
 pub struct MacLane {
@@ -100,6 +108,9 @@ pub struct MacLane {
     weight_r2: DFF<Bits<32>>,
     y_r2: DFF<Bits<16>>,
     yy_r2: DFF<Bits<32>>,
+    max_r2: DFF<Bits<16>>,
+    arg_r2: DFF<Bits<16>>,
+    term_r2: DFF<Bits<16>>,
     // r3
     q_r3: DFF<Bits<16>>,
     d_r3: DFF<Bits<16>>,
@@ -137,6 +148,8 @@ pub struct MacLane {
     sat3: Signal<Local, Bits<2>>,
     narrow5: Signal<Local, Bits<16>>,
     sat_sum: Signal<Local, Bits<16>>,
+    term_next: Signal<Local, Bits<16>>,
+    max_pass: Signal<Local, Bit>,
 
     // constants derived from F and G
     bias_half: Constant<Bits<48>>,
@@ -152,6 +165,7 @@ pub struct MacLane {
     sext32_48: Constant<Bits<48>>,
     sext16_32: Constant<Bits<32>>,
     step_fill: Constant<Bits<64>>,
+    sign16: Constant<Bits<16>>,
 }
 
 impl MacLane {
@@ -220,6 +234,9 @@ impl MacLane {
             weight_r2: Default::default(),
             y_r2: Default::default(),
             yy_r2: Default::default(),
+            max_r2: Default::default(),
+            arg_r2: Default::default(),
+            term_r2: Default::default(),
             q_r3: Default::default(),
             d_r3: Default::default(),
             wide_r3: Default::default(),
@@ -251,6 +268,8 @@ impl MacLane {
             sat3: Default::default(),
             narrow5: Default::default(),
             sat_sum: Default::default(),
+            term_next: Default::default(),
+            max_pass: Default::default(),
             bias_half: Constant::new(bits(if bias_shift == 0 {
                 0
             } else {
@@ -268,6 +287,7 @@ impl MacLane {
             sext32_48: Constant::new(bits(MASK48 & !0xFFFF_FFFF)),
             sext16_32: Constant::new(bits(0xFFFF_0000)),
             step_fill: Constant::new(bits(!(u64::MAX >> 16))),
+            sign16: Constant::new(bits(SIGN16)),
         }
     }
 }
@@ -314,6 +334,9 @@ impl Logic for MacLane {
             weight_r2,
             y_r2,
             yy_r2,
+            max_r2,
+            arg_r2,
+            term_r2,
             q_r3,
             d_r3,
             wide_r3,
@@ -343,7 +366,9 @@ impl Logic for MacLane {
         self.k1_valid.d.next = self.k0_valid.q.val();
         self.k1_first.d.next = self.k0_first.q.val();
         self.k1_emit.d.next = self.k0_valid.q.val()
-            & (self.k0_last.q.val() | (self.k0_mode.q.val() == PeMode::Update));
+            & (self.k0_last.q.val()
+                | (self.k0_mode.q.val() == PeMode::Update)
+                | (self.k0_mode.q.val() == PeMode::Select));
         self.k1_mode.d.next = self.k0_mode.q.val();
         self.k1_act.d.next = self.k0_act.q.val();
         self.k1_eta.d.next = self.k0_eta.q.val();
@@ -386,6 +411,12 @@ impl Logic for MacLane {
         self.rand_r1.d.next = self.lfsr.r.val();
         self.opa_r1.d.next = self.opa_r0.q.val();
         self.opb_r1.d.next = self.opb_r0.q.val();
+        // Select: the routed value replaces opb, which no later stage reads in this mode.
+        if self.k0_mode.q.val() == PeMode::Select {
+            if self.opa_r0.q.val().get_bits::<16>(0) != self.bc_effective.val() {
+                self.opb_r1.d.next = 0.into();
+            }
+        }
 
         // r2: accumulate. A forward reduction starts from the bias aligned to 2F bits (round half
         // up); the other reductions start from zero.
@@ -429,10 +460,33 @@ impl Logic for MacLane {
         self.weight_r2.d.next = self.opa_r1.q.val();
         self.y_r2.d.next = self.opb_r1.q.val().get_bits::<16>(0);
         self.yy_r2.d.next = self.upd_hi_r1.q.val();
+        // Running maximum: only a strictly greater term moves it, so the first maximum stays.
+        self.term_next.next = self.term_r2.q.val() + 1;
+        self.max_pass.next = (self.opa_r1.q.val().get_bits::<16>(0) ^ self.sign16.val())
+            > (self.max_r2.q.val() ^ self.sign16.val());
+        if self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Max) {
+            if self.k1_first.q.val() {
+                self.max_r2.d.next = self.opa_r1.q.val().get_bits::<16>(0);
+                self.arg_r2.d.next = 0.into();
+                self.term_r2.d.next = 0.into();
+            } else {
+                self.term_r2.d.next = self.term_next.val();
+                if self.max_pass.val() {
+                    self.max_r2.d.next = self.opa_r1.q.val().get_bits::<16>(0);
+                    self.arg_r2.d.next = self.term_next.val();
+                }
+            }
+        }
 
         // r3: requantize, derivative, gradient alignment, weight update.
         self.requant.x.next = self.acc.q.val();
         self.q_r3.d.next = self.requant.q.val();
+        if self.k2_mode.q.val() == PeMode::Max {
+            self.q_r3.d.next = self.max_r2.q.val();
+        }
+        if self.k2_mode.q.val() == PeMode::Select {
+            self.q_r3.d.next = self.y_r2.q.val();
+        }
         self.derivative.y.next = self.y_r2.q.val();
         self.derivative.yy.next = self.yy_r2.q.val();
         self.derivative.act.next = self.k2_act.q.val();
@@ -484,6 +538,9 @@ impl Logic for MacLane {
                     self.sat3.next = 1.into();
                 }
             }
+            PeMode::Max => {
+                self.wide_r3.d.next = bit_cast::<32, 16>(self.arg_r2.q.val());
+            }
             _ => {
                 self.wide_r3.d.next = 0.into();
             }
@@ -510,6 +567,9 @@ impl Logic for MacLane {
         if self.k3_mode.q.val() == PeMode::Gradient {
             self.narrow_r4.d.next = 0.into();
         }
+        if (self.k3_mode.q.val() == PeMode::Max) | (self.k3_mode.q.val() == PeMode::Select) {
+            self.narrow_r4.d.next = self.q_r3.q.val();
+        }
         if self.k3_mode.q.val() == PeMode::Update {
             self.narrow_r4.d.next = self.weight_requant.q.val();
             self.sat_r4.d.next = self.k3_emit.q.val() & self.weight_requant.saturated.val();
@@ -529,7 +589,10 @@ impl Logic for MacLane {
         }
         self.narrow_r5.d.next = self.narrow5.val();
         self.wide_r5.d.next = self.wide_r4.q.val();
-        if (self.k4_mode.q.val() == PeMode::Forward) | (self.k4_mode.q.val() == PeMode::Backward) {
+        if (self.k4_mode.q.val() == PeMode::Forward)
+            | (self.k4_mode.q.val() == PeMode::Backward)
+            | (self.k4_mode.q.val() == PeMode::Select)
+        {
             self.wide_r5.d.next = bit_cast::<32, 16>(self.narrow5.val());
             if self.narrow5.val().get_bit(15) {
                 self.wide_r5.d.next = bit_cast::<32, 16>(self.narrow5.val()) | self.sext16_32.val();

@@ -13,9 +13,11 @@
 //!
 //! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
 //! `last` at r = reduce - 1); opa is buffer A at `r` (`opa_wrap`) or at `n`, opb is buffer B at
-//! the reduction index (`opb_step`) or at 0. Results leave on the write-back port one lane at a
-//! time, lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward and backward, the
-//! wide one for gradient, and for update the new master weight then the new MAC weight.
+//! the reduction index (`opb_step`) or at 0. Select beats (max pooling backward) each complete a
+//! result vector whatever `reduce` says. Results leave on the write-back port one lane at a time,
+//! lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward and select, the
+//! wide one for gradient, for update the new master weight then the new MAC weight, and for max
+//! the index of the maximum then the maximum.
 //!
 //! Settings arrive as `pe` instructions of the engine's program ([`FeedSetting`]); the engine
 //! waits for `busy` to fall before it takes the next instruction after a `run`.
@@ -24,7 +26,7 @@ use crate::config::{Config, LANE_BUFFER_ADDR_BITS as LB};
 use crate::dataflow_engine::{PE_CFG_BITS, SPACE_BITS};
 use crate::flit_fifo::FlitFifo;
 use crate::memory::Memory;
-use crate::ops::{ActFn, PeMode};
+use crate::ops::{ActFn, PeMode, MODE_BITS};
 use anyhow::{bail, Result};
 use rust_hdl::prelude::*;
 
@@ -44,12 +46,13 @@ pub mod field {
     pub const KIND_OP: u32 = 0;
     pub const KIND_SHAPE: u32 = 1;
     pub const KIND_ETA: u32 = 2;
-    // Operation word.
+    // Operation word (the feeder's logic decodes these positions as literals: keep both in step).
     pub const MODE_SHIFT: u32 = 0;
-    pub const ACT_SHIFT: u32 = 2;
-    pub const FEED_SHIFT: u32 = 5;
-    pub const OPB_STEP_BIT: u32 = 7;
-    pub const OPA_WRAP_BIT: u32 = 8;
+    pub const MODE_MASK: u32 = (1 << crate::ops::MODE_BITS) - 1;
+    pub const ACT_SHIFT: u32 = 3;
+    pub const FEED_SHIFT: u32 = 6;
+    pub const OPB_STEP_BIT: u32 = 8;
+    pub const OPA_WRAP_BIT: u32 = 9;
     // Shape word.
     pub const REDUCE_SHIFT: u32 = 0;
     pub const LANES_SHIFT: u32 = 16;
@@ -79,7 +82,8 @@ impl Feed {
 /// One `pe` instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeedSetting {
-    /// PE mode (0 forward .. 3 update), activation code, feed and buffer addressing.
+    /// PE mode (`PeMode` order: 0 forward .. 3 update, 4 max, 5 select), activation code, feed
+    /// and buffer addressing.
     Op {
         mode: u8,
         act: u8,
@@ -123,7 +127,7 @@ impl FeedSetting {
         use field::*;
         Ok(match p >> KIND_SHIFT & 3 {
             KIND_OP => FeedSetting::Op {
-                mode: (p >> MODE_SHIFT & 3) as u8,
+                mode: (p >> MODE_SHIFT & MODE_MASK) as u8,
                 act: (p >> ACT_SHIFT & 7) as u8,
                 feed: Feed::ALL[(p >> FEED_SHIFT & 3) as usize],
                 opb_step: p >> OPB_STEP_BIT & 1 == 1,
@@ -181,7 +185,7 @@ pub struct PeFeeder {
     bank1_wide: Vec<DFF<Bits<32>>>,
     bank1_narrow: Vec<DFF<Bits<16>>>,
 
-    mode: DFF<Bits<2>>,
+    mode: DFF<Bits<MODE_BITS>>,
     act: DFF<Bits<3>>,
     feed: DFF<Bits<2>>,
     opb_step: DFF<Bit>,
@@ -216,6 +220,7 @@ pub struct PeFeeder {
     ser_narrow: Signal<Local, Bits<16>>,
     ser_wide: Signal<Local, Bits<32>>,
     capture: Signal<Local, Bit>,
+    two_words: Signal<Local, Bit>,
     opa16: Signal<Local, Bits<16>>,
     opa_l: Signal<Local, Bits<32>>,
     opb_l: Signal<Local, Bits<32>>,
@@ -301,6 +306,7 @@ impl PeFeeder {
             ser_narrow: Default::default(),
             ser_wide: Default::default(),
             capture: Default::default(),
+            two_words: Default::default(),
             opa16: Default::default(),
             opa_l: Default::default(),
             opb_l: Default::default(),
@@ -333,11 +339,11 @@ impl Logic for PeFeeder {
         // Settings. The engine sends them only while the feeder is idle.
         if self.cfg_valid.val() {
             if self.cfg_data.val().get_bits::<2>(26) == 0 {
-                self.mode.d.next = self.cfg_data.val().get_bits::<2>(0);
-                self.act.d.next = self.cfg_data.val().get_bits::<3>(2);
-                self.feed.d.next = self.cfg_data.val().get_bits::<2>(5);
-                self.opb_step.d.next = self.cfg_data.val().get_bit(7);
-                self.opa_wrap.d.next = self.cfg_data.val().get_bit(8);
+                self.mode.d.next = self.cfg_data.val().get_bits::<MODE_BITS>(0);
+                self.act.d.next = self.cfg_data.val().get_bits::<3>(3);
+                self.feed.d.next = self.cfg_data.val().get_bits::<2>(6);
+                self.opb_step.d.next = self.cfg_data.val().get_bit(8);
+                self.opa_wrap.d.next = self.cfg_data.val().get_bit(9);
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
                 self.term.d.next = 0.into();
@@ -355,7 +361,8 @@ impl Logic for PeFeeder {
 
         // What moves this cycle. A beat that completes a result vector needs a free bank.
         self.fill_go.next = (self.feed.q.val() < 2) & self.fifo_a.valid.val();
-        self.result_beat.next = self.term.q.val() == self.reduce_m1.q.val();
+        self.result_beat.next =
+            (self.term.q.val() == self.reduce_m1.q.val()) | (self.mode.q.val() == 5);
         if self.feed.q.val() == 3 {
             self.result_beat.next = bit_cast::<REDUCE_BITS, LANES_BITS>(self.fill_lane.q.val())
                 == bit_cast::<REDUCE_BITS, LANES_BITS>(self.lanes_m1.q.val());
@@ -443,6 +450,12 @@ impl Logic for PeFeeder {
         if self.mode.q.val() == 3 {
             self.beat_mode.next = PeMode::Update;
         }
+        if self.mode.q.val() == 4 {
+            self.beat_mode.next = PeMode::Max;
+        }
+        if self.mode.q.val() == 5 {
+            self.beat_mode.next = PeMode::Select;
+        }
         self.beat_act.next = ActFn::Identity;
         if self.act.q.val() == 1 {
             self.beat_act.next = ActFn::Relu;
@@ -508,14 +521,16 @@ impl Logic for PeFeeder {
         if self.ser_narrow.val().get_bit(15) {
             self.ser_word.next = bit_cast::<32, 16>(self.ser_narrow.val()) | 0xFFFF_0000_u64;
         }
-        if (self.mode.q.val() == 2) | ((self.mode.q.val() == 3) & !self.ser_half.q.val()) {
+        // Update and max write two words per lane, the wide one first.
+        self.two_words.next = (self.mode.q.val() == 3) | (self.mode.q.val() == 4);
+        if (self.mode.q.val() == 2) | (self.two_words.val() & !self.ser_half.q.val()) {
             self.ser_word.next = self.ser_wide.val();
         }
         self.w_valid.next = self.stored.q.val() != 0;
         self.w_data.next = self.ser_word.val();
         self.ser_done.next = false;
         if (self.stored.q.val() != 0) & self.w_ready.val() {
-            if (self.mode.q.val() == 3) & !self.ser_half.q.val() {
+            if self.two_words.val() & !self.ser_half.q.val() {
                 self.ser_half.d.next = true;
             } else {
                 self.ser_half.d.next = false;
@@ -557,5 +572,31 @@ impl Logic for PeFeeder {
             | self.s1_valid.q.val()
             | (self.pending.q.val() != 0)
             | (self.fill_lane.q.val() != 0) & (self.feed.q.val() == 3);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_words_round_trip_every_mode_activation_and_feed() {
+        for (mode, _) in PeMode::ALL.iter().enumerate() {
+            for (act, _) in ActFn::ALL.iter().enumerate() {
+                for feed in Feed::ALL {
+                    for (opb_step, opa_wrap) in [(false, true), (true, false)] {
+                        let s = FeedSetting::Op {
+                            mode: mode as u8,
+                            act: act as u8,
+                            feed,
+                            opb_step,
+                            opa_wrap,
+                        };
+                        assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
+                        assert!(s.encode() < 1 << PE_CFG_BITS);
+                    }
+                }
+            }
+        }
     }
 }

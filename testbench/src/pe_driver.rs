@@ -13,6 +13,9 @@ use nt_hdl::pe::{Pe, PE_LATENCY};
 use nt_hdl::Config;
 use std::path::Path;
 
+/// Junk in the high half of a select beat's `opb`, which the routed value must not carry.
+const SELECT_OPB_HIGH: u32 = 0xA5A5_0000;
+
 /// One cycle of PE inputs.
 #[derive(Clone, Debug, Default)]
 pub struct Beat {
@@ -71,6 +74,14 @@ pub enum Job {
         eta: u16,
         w: Vec<Vec<i32>>,
         g: Vec<Vec<i32>>,
+    },
+    /// Per lane j: the maximum of `x[j][k]` over k and the first k where it occurs.
+    Max { x: Vec<Vec<i16>> },
+    /// Per beat k and lane j: `delta[k][j]` if `index[k][j] == at[k]`, else 0.
+    Select {
+        at: Vec<i16>,
+        index: Vec<Vec<i16>>,
+        delta: Vec<Vec<i16>>,
     },
     /// Reseeds every lane's LFSR.
     Seed { seed: u32 },
@@ -208,6 +219,43 @@ impl Job {
                     out.push(b);
                 }
             }
+            Job::Max { x } => {
+                lane_vec(x, lanes, "max terms")?;
+                let k = x[0].len();
+                for t in 0..k {
+                    let mut b = idle.clone();
+                    b.valid = true;
+                    b.first = t == 0;
+                    b.last = t + 1 == k;
+                    b.mode = PeMode::Max as u8;
+                    for j in 0..lanes {
+                        ensure!(
+                            x[j].len() == k,
+                            "max: lane {j} has {} terms, not {k}",
+                            x[j].len()
+                        );
+                        b.opa[j] = x[j][t] as u16 as u32;
+                    }
+                    out.push(b);
+                }
+            }
+            Job::Select { at, index, delta } => {
+                for (k, &a) in at.iter().enumerate() {
+                    lane_vec(&index[k], lanes, "select indices")?;
+                    lane_vec(&delta[k], lanes, "select values")?;
+                    let mut b = idle.clone();
+                    b.valid = true;
+                    // A select beat emits on its own; first and last do not matter.
+                    b.first = k % 2 == 0;
+                    b.mode = PeMode::Select as u8;
+                    b.bcast = a as u16;
+                    for j in 0..lanes {
+                        b.opa[j] = index[k][j] as u16 as u32;
+                        b.opb[j] = (delta[k][j] as u16 as u32) | SELECT_OPB_HIGH;
+                    }
+                    out.push(b);
+                }
+            }
             Job::Seed { seed } => out.push(Beat {
                 seed_load: true,
                 seed: *seed,
@@ -301,6 +349,40 @@ impl Job {
                 }
                 (res, sat)
             }
+            Job::Max { x } => {
+                let mut wide = vec![];
+                let mut narrow = vec![];
+                for xj in x {
+                    // The first maximum: a later equal term does not move it.
+                    let mut best = 0;
+                    for (k, &v) in xj.iter().enumerate() {
+                        if v > xj[best] {
+                            best = k;
+                        }
+                    }
+                    wide.push(best as u32);
+                    narrow.push(xj[best] as u16);
+                }
+                (vec![Expected { wide, narrow }], 0)
+            }
+            Job::Select { at, index, delta } => {
+                let res = at
+                    .iter()
+                    .zip(index.iter().zip(delta))
+                    .map(|(&a, (ik, dk))| {
+                        let narrow: Vec<u16> = ik
+                            .iter()
+                            .zip(dk)
+                            .map(|(&i, &d)| if i == a { d as u16 } else { 0 })
+                            .collect();
+                        Expected {
+                            wide: narrow.iter().map(|&v| sext(v as i16)).collect(),
+                            narrow,
+                        }
+                    })
+                    .collect();
+                (res, 0)
+            }
             Job::Seed { seed } => {
                 for (j, l) in lfsrs.iter_mut().enumerate() {
                     *l = Lfsr::seeded(*seed, j);
@@ -317,7 +399,7 @@ pub fn input_ports(lanes: usize) -> Vec<Port> {
         Port::new("in_valid", 1),
         Port::new("in_first", 1),
         Port::new("in_last", 1),
-        Port::new("mode", 2),
+        Port::new("mode", nt_hdl::ops::MODE_BITS),
         Port::new("act", 3),
         Port::new("eta", 16),
         Port::new("bcast", 16),

@@ -156,7 +156,8 @@ pub fn build(config: &Config, shape: StepShape, seed: u64) -> Result<Vec<(String
                 Job::Backward { delta, .. } => (delta.len() * lanes) as u64,
                 Job::Gradient { x, .. } => (x.len() * lanes) as u64,
                 Job::Update { w, .. } => (w.len() * lanes) as u64,
-                Job::Seed { .. } => 0,
+                // Comparisons and routing multiply nothing.
+                Job::Seed { .. } | Job::Max { .. } | Job::Select { .. } => 0,
             })
             .sum()
     };

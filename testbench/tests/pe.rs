@@ -36,12 +36,36 @@ fn corner(rng: &mut ChaCha8Rng) -> i16 {
     }
 }
 
+/// Max-pool terms: few distinct values, so that ties (and the first-maximum rule) are common.
+fn pool_terms(rng: &mut ChaCha8Rng, k: usize) -> Vec<i16> {
+    let pick = [i16::MIN, -3, 0, 5, 5, i16::MAX];
+    (0..k)
+        .map(|_| match rng.gen_range(0..3) {
+            0 => pick[rng.gen_range(0..pick.len())],
+            _ => corner(rng),
+        })
+        .collect()
+}
+
+/// Routing beats: window positions 0..3, each lane's stored index hits about one in four.
+fn select_job(rng: &mut ChaCha8Rng, lanes: usize, k: usize) -> Job {
+    Job::Select {
+        at: (0..k).map(|i| (i % 4) as i16).collect(),
+        index: (0..k)
+            .map(|_| (0..lanes).map(|_| rng.gen_range(0..4)).collect())
+            .collect(),
+        delta: (0..k)
+            .map(|_| (0..lanes).map(|_| corner(rng)).collect())
+            .collect(),
+    }
+}
+
 fn random_jobs(rng: &mut ChaCha8Rng, lanes: usize, count: usize) -> Vec<Job> {
     let mut jobs = vec![Job::Seed { seed: rng.gen() }];
     for _ in 0..count {
         let k = rng.gen_range(1..24);
         let act = Activation::ALL[rng.gen_range(0..Activation::ALL.len())];
-        let job = match rng.gen_range(0..5) {
+        let job = match rng.gen_range(0..7) {
             0 => Job::Forward {
                 act,
                 x: rand_vec(rng, k, -1500, 1500),
@@ -78,6 +102,10 @@ fn random_jobs(rng: &mut ChaCha8Rng, lanes: usize, count: usize) -> Vec<Job> {
                     })
                     .collect(),
             },
+            4 => Job::Max {
+                x: (0..lanes).map(|_| pool_terms(rng, k)).collect(),
+            },
+            5 => select_job(rng, lanes, k),
             _ => Job::Forward {
                 act,
                 x: (0..k).map(|_| corner(rng)).collect(),
@@ -107,7 +135,9 @@ fn check_rust(c: &Config, jobs: &[Job]) {
     let emitting: Vec<usize> = beats
         .iter()
         .enumerate()
-        .filter(|(_, b)| b.valid && (b.last || b.mode == nt_hdl::ops::PeMode::Update as u8))
+        .filter(|(_, b)| {
+            b.valid && (b.last || nt_hdl::ops::PeMode::ALL[b.mode as usize].emits_every_beat())
+        })
         .map(|(i, _)| i + PE_LATENCY - 1)
         .collect();
     let valid_at: Vec<usize> = outs
@@ -237,6 +267,46 @@ fn corner_values_saturate_and_count() {
 }
 
 #[test]
+fn max_keeps_the_first_maximum_and_select_routes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(20);
+    let c = config(4);
+    let jobs = vec![
+        // Ties: lane 0 all equal (index 0), lane 1 the maximum twice (first wins), lane 2 the
+        // extremes, lane 3 a single strictly increasing run (last term).
+        Job::Max {
+            x: vec![
+                vec![7, 7, 7, 7],
+                vec![-3, 9, 2, 9],
+                vec![i16::MIN, i16::MAX, i16::MAX, i16::MIN],
+                vec![-4, -3, -2, -1],
+            ],
+        },
+        // One term: the term itself, index 0.
+        Job::Max {
+            x: vec![vec![i16::MIN], vec![0], vec![-1], vec![i16::MAX]],
+        },
+        Job::Select {
+            at: vec![0, 1, 2, 3],
+            index: vec![vec![0, 1, 3, 1]; 4],
+            delta: vec![vec![100, -200, i16::MIN, i16::MAX]; 4],
+        },
+        Job::Max {
+            x: (0..4).map(|_| pool_terms(&mut rng, 30)).collect(),
+        },
+        select_job(&mut rng, 4, 12),
+    ];
+    let (want, _) = pe_driver::expected(&jobs, &c);
+    assert_eq!(want[0].wide, vec![0, 1, 1, 3]);
+    assert_eq!(want[0].narrow, vec![7, 9, i16::MAX as u16, (-1i16) as u16]);
+    assert_eq!(want[2].narrow, vec![100, 0, 0, 0]);
+    assert_eq!(
+        want[3].narrow,
+        vec![0, (-200i16) as u16, 0, i16::MAX as u16]
+    );
+    check_rust(&c, &jobs);
+}
+
+#[test]
 fn reductions_of_thousands_of_terms_are_exact() {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
     let c = config(2);
@@ -332,7 +402,12 @@ fn cosim(c: &Config, jobs: &[Job], dir: &str) {
 fn emitted_verilog_matches_rust_hdl_cycle_for_cycle() {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
     let c = config(4);
-    let jobs = random_jobs(&mut rng, 4, 50);
+    let mut jobs = random_jobs(&mut rng, 4, 50);
+    // Every mode at least once, max and select included, whatever the draw gave.
+    jobs.push(Job::Max {
+        x: (0..4).map(|_| pool_terms(&mut rng, 6)).collect(),
+    });
+    jobs.push(select_job(&mut rng, 4, 8));
     cosim(&c, &jobs, "pe_cosim_4");
 }
 

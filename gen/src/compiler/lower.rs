@@ -1,5 +1,6 @@
-//! Lowering of fully connected and Elman recurrent layers to segments (see [`super`] for the
-//! execution model).
+//! Lowering of a network to segments (see [`super`] for the execution model): the memory layout
+//! of every layer, then the phases layer by layer. Fully connected and Elman recurrent layers are
+//! lowered here; convolutions in [`super::conv`], max pooling in [`super::pool`].
 //!
 //! Both are matrix products on the PE; per chunk of `K` outputs (lanes):
 //! - forward: buffer A <- MAC weight rows (entry i of lane k holds `W[j0+k][i]`), buffer B <-
@@ -21,23 +22,33 @@
 //! into `u_{s+1}`. The weight gradient of `[W_x W_h]` is one reduction over batch and steps
 //! (`h_0 = 0` adds nothing). Backpropagation through time runs the input-error product with
 //! `W_h` once per step.
+//!
+//! Convolutions and pools partition by channel (one channel per lane), with the same chunks, so
+//! that a pool finds its input, and a convolution its routed error, in its own vault. An rnn after
+//! a feature map reads its `x_s` straight from the producer, which writes its output into the
+//! rnn's `[x_s, h_s]` rows; the rnn's input error `W_x^T delta_s` (lanes over features, one
+//! reduction per sample and step, the derivative of the activation before the map) is written
+//! step by step in the feature order, which is the map's error layout for that consumer.
 
+use super::conv::{self, ConvLayout};
+use super::image::{alloc_error, alloc_output, ImageView, RnnRows};
 use super::memory_map::{MemoryMap, RECORD_BYTES, RECORD_MAC_OFFSET};
 use super::partition::{chunks, of_tile, Chunk};
+use super::pool::{self, PoolLayout, WINDOW};
 use super::program::{fill, mode, op, shape, Access};
 use super::{GoldenRef, ParamKind, ParamRef, Phase, Plan, Segment, TensorCheck};
+use super::{ACT, GRAD};
 use anyhow::{bail, Result};
 use nt_hdl::config::Config;
 use nt_hdl::dataflow_program::{Dest, Instr, Slot};
 use nt_hdl::pe_feeder::{Feed, FeedSetting};
 use nt_testbench::golden::Activation;
-use nt_testbench::network::{Layer, Network};
+use nt_testbench::network::{Layer, Network, Shape};
 
-/// Bytes of an activation or error element.
-const ACT: u64 = 2;
-/// Bytes of a gradient element.
-const GRAD: u64 = 4;
 pub const CONST_REGION: &str = "const";
+/// The constants are 1.0 and -1.0 (output error and bias gradients), then the pool window
+/// positions 0..3 (the broadcast operand of routing), which start here.
+const KONST_POSITIONS: u64 = 2 * ACT;
 
 /// Activations of a batch: element `(b, i)` at `base + b * sample + 2 * i`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,11 +108,33 @@ enum Kind {
         /// Errors of `h_1..h_T`: `d[b][s][j]`.
         d: u64,
     },
+    Conv(ConvLayout),
+    Pool(PoolLayout),
+}
+
+impl Lowered {
+    /// The output as an image (convolutions and pools).
+    fn image_out(&self) -> Option<ImageView> {
+        match &self.kind {
+            Kind::Conv(c) => Some(c.y),
+            Kind::Pool(p) => Some(p.y),
+            _ => None,
+        }
+    }
+
+    /// The error at the output as an image (convolutions and pools).
+    fn image_err(&self) -> Option<ImageView> {
+        match &self.kind {
+            Kind::Conv(c) => Some(c.d),
+            Kind::Pool(p) => Some(p.e),
+            _ => None,
+        }
+    }
 }
 
 /// Builds one segment from per-tile programs.
-struct SegmentBuilder {
-    seg: Segment,
+pub(super) struct SegmentBuilder {
+    pub(super) seg: Segment,
 }
 
 fn nest(a: &Access) -> String {
@@ -110,7 +143,7 @@ fn nest(a: &Access) -> String {
 }
 
 impl SegmentBuilder {
-    fn new(label: String, layer: usize, tiles: usize) -> SegmentBuilder {
+    pub(super) fn new(label: String, layer: usize, tiles: usize) -> SegmentBuilder {
         SegmentBuilder {
             seg: Segment {
                 label,
@@ -125,12 +158,12 @@ impl SegmentBuilder {
         }
     }
 
-    fn push(&mut self, tile: usize, i: Instr) {
+    pub(super) fn push(&mut self, tile: usize, i: Instr) {
         self.seg.programs[tile].push(i);
     }
 
     /// Fills buffer A or B with the accesses, one run each, entries continuing across them.
-    fn fill(&mut self, tile: usize, buffer_b: bool, lanes: usize, parts: &[Access]) {
+    pub(super) fn fill(&mut self, tile: usize, buffer_b: bool, lanes: usize, parts: &[Access]) {
         for (n, a) in parts.iter().enumerate() {
             if n == 0 {
                 fill(&mut self.seg.programs[tile], buffer_b, lanes, a);
@@ -144,7 +177,7 @@ impl SegmentBuilder {
         }
     }
 
-    fn read(&mut self, tile: usize, slot: Slot, dest: Dest, a: &Access) {
+    pub(super) fn read(&mut self, tile: usize, slot: Slot, dest: Dest, a: &Access) {
         self.push(tile, a.stream(slot, dest));
         self.seg.bytes_read += a.bytes();
         let text = match dest {
@@ -161,7 +194,7 @@ impl SegmentBuilder {
         self.seg.nests.push((tile, text));
     }
 
-    fn write(&mut self, tile: usize, a: &Access) {
+    pub(super) fn write(&mut self, tile: usize, a: &Access) {
         self.push(tile, a.stream(Slot::W, Dest::Dram));
         self.seg.bytes_written += a.bytes();
         self.seg.nests.push((tile, format!("write {}", nest(a))));
@@ -169,7 +202,7 @@ impl SegmentBuilder {
 
     /// A compute run: settings, stream b, write-back.
     #[allow(clippy::too_many_arguments)]
-    fn compute(
+    pub(super) fn compute(
         &mut self,
         tile: usize,
         pe_mode: u8,
@@ -188,7 +221,7 @@ impl SegmentBuilder {
         self.push(tile, Instr::Run);
     }
 
-    fn finish(mut self) -> Segment {
+    pub(super) fn finish(mut self) -> Segment {
         for p in &mut self.seg.programs {
             p.push(Instr::End);
         }
@@ -197,7 +230,7 @@ impl SegmentBuilder {
 }
 
 /// All-gather: every tile's `pieces` end up in every vault, one round per segment.
-fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<Segment> {
+pub(super) fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<Segment> {
     let tiles = pieces.len();
     (1..tiles)
         .map(|r| {
@@ -229,6 +262,49 @@ fn view_pieces(view: &View, ch: &[Chunk], tiles: usize, batch: usize) -> Vec<Vec
                 .collect()
         })
         .collect()
+}
+
+/// The channels of `view` each tile owns (its chunks, in channels), for a gather.
+fn image_pieces(view: &ImageView, ch: &[Chunk], tiles: usize, batch: usize) -> Vec<Vec<Access>> {
+    (0..tiles)
+        .map(|t| {
+            of_tile(ch, t)
+                .iter()
+                .map(|c| view.channels(c.start, c.len, batch))
+                .collect()
+        })
+        .collect()
+}
+
+/// A check of an image tensor: the chunks' channels in their owners' vaults (or in all).
+fn image_check(
+    phase: &'static str,
+    name: String,
+    golden: GoldenRef,
+    view: &ImageView,
+    ch: &[Chunk],
+    tiles: usize,
+    all: bool,
+    batch: usize,
+) -> TensorCheck {
+    let mut places = vec![];
+    for c in ch {
+        let vaults: Vec<usize> = if all {
+            (0..tiles).collect()
+        } else {
+            vec![c.tile]
+        };
+        for v in vaults {
+            places.push((v, view.places(c.start, c.len, batch)));
+        }
+    }
+    TensorCheck {
+        phase,
+        name,
+        golden,
+        width: ACT as usize,
+        places,
+    }
 }
 
 /// MAC values of record rows `rows` (each `cols` records long, `row0` the block's first row).
@@ -282,8 +358,21 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     }
 
     let mut map = MemoryMap::default();
-    let konst = map.alloc(CONST_REGION, 2 * ACT);
+    let konst_values: Vec<i16> = [
+        1i16 << config.format.frac_bits,
+        -(1i16 << config.format.frac_bits),
+    ]
+    .into_iter()
+    .chain((0..WINDOW).map(|r| r as i16))
+    .collect();
+    let konst = map.alloc(CONST_REGION, konst_values.len() as u64 * ACT);
     let in_len = shapes[0].input.len();
+    // The layer after `l` and its shapes: who reads layer l's output.
+    let consumer = |l: usize| net.layers.get(l + 1).map(|ly| (ly, &shapes[l + 1]));
+    let image_dims = |s: Shape| match s {
+        Shape::Image { c, h, w } => (c, h, w),
+        _ => unreachable!("validated: an image"),
+    };
 
     // Layout: every layer's records, outputs and errors.
     let mut lw: Vec<Lowered> = vec![];
@@ -293,6 +382,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         n: in_len,
     };
     let mut input_addrs = vec![];
+    // Rows `[x_s, h_s]` that a feature map's producer allocated for the rnn after it.
+    let mut rnn_rows: Option<RnnRows> = None;
     for (l, (layer, s)) in net.layers.iter().zip(&shapes).enumerate() {
         let name = format!("{}{l}", layer.type_name());
         let n_out = s.output.len();
@@ -310,7 +401,35 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let gw = map.alloc(&format!("{name}.gw"), s.weights as u64 * GRAD);
         let gb = map.alloc(&format!("{name}.gb"), s.biases as u64 * GRAD);
         let input_error = Network::needs_input_error(&shapes, l);
-        let (kind, out, err, act) = match *layer {
+        // The input of an image layer: the network input (laid out for this layer) or the
+        // previous layer's output (laid out for this layer by its producer).
+        let mut image_input = |map: &mut MemoryMap| -> ImageView {
+            if l > 0 {
+                return lw[l - 1]
+                    .image_out()
+                    .expect("an image input comes from an image layer");
+            }
+            let (v, _) = alloc_output(map, "input", batch, image_dims(s.input), Some((layer, s)));
+            let (c, h, w) = image_dims(s.input);
+            input_addrs = (0..batch)
+                .flat_map(|bb| {
+                    (0..c).flat_map(move |cc| {
+                        (0..h).flat_map(move |y| {
+                            (0..w).map(move |x| v.at(bb, cc, y as i64, x as i64))
+                        })
+                    })
+                })
+                .collect();
+            v
+        };
+        // A flat view of an image output or error (what fc and rnn code reads).
+        let flat = |v: &ImageView| View {
+            base: v.base,
+            sample: v.sample,
+            n: v.len(),
+        };
+        let next_layer = net.layers.get(l + 1);
+        let (kind, out, err, act, ch) = match *layer {
             Layer::Fc { act, .. } => {
                 if l == 0 {
                     let base = map.alloc("input", (batch * in_len) as u64 * ACT);
@@ -334,39 +453,58 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 };
                 let y = map.alloc(&format!("{name}.y"), (batch * n_out) as u64 * ACT);
                 let d = map.alloc(&format!("{name}.d"), (batch * n_out) as u64 * ACT);
-                (Kind::Fc { n_in: s.input.len() }, dense(y), dense(d), act.code())
+                (
+                    Kind::Fc {
+                        n_in: s.input.len(),
+                    },
+                    dense(y),
+                    dense(d),
+                    act.code(),
+                    chunks(n_out, tiles, lanes),
+                )
             }
             Layer::Rnn { hidden, steps } => {
                 let Some((t_steps, n)) = s.input.as_sequence() else {
                     bail!("layer {l} (rnn): its input is not a sequence");
                 };
-                if l != 0 {
-                    bail!(
-                        "layer {l} (rnn): the compiler maps an rnn only as the first layer (its input read from the network input) so far"
-                    );
-                }
                 debug_assert_eq!(t_steps, steps);
                 check("a forward reduction", n + hidden)?;
                 check("a backward reduction", hidden)?;
                 check("a gradient reduction (batch x steps)", batch * steps)?;
+                if input_error {
+                    check(
+                        "an input error's derivatives (batch x steps)",
+                        batch * steps,
+                    )?;
+                }
                 let row = (n + hidden) as u64 * ACT;
                 let sample = row * (steps + 1) as u64;
-                let u = map.alloc(&format!("{name}.u"), batch as u64 * sample);
-                let d = map.alloc(
-                    &format!("{name}.d"),
-                    (batch * steps * hidden) as u64 * ACT,
-                );
-                input = View {
-                    base: u,
-                    sample,
-                    n: n + hidden,
+                let u = if l == 0 {
+                    let u = map.alloc(&format!("{name}.u"), batch as u64 * sample);
+                    input = View {
+                        base: u,
+                        sample,
+                        n: n + hidden,
+                    };
+                    input_addrs = (0..batch * steps * n)
+                        .map(|k| {
+                            let (bb, rest) = (k / (steps * n), k % (steps * n));
+                            u + bb as u64 * sample
+                                + (rest / n) as u64 * row
+                                + ACT * (rest % n) as u64
+                        })
+                        .collect();
+                    u
+                } else {
+                    let Some(rows) = rnn_rows.take() else {
+                        bail!(
+                            "layer {l} (rnn): its input must be the network input or a feature map"
+                        );
+                    };
+                    debug_assert_eq!((rows.row, rows.sample), (row, sample));
+                    rows.base
                 };
-                input_addrs = (0..batch * steps * n)
-                    .map(|k| {
-                        let (bb, rest) = (k / (steps * n), k % (steps * n));
-                        u + bb as u64 * sample + (rest / n) as u64 * row + ACT * (rest % n) as u64
-                    })
-                    .collect();
+                let d = map.alloc(&format!("{name}.d"), (batch * steps * hidden) as u64 * ACT);
                 let out = View {
                     base: u + steps as u64 * row + n as u64 * ACT,
                     sample,
@@ -388,20 +526,80 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     out,
                     err,
                     Activation::Tanh.code(),
+                    chunks(hidden, tiles, lanes),
                 )
             }
-            other => bail!(
-                "layer {l} ({}): the compiler does not map this layer type to the module yet (fully connected and rnn layers only)",
-                other.type_name()
-            ),
+            Layer::Conv { act, .. } => {
+                if input_error {
+                    bail!(
+                        "layer {l} (conv): the error at a convolution's input (a transposed convolution) is not compiled yet; only layers without parameters may come before a conv"
+                    );
+                }
+                let geo = net.conv_geometry(l, s.input).expect("validated conv");
+                let x = image_input(&mut map);
+                let dims = image_dims(s.output);
+                let (y, rows) =
+                    alloc_output(&mut map, &format!("{name}.y"), batch, dims, consumer(l));
+                rnn_rows = rows;
+                let d = alloc_error(&mut map, &format!("{name}.d"), batch, dims, next_layer);
+                let cv = ConvLayout { geo, x, y, d };
+                check(
+                    "a forward reduction (in_channels x kernel^2)",
+                    cv.forward_terms(),
+                )?;
+                check(
+                    "a gradient reduction (batch x output pixels)",
+                    cv.gradient_terms(batch),
+                )?;
+                (
+                    Kind::Conv(cv),
+                    flat(&y),
+                    flat(&d),
+                    act.code(),
+                    chunks(geo.out_c, tiles, lanes),
+                )
+            }
+            Layer::Maxpool {} => {
+                let x = image_input(&mut map);
+                let dims = image_dims(s.output);
+                let (y, rows) =
+                    alloc_output(&mut map, &format!("{name}.y"), batch, dims, consumer(l));
+                rnn_rows = rows;
+                // Positions mirror the output's strides, so that one write stores both.
+                let arg = ImageView {
+                    base: map.alloc(&format!("{name}.arg"), batch as u64 * y.sample),
+                    ..y
+                };
+                let e = alloc_error(&mut map, &format!("{name}.e"), batch, dims, next_layer);
+                let d = if input_error {
+                    lw[l - 1].image_err()
+                } else {
+                    None
+                };
+                let p = PoolLayout { x, y, arg, e, d };
+                let act = net.effective_activation(l).map(|a| a.code()).unwrap_or(0);
+                (
+                    Kind::Pool(p),
+                    flat(&y),
+                    flat(&e),
+                    act,
+                    chunks(dims.0, tiles, lanes),
+                )
+            }
         };
+        if l + 1 == nl && !matches!(kind, Kind::Fc { .. } | Kind::Rnn { .. }) {
+            bail!(
+                "layer {l} ({}): the last layer must be fc or rnn (the output error is computed per neuron)",
+                layer.type_name()
+            );
+        }
         lw.push(Lowered {
             name,
             kind,
             out,
             err,
             act,
-            chunks: chunks(n_out, tiles, lanes),
+            chunks: ch,
             w,
             b,
             gw,
@@ -487,6 +685,33 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             golden,
             width,
             places,
+        }
+    };
+
+    // An image layer's output: checked where it was computed, then gathered to every vault
+    // unless a pool (with the same channel chunks) reads it.
+    let image_forward = |forward: &mut Vec<Segment>,
+                         checks: &mut Vec<TensorCheck>,
+                         l: usize,
+                         ly: &Lowered,
+                         y: &ImageView| {
+        let gathered = l + 1 < nl && !matches!(net.layers[l + 1], Layer::Maxpool {});
+        checks.push(image_check(
+            "forward",
+            format!("{} outputs", ly.name),
+            GoldenRef::Y(l),
+            y,
+            &ly.chunks,
+            tiles,
+            gathered,
+            batch,
+        ));
+        if gathered {
+            forward.extend(gather(
+                &format!("{} gather outputs", ly.name),
+                l,
+                &image_pieces(y, &ly.chunks, tiles, batch),
+            ));
         }
     };
 
@@ -619,6 +844,19 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     false,
                 ));
             }
+            Kind::Conv(cv) => {
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles);
+                conv::forward(&mut s, &cv, (ly.w, ly.b), ly.act, &ly.chunks, batch);
+                s.seg.macs = cost;
+                forward.push(s.finish());
+                image_forward(&mut forward, &mut checks, l, ly, &cv.y);
+            }
+            Kind::Pool(p) => {
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles);
+                pool::forward(&mut s, &p, &ly.chunks, batch, depth, konst, l)?;
+                forward.push(s.finish());
+                image_forward(&mut forward, &mut checks, l, ly, &p.y);
+            }
         }
     }
 
@@ -716,9 +954,105 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 false,
             ));
             if ly.input_error {
-                bail!("layer {l} (rnn): the error at an rnn's input is not compiled yet");
+                // W_x^T delta_s for every sample and step, lanes over the input features.
+                let prev = &lw[l - 1];
+                let Some(pe) = prev.image_err() else {
+                    bail!("layer {l} (rnn): the error at its input is compiled for a feature map only");
+                };
+                backward.extend(gather(
+                    &format!("{} gather errors step 1", ly.name),
+                    l,
+                    &view_pieces(&dview(0), &ly.chunks, tiles, batch),
+                ));
+                let fch = chunks(n, tiles, lanes);
+                let per_step = |base: u64, c: &Chunk, row: u64, sample: u64| {
+                    Access::new(
+                        base + c.start as u64 * ACT,
+                        ACT as u32,
+                        &[
+                            (c.len, ACT as i64),
+                            (steps, row as i64),
+                            (batch, sample as i64),
+                        ],
+                    )
+                };
+                let mut s = SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles);
+                for c in &fch {
+                    let t = c.tile;
+                    s.fill(t, false, c.len, &[mac_cols(ly.w, c, hidden, n)]);
+                    s.fill(t, true, c.len, &[per_step(u, c, row, ly.out.sample)]);
+                    s.compute(
+                        t,
+                        mode::BACKWARD,
+                        prev.act,
+                        true,
+                        true,
+                        hidden,
+                        c.len,
+                        &Access::new(d, ACT as u32, &[(hidden * steps * batch, ACT as i64)]),
+                        &per_step(pe.base, c, pe.row, pe.sample),
+                    );
+                }
+                s.seg.macs = (batch * steps * hidden * n) as u64;
+                backward.push(s.finish());
+                let pieces: Vec<Vec<Access>> = (0..tiles)
+                    .map(|t| {
+                        of_tile(&fch, t)
+                            .iter()
+                            .map(|c| per_step(pe.base, c, pe.row, pe.sample))
+                            .collect()
+                    })
+                    .collect();
+                backward.extend(gather(
+                    &format!("{} gather input errors", ly.name),
+                    l,
+                    &pieces,
+                ));
             }
             continue;
+        }
+        match ly.kind {
+            Kind::Conv(cv) => {
+                checks.push(image_check(
+                    "backward",
+                    format!("{} errors", ly.name),
+                    GoldenRef::Delta(l),
+                    &cv.d,
+                    &ly.chunks,
+                    tiles,
+                    false,
+                    batch,
+                ));
+                continue;
+            }
+            Kind::Pool(p) => {
+                if !ly.input_error {
+                    continue;
+                }
+                checks.push(image_check(
+                    "backward",
+                    format!("{} errors", ly.name),
+                    GoldenRef::Delta(l),
+                    &p.e,
+                    &ly.chunks,
+                    tiles,
+                    false,
+                    batch,
+                ));
+                let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles);
+                pool::backward(
+                    &mut s,
+                    &p,
+                    &ly.chunks,
+                    batch,
+                    depth,
+                    konst + KONST_POSITIONS,
+                    l,
+                )?;
+                backward.push(s.finish());
+                continue;
+            }
+            _ => {}
         }
         let Kind::Fc { n_in } = ly.kind else {
             unreachable!()
@@ -740,9 +1074,17 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             l,
             &view_pieces(&ly.err, &ly.chunks, tiles, batch),
         ));
+        // An image layer's chunks are channels: lanes here take input neurons, and the errors go
+        // to every vault afterwards, where the image layer's channel owners find them.
+        let image_prev = prev.image_out().is_some();
+        let in_chunks = if image_prev {
+            chunks(n_in, tiles, lanes)
+        } else {
+            prev.chunks.clone()
+        };
         let n_out = ly.out.n;
         let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles);
-        for c in &prev.chunks {
+        for c in &in_chunks {
             let t = c.tile;
             s.fill(t, false, c.len, &[mac_cols(ly.w, c, n_out, n_in)]);
             s.fill(t, true, c.len, &[prev.out.block(c.start, c.len, batch)]);
@@ -760,15 +1102,41 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         }
         s.seg.macs = (batch * n_in * n_out) as u64;
         backward.push(s.finish());
+        if image_prev {
+            backward.extend(gather(
+                &format!("{} gather input errors", ly.name),
+                l,
+                &view_pieces(&prev.err, &in_chunks, tiles, batch),
+            ));
+        }
     }
 
     // Weight gradients.
     let mut gradient = vec![];
     for l in 0..nl {
         let ly = &lw[l];
+        if matches!(ly.kind, Kind::Pool(_)) {
+            continue;
+        }
         let x = in_view(l);
         let mut s = SegmentBuilder::new(format!("{} gradient", ly.name), l, tiles);
         match ly.kind {
+            Kind::Pool(_) => unreachable!("no parameters"),
+            Kind::Conv(cv) => {
+                conv::gradient(&mut s, &cv, (ly.gw, ly.gb), konst, &ly.chunks, batch);
+                checks.push(row_check(
+                    "gradient",
+                    format!("{} weight gradients", ly.name),
+                    GoldenRef::GradW(l),
+                    ly.gw,
+                    GRAD,
+                    4,
+                    cv.forward_terms(),
+                    0,
+                    &ly.chunks,
+                    false,
+                ));
+            }
             Kind::Fc { n_in } => {
                 for c in &ly.chunks {
                     let t = c.tile;
@@ -944,6 +1312,14 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let ly = &lw[l];
         let mut blocks = vec![];
         match ly.kind {
+            Kind::Pool(_) => continue,
+            Kind::Conv(cv) => blocks.push(UpdateBlock {
+                w: ly.w,
+                g: ly.gw,
+                cols: cv.forward_terms(),
+                index0: 0,
+                kind: ParamKind::Weight,
+            }),
             Kind::Fc { n_in } => blocks.push(UpdateBlock {
                 w: ly.w,
                 g: ly.gw,
@@ -1052,7 +1428,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 // MAC weights read across the rows (backward) are gathered to every vault.
                 let gathered = match ly.kind {
                     Kind::Fc { .. } => ly.input_error,
-                    Kind::Rnn { .. } => bl.index0 > 0,
+                    Kind::Rnn { .. } => bl.index0 > 0 || ly.input_error,
+                    _ => false,
                 };
                 checks.push(row_check(
                     "update",
@@ -1071,14 +1448,20 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     }
     for l in 0..nl {
         let ly = &lw[l];
-        let block = match ly.kind {
-            Kind::Fc { n_in } if ly.input_error => Some((ly.w, n_in)),
+        // Blocks read across their rows (transposed) by backward: W_h, W_x for an input error.
+        let blocks = match ly.kind {
+            Kind::Fc { n_in } if ly.input_error => vec![(ly.w, n_in, "")],
             Kind::Rnn { n, hidden, .. } => {
-                Some((ly.w + (hidden * n) as u64 * RECORD_BYTES, hidden))
+                let mut b = vec![];
+                if ly.input_error {
+                    b.push((ly.w, n, " W_x"));
+                }
+                b.push((ly.w + (hidden * n) as u64 * RECORD_BYTES, hidden, " W_h"));
+                b
             }
-            _ => None,
+            _ => vec![],
         };
-        if let Some((w, cols)) = block {
+        for (w, cols, which) in blocks {
             let pieces: Vec<Vec<Access>> = (0..tiles)
                 .map(|t| {
                     of_tile(&ly.chunks, t)
@@ -1088,7 +1471,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 })
                 .collect();
             update.extend(gather(
-                &format!("{} gather MAC weights", ly.name),
+                &format!("{} gather MAC weights{which}", ly.name),
                 l,
                 &pieces,
             ));
@@ -1127,5 +1510,6 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         target_addrs,
         params,
         konst,
+        konst_values,
     })
 }

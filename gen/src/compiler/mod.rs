@@ -13,9 +13,12 @@
 //! inputs, activations, errors and MAC weights are replicated where other tiles need them
 //! (gathered after they change); master weights, gradients and biases live with their chunk.
 
+pub mod conv;
+pub mod image;
 pub mod lower;
 pub mod memory_map;
 pub mod partition;
+pub mod pool;
 pub mod program;
 
 use anyhow::Result;
@@ -25,6 +28,11 @@ use nt_hdl::dataflow_program::Instr;
 use nt_testbench::network::Network;
 
 pub use nt_testbench::golden::net::{ParamKind, ParamRef};
+
+/// Bytes of an activation or error element.
+pub const ACT: u64 = 2;
+/// Bytes of a gradient element.
+pub const GRAD: u64 = 4;
 
 /// One segment: a program per tile (ending with `end`).
 #[derive(Clone, Debug)]
@@ -100,8 +108,10 @@ pub struct Plan {
     pub target_addrs: Vec<u64>,
     /// Per layer, the base of its weight records and of its bias records.
     pub params: Vec<(u64, u64)>,
-    /// The constants 1.0 and -1.0 (16-bit).
+    /// The constants region and the 16-bit values the host writes there (1.0, -1.0, then the
+    /// pool window positions 0..3).
     pub konst: u64,
+    pub konst_values: Vec<i16>,
 }
 
 pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result<Plan> {

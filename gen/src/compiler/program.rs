@@ -67,6 +67,8 @@ pub mod mode {
     pub const BACKWARD: u8 = 1;
     pub const GRADIENT: u8 = 2;
     pub const UPDATE: u8 = 3;
+    pub const MAX: u8 = 4;
+    pub const SELECT: u8 = 5;
 }
 
 /// Fills buffer A (`b == false`) or B with `access`, `lanes` elements per entry.

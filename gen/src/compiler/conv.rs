@@ -1,0 +1,182 @@
+//! Lowering of 2D convolutions: forward and weight and bias gradients (see [`super`] for the
+//! execution model).
+//!
+//! A tile takes a chunk of output channels, one per lane, as a fully connected layer takes a
+//! chunk of neurons: buffer A holds the chunk's MAC weight rows (`C * kernel^2` terms), buffer B
+//! its biases. The input sits zero-padded in DRAM ([`ImageView`]), so every output pixel's window
+//! is a slice of one 6-loop descriptor (kernel column, kernel row, input channel, output column,
+//! output row, sample) and the whole batch is one compute run. Padded taps multiply zeros: they
+//! cost beats but add nothing, and the useful MACs of a segment count real taps only.
+//!
+//! Gradient: buffer A holds the chunk's errors over batch and output pixels (the reduction);
+//! stream b walks, for each weight `(c, ky, kx)`, the input values that weight met, in the same
+//! pixel order. Bias gradients reduce the same errors against the constant 1.0.
+//!
+//! The error at a convolution's input (a transposed convolution) is not lowered: the compiler
+//! rejects a convolution that has a trainable layer before it.
+
+use super::image::ImageView;
+use super::lower::SegmentBuilder;
+use super::memory_map::RECORD_BYTES;
+use super::partition::Chunk;
+use super::program::{mode, Access};
+use super::{ACT, GRAD};
+use nt_testbench::network::ConvGeometry;
+
+/// Where a convolution's tensors live.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvLayout {
+    pub geo: ConvGeometry,
+    /// The input, zero-padded by `geo.padding` on every side.
+    pub x: ImageView,
+    pub y: ImageView,
+    /// The error of the pre-activation (`delta`).
+    pub d: ImageView,
+}
+
+impl ConvLayout {
+    /// Terms of a forward reduction: one per weight of an output channel.
+    pub fn forward_terms(&self) -> usize {
+        self.geo.in_c * self.geo.kernel * self.geo.kernel
+    }
+
+    /// Terms of a gradient reduction: every output pixel of every sample.
+    pub fn gradient_terms(&self, batch: usize) -> usize {
+        batch * self.geo.out_pixels()
+    }
+
+    /// The input value a weight `(c, ky, kx)` meets at output pixel `(oy, ox)`, addressed from
+    /// the padded origin, as loops: `inner` first, then `outer`.
+    fn taps(&self, batch: usize, weights_inner: bool) -> Access {
+        let g = &self.geo;
+        let x = &self.x;
+        let pad = g.padding as i64;
+        let s = g.stride as i64;
+        let window = [
+            (g.kernel, ACT as i64),
+            (g.kernel, x.row as i64),
+            (g.in_c, x.ch as i64),
+        ];
+        let pixels = [
+            (g.out_w, s * ACT as i64),
+            (g.out_h, s * x.row as i64),
+            (batch, x.sample as i64),
+        ];
+        let loops: Vec<(usize, i64)> = if weights_inner {
+            window.iter().chain(&pixels).copied().collect()
+        } else {
+            pixels.iter().chain(&window).copied().collect()
+        };
+        Access::new(x.at(0, 0, -pad, -pad), ACT as u32, &loops)
+    }
+
+    /// Channels of a chunk at every output pixel, channel (lane) fastest.
+    fn pixels_of(&self, v: &ImageView, c: &Chunk, batch: usize) -> Access {
+        Access::new(
+            v.at(0, c.start, 0, 0),
+            ACT as u32,
+            &[
+                (c.len, v.ch as i64),
+                (self.geo.out_w, ACT as i64),
+                (self.geo.out_h, v.row as i64),
+                (batch, v.sample as i64),
+            ],
+        )
+    }
+}
+
+/// Forward: per chunk, weights and biases into the lane buffers, then one run over the batch.
+pub(super) fn forward(
+    s: &mut SegmentBuilder,
+    cv: &ConvLayout,
+    (w, b): (u64, u64),
+    act: u8,
+    chunks: &[Chunk],
+    batch: usize,
+) {
+    let terms = cv.forward_terms();
+    for c in chunks {
+        let t = c.tile;
+        s.fill(
+            t,
+            false,
+            c.len,
+            &[Access::new(
+                w + (c.start * terms) as u64 * RECORD_BYTES + super::memory_map::RECORD_MAC_OFFSET,
+                ACT as u32,
+                &[
+                    (c.len, (terms as u64 * RECORD_BYTES) as i64),
+                    (terms, RECORD_BYTES as i64),
+                ],
+            )],
+        );
+        s.fill(
+            t,
+            true,
+            c.len,
+            &[Access::new(
+                b + c.start as u64 * RECORD_BYTES,
+                4,
+                &[(c.len, RECORD_BYTES as i64)],
+            )],
+        );
+        s.compute(
+            t,
+            mode::FORWARD,
+            act,
+            false,
+            true,
+            terms,
+            c.len,
+            &cv.taps(batch, true),
+            &cv.pixels_of(&cv.y, c, batch),
+        );
+    }
+}
+
+/// Weight and bias gradients of each chunk's output channels.
+pub(super) fn gradient(
+    s: &mut SegmentBuilder,
+    cv: &ConvLayout,
+    (gw, gb): (u64, u64),
+    konst: u64,
+    chunks: &[Chunk],
+    batch: usize,
+) {
+    let terms = cv.forward_terms();
+    let reduce = cv.gradient_terms(batch);
+    for c in chunks {
+        let t = c.tile;
+        s.fill(t, false, c.len, &[cv.pixels_of(&cv.d, c, batch)]);
+        s.compute(
+            t,
+            mode::GRADIENT,
+            0,
+            false,
+            true,
+            reduce,
+            c.len,
+            &cv.taps(batch, false),
+            &Access::new(
+                gw + (c.start * terms) as u64 * GRAD,
+                GRAD as u32,
+                &[(c.len, (terms as u64 * GRAD) as i64), (terms, GRAD as i64)],
+            ),
+        );
+        s.compute(
+            t,
+            mode::GRADIENT,
+            0,
+            false,
+            true,
+            reduce,
+            c.len,
+            &Access::new(konst, ACT as u32, &[(reduce, 0)]),
+            &Access::new(
+                gb + c.start as u64 * GRAD,
+                GRAD as u32,
+                &[(c.len, GRAD as i64)],
+            ),
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! Image tensors (`[C, H, W]` per sample) in DRAM: where each element sits, and the layouts a
+//! consumer asks its producer for.
+//!
+//! A convolution reads zero-padded inputs, so that every window is one strided descriptor and
+//! padded taps are plain zeros (they evaluate a product with 0, which adds nothing); an rnn reads
+//! a feature map as rows `[x_s, h_s]`; everything else reads a dense row-major map. The producer
+//! (the network input, a convolution or a pool) writes its output straight into the layout its
+//! consumer reads, so no layer ever copies a tensor into another layout.
+
+use super::memory_map::MemoryMap;
+use super::program::Access;
+use super::ACT;
+use nt_testbench::network::{Layer, LayerShape};
+
+/// Element `(b, c, y, x)` at `base + b * sample + c * ch + y * row + ACT * x`; strides in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageView {
+    pub base: u64,
+    pub sample: u64,
+    pub ch: u64,
+    pub row: u64,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+/// The `[x_s, h_s]` rows of an rnn that reads a feature map (allocated by the map's producer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RnnRows {
+    pub base: u64,
+    /// Bytes of one row `[x_s, h_s]` and of one sample's `steps + 1` rows.
+    pub row: u64,
+    pub sample: u64,
+}
+
+impl ImageView {
+    /// A dense row-major map (samples one after another) at `base`.
+    pub fn dense(base: u64, c: usize, h: usize, w: usize) -> ImageView {
+        let row = ACT * w as u64;
+        let ch = row * h as u64;
+        ImageView {
+            base,
+            sample: ch * c as u64,
+            ch,
+            row,
+            c,
+            h,
+            w,
+        }
+    }
+
+    /// Signed byte address of `(b, c, y, x)`; `y` and `x` may point into the padding.
+    pub fn at(&self, b: usize, c: usize, y: i64, x: i64) -> u64 {
+        (self.base as i64
+            + (b as u64 * self.sample + c as u64 * self.ch) as i64
+            + y * self.row as i64
+            + x * ACT as i64) as u64
+    }
+
+    /// Elements per sample.
+    pub fn len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// The golden model's index of `(b, c, y, x)` (batch-major, row-major).
+    pub fn golden_index(&self, b: usize, c: usize, y: usize, x: usize) -> usize {
+        ((b * self.c + c) * self.h + y) * self.w + x
+    }
+
+    /// Channels `c0..c0 + len` of every sample, column fastest: one tile's share, for a gather.
+    pub fn channels(&self, c0: usize, len: usize, batch: usize) -> Access {
+        Access::new(
+            self.at(0, c0, 0, 0),
+            ACT as u32,
+            &[
+                (self.w, ACT as i64),
+                (self.h, self.row as i64),
+                (len, self.ch as i64),
+                (batch, self.sample as i64),
+            ],
+        )
+    }
+
+    /// Every element of channels `c0..c0 + len`: (golden index, address).
+    pub fn places(&self, c0: usize, len: usize, batch: usize) -> Vec<(usize, u64)> {
+        let mut e = vec![];
+        for b in 0..batch {
+            for c in c0..c0 + len {
+                for y in 0..self.h {
+                    for x in 0..self.w {
+                        e.push((
+                            self.golden_index(b, c, y, x),
+                            self.at(b, c, y as i64, x as i64),
+                        ));
+                    }
+                }
+            }
+        }
+        e
+    }
+}
+
+/// Allocates `name` for a `[c, h, w]` map that `consumer` reads (`None`: nobody reads it).
+/// Returns the view and, for an rnn consumer, the rows it reads (the map is their `x` part).
+pub fn alloc_output(
+    map: &mut MemoryMap,
+    name: &str,
+    batch: usize,
+    (c, h, w): (usize, usize, usize),
+    consumer: Option<(&Layer, &LayerShape)>,
+) -> (ImageView, Option<RnnRows>) {
+    match consumer {
+        Some((&Layer::Conv { padding, .. }, _)) => {
+            let (hp, wp) = (h + 2 * padding, w + 2 * padding);
+            let region = map.alloc(name, (batch * c * hp * wp) as u64 * ACT);
+            let mut v = ImageView::dense(region, c, hp, wp);
+            v.base = v.at(0, 0, padding as i64, padding as i64);
+            (v.h, v.w) = (h, w);
+            (v, None)
+        }
+        Some((&Layer::Rnn { hidden, steps }, _)) => {
+            let n = c * w;
+            let row = (n + hidden) as u64 * ACT;
+            let sample = row * (steps + 1) as u64;
+            let base = map.alloc(name, batch as u64 * sample);
+            let v = ImageView {
+                base,
+                sample,
+                ch: ACT * w as u64,
+                row,
+                c,
+                h,
+                w,
+            };
+            (v, Some(RnnRows { base, row, sample }))
+        }
+        _ => {
+            let base = map.alloc(name, (batch * c * h * w) as u64 * ACT);
+            (ImageView::dense(base, c, h, w), None)
+        }
+    }
+}
+
+/// Allocates the error at a `[c, h, w]` map, in the layout `consumer`'s backward writes: an rnn
+/// writes step by step (row-major in its feature order, feature `c * w + x` of step `y`), the
+/// others a dense map.
+pub fn alloc_error(
+    map: &mut MemoryMap,
+    name: &str,
+    batch: usize,
+    (c, h, w): (usize, usize, usize),
+    consumer: Option<&Layer>,
+) -> ImageView {
+    let base = map.alloc(name, (batch * c * h * w) as u64 * ACT);
+    let mut v = ImageView::dense(base, c, h, w);
+    if let Some(Layer::Rnn { .. }) = consumer {
+        v.ch = ACT * w as u64;
+        v.row = ACT * (c * w) as u64;
+    }
+    v
+}

@@ -1,0 +1,158 @@
+//! `ntgen train` end to end on convolution and max pooling: a network compiled for the module,
+//! one training step simulated in rust-hdl, every phase's tensors checked against the golden
+//! model by the command itself.
+//!
+//! Shapes are tiny on purpose: the whole module simulates a few hundred cycles per second.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ntgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ntgen"))
+        .args(args)
+        .output()
+        .expect("ntgen runs")
+}
+
+fn small_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/small.toml")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Writes `net` into a scratch directory and trains it for one step on configs/small.toml;
+/// returns the command's output and the output directory it was given.
+fn train(name: &str, net: &str, batch: usize) -> (Output, PathBuf) {
+    let dir = scratch(name);
+    let net_file = dir.join("net.toml");
+    std::fs::write(&net_file, net).unwrap();
+    let out_dir = dir.join("out");
+    let batch = batch.to_string();
+    let out = ntgen(&[
+        "train",
+        "--config",
+        small_config().to_str().unwrap(),
+        "--net",
+        net_file.to_str().unwrap(),
+        "--batch",
+        &batch,
+        "--steps",
+        "1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    (out, out_dir)
+}
+
+/// The run succeeded, says every phase matched, and its summary lists the four phases with work
+/// in each and the tensors checked.
+fn assert_trained_bit_exactly(out: &Output, out_dir: &Path, min_checked: u64) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ntgen train failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("every phase matched the golden model"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let phases = summary["steps"][0]["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["forward", "backward", "gradient", "update"]);
+    for p in phases {
+        assert!(p["cycles"].as_u64().unwrap() > 0, "{p}");
+        assert!(p["useful_macs"].as_u64().unwrap() > 0, "{p}");
+    }
+    let checked = summary["checked_tensors"].as_u64().unwrap();
+    assert!(checked >= min_checked, "only {checked} tensors checked");
+}
+
+/// Stride 2 and padding 1 on a 7x7 image: (7 + 2 - 3) / 2 + 1 = 4 output rows, pooled to 2.
+const CONV_POOL_FC: &str = r#"
+name = "conv_pool_fc"
+input = [2, 7, 7]
+[[layer]]
+type = "conv"
+out_channels = 3
+kernel = 3
+stride = 2
+padding = 1
+act = "relu"
+[[layer]]
+type = "maxpool"
+[[layer]]
+type = "fc"
+out = 2
+act = "identity"
+"#;
+
+/// Conv, pool, then an rnn reading the [2, 2, 2] map as 2 steps of 4 features.
+const CONV_POOL_RNN_FC: &str = r#"
+name = "conv_pool_rnn_fc"
+input = [1, 4, 4]
+[[layer]]
+type = "conv"
+out_channels = 2
+kernel = 3
+padding = 1
+act = "relu"
+[[layer]]
+type = "maxpool"
+[[layer]]
+type = "rnn"
+hidden = 3
+steps = 2
+[[layer]]
+type = "fc"
+out = 2
+act = "identity"
+"#;
+
+#[test]
+fn conv_pool_fc_trains_one_step_bit_exactly() {
+    let (out, dir) = train("train_conv_pool_fc", CONV_POOL_FC, 2);
+    // conv y, delta, grad_w, grad_b, new_w, new_mac_w, new_b; pool y, delta; the fc's.
+    assert_trained_bit_exactly(&out, &dir, 16);
+}
+
+#[test]
+fn conv_pool_rnn_fc_trains_one_step_bit_exactly() {
+    let (out, dir) = train("train_conv_pool_rnn_fc", CONV_POOL_RNN_FC, 2);
+    assert_trained_bit_exactly(&out, &dir, 26);
+}
+
+#[test]
+fn conv_reduction_beyond_the_lane_buffer_is_rejected_without_output() {
+    // 8x8 outputs x batch 2 = 128 gradient terms; configs/small.toml holds 64 per lane.
+    let net = CONV_POOL_FC
+        .replace("[2, 7, 7]", "[1, 8, 8]")
+        .replace("stride = 2", "stride = 1");
+    let (out, dir) = train("train_conv_too_long", &net, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "accepted a reduction longer than the lane buffer"
+    );
+    assert!(
+        err.contains(
+            "layer 0 (conv): a gradient reduction (batch x output pixels) of 128 terms does not fit pe.lane_buffer_depth = 64"
+        ),
+        "{err}"
+    );
+    assert!(
+        !dir.exists(),
+        "output written for a network that does not compile"
+    );
+}
