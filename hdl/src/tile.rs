@@ -79,6 +79,7 @@ pub struct Tile<const W: usize> {
     a_space_l: Signal<Local, Bits<SPACE_BITS>>,
     rbeat_l: Signal<Local, Bits<MAX_BEAT_BITS>>,
     wword_l: Signal<Local, Bits<32>>,
+    w_data_l: Signal<Local, Bits<32>>,
     wbeat_l: Signal<Local, Bits<MAX_BEAT_BITS>>,
     word_shift: Vec<Constant<Bits<8>>>,
     remote_dest: Constant<Bits<2>>,
@@ -137,6 +138,7 @@ impl<const W: usize> Tile<W> {
             a_space_l: Default::default(),
             rbeat_l: Default::default(),
             wword_l: Default::default(),
+            w_data_l: Default::default(),
             wbeat_l: Default::default(),
             remote_dest: Constant::new(bits(dest::REMOTE_TILE)),
             word_shift: (0..words)
@@ -218,10 +220,14 @@ impl<const W: usize> Logic for Tile<W> {
 
         // Write-back: elements from the network first, else the PE's results.
         self.engine.w_valid.next = self.ni.w_valid.val() | self.feeder.w_valid.val();
-        self.engine.w_data.next = self.feeder.w_data.val();
+        // Chosen in a temporary and assigned once: a second assignment would glitch the engine's
+        // input in event-driven simulators, and the engine's own glitching outputs (the write
+        // mask) feed back into this block, so Icarus would ping-pong between the two forever.
+        self.w_data_l.next = self.feeder.w_data.val();
         if self.ni.w_valid.val() {
-            self.engine.w_data.next = self.ni.w_data.val();
+            self.w_data_l.next = self.ni.w_data.val();
         }
+        self.engine.w_data.next = self.w_data_l.val();
         self.ni.w_ready.next = self.engine.w_ready.val() & self.ni.w_valid.val();
         self.feeder.w_ready.next = self.engine.w_ready.val() & !self.ni.w_valid.val();
 

@@ -5,6 +5,7 @@ pub mod cosim;
 pub mod dataflow_driver;
 pub mod dram;
 pub mod golden;
+pub mod module_cosim;
 pub mod module_driver;
 pub mod network;
 pub mod noc_driver;

@@ -4,6 +4,7 @@
 use crate::dram::{Beat, Command, Dram};
 use crate::sim::{Clocked, ClockedBlock};
 use anyhow::{anyhow, bail, Result};
+use nt_hdl::bank_machine::ROW_BITS;
 use nt_hdl::config::Config;
 use nt_hdl::host_interface::{
     tile_reg, CONTROL, CONTROL_COUNTER_CLEAR, CONTROL_SEED_LOAD, CONTROL_START, PROGRAM_WINDOW,
@@ -11,6 +12,7 @@ use nt_hdl::host_interface::{
 };
 use nt_hdl::module::Module;
 use nt_hdl::tile::MAX_BEAT_BITS;
+use nt_hdl::vault_controller::{cmd_code, BANK_BITS, COL_BITS};
 use rust_hdl::prelude::*;
 
 impl<const W: usize> ClockedBlock for Module<W> {
@@ -20,7 +22,7 @@ impl<const W: usize> ClockedBlock for Module<W> {
 }
 
 /// Cycles without a DRAM write after which a vault's queued writes have all landed.
-const DRAIN_QUIET_CYCLES: u64 = 64;
+pub const DRAIN_QUIET_CYCLES: u64 = 64;
 
 /// One tile's counters after a program.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -86,11 +88,67 @@ pub fn fault_name(code: u64) -> &'static str {
     }
 }
 
+/// One command a vault controller put on its command port: the raw port values (the fields a
+/// command does not use included), so that two simulations of the same design can be compared
+/// bit for bit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub cycle: u64,
+    pub code: u64,
+    pub bank: u64,
+    pub row: u64,
+    pub col: u64,
+}
+
+impl CommandRecord {
+    /// The port values as one word: `{code, bank, row, col}`, col in the low bits.
+    pub fn packed(&self) -> u64 {
+        self.code << (BANK_BITS + ROW_BITS + COL_BITS)
+            | self.bank << (ROW_BITS + COL_BITS)
+            | self.row << COL_BITS
+            | self.col
+    }
+}
+
+/// FNV-1a's 64-bit offset basis and prime, applied to 64-bit words rather than bytes.
+pub const DIGEST_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+pub const DIGEST_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// A running digest of every non-NOP command of a vault with its cycle: equal digests (and
+/// counts) mean the same command sequence cycle for cycle, without keeping the sequence.
+/// The Verilog DRAM model of the co-simulation (`module_cosim`) computes the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommandDigest {
+    pub hash: u64,
+    pub count: u64,
+}
+
+impl Default for CommandDigest {
+    fn default() -> Self {
+        CommandDigest {
+            hash: DIGEST_BASIS,
+            count: 0,
+        }
+    }
+}
+
+impl CommandDigest {
+    pub fn add(&mut self, c: &CommandRecord) {
+        for word in [c.cycle, c.packed()] {
+            self.hash = (self.hash ^ word).wrapping_mul(DIGEST_PRIME);
+        }
+        self.count += 1;
+    }
+}
+
 pub struct ModuleSim<const W: usize> {
     pub sim: Clocked<Module<W>>,
     pub drams: Vec<Dram>,
     tiles: usize,
     words: usize,
+    digests: Vec<CommandDigest>,
+    /// Every vault's commands, when [`ModuleSim::record_commands`] asked for them.
+    trace: Option<Vec<Vec<CommandRecord>>>,
 }
 
 fn beat_bits(words: &[u32]) -> Bits<MAX_BEAT_BITS> {
@@ -111,7 +169,24 @@ impl<const W: usize> ModuleSim<W> {
             drams: (0..tiles).map(|_| Dram::new(&config.dram)).collect(),
             tiles,
             words: config.dram.bytes_per_cycle / 4,
+            digests: vec![CommandDigest::default(); tiles],
+            trace: None,
         })
+    }
+
+    /// Keeps every vault's commands from now on (see [`ModuleSim::commands`]).
+    pub fn record_commands(&mut self) {
+        self.trace.get_or_insert_with(|| vec![vec![]; self.tiles]);
+    }
+
+    /// The commands recorded since [`ModuleSim::record_commands`], per vault.
+    pub fn commands(&self) -> Option<&[Vec<CommandRecord>]> {
+        self.trace.as_deref()
+    }
+
+    /// The digest of every command vault `v` received since power-up.
+    pub fn command_digest(&self, v: usize) -> CommandDigest {
+        self.digests[v]
     }
 
     pub fn tiles(&self) -> usize {
@@ -129,11 +204,24 @@ impl<const W: usize> ModuleSim<W> {
         let mut wrote = false;
         for t in 0..self.tiles {
             let m = &self.sim.uut;
+            let rec = CommandRecord {
+                cycle: self.sim.cycles,
+                code: m.cmd[t].val().to_u64(),
+                bank: m.cmd_bank[t].val().to_u64(),
+                row: m.cmd_row[t].val().to_u64(),
+                col: m.cmd_col[t].val().to_u64(),
+            };
+            if rec.code != cmd_code::NOP {
+                self.digests[t].add(&rec);
+                if let Some(trace) = self.trace.as_mut() {
+                    trace[t].push(rec);
+                }
+            }
             let cmd = Command::decode(
-                m.cmd[t].val().to_u64(),
-                m.cmd_bank[t].val().to_u64() as usize,
-                m.cmd_row[t].val().to_u64() as usize,
-                m.cmd_col[t].val().to_u64() as usize,
+                rec.code,
+                rec.bank as usize,
+                rec.row as usize,
+                rec.col as usize,
             );
             let wbeat = m.dram_wvalid[t].val().then(|| {
                 let bits = m.dram_wdata[t].val();
