@@ -514,7 +514,7 @@ fn faults_name_the_same_tile_code_and_cycle() {
             .collect(),
     });
     let fault = |r: anyhow::Result<ModuleRunResult>| {
-        let e = r.err().expect("the run should fail");
+        let e = r.expect_err("the run should fail");
         let f = e
             .downcast_ref::<ProgramFault>()
             .unwrap_or_else(|| panic!("not a program fault: {e:#}"));
