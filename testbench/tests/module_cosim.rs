@@ -21,7 +21,8 @@ use nt_testbench::module_cosim::{
 use nt_testbench::module_driver::ProgramFault;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Mutex;
 
 const LANES: usize = 4;
 const TILES: usize = 4;
@@ -438,8 +439,17 @@ fn check_against_golden(config: &Config, d: &Data, r: &ModuleRunResult) {
     assert_eq!(i32s(bytes(r, 1, UPDATED, 8 * PARAMS)), expected, "update");
 }
 
-fn work_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("module_cosim")
+/// Every test's Verilog runs share one directory, and so one Verilator build; a run owns the
+/// directory while it lasts.
+static WORK_DIR: Mutex<()> = Mutex::new(());
+
+fn run_in_work_dir(config: &Config, job: &ModuleJob) -> anyhow::Result<ModuleRunResult> {
+    let _owner = WORK_DIR.lock().unwrap_or_else(|e| e.into_inner());
+    run_verilog(
+        config,
+        job,
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("module_cosim"),
+    )
 }
 
 #[test]
@@ -462,7 +472,7 @@ fn verilog_module_matches_rust_hdl_and_golden() {
         println!("SKIPPED the Verilog side: neither verilator nor iverilog is on PATH");
         return;
     }
-    let verilog = run_verilog(&config, &job, &work_dir()).unwrap();
+    let verilog = run_in_work_dir(&config, &job).unwrap();
     println!(
         "{:?}: build {:.1} s{}, segments {:?}, {} cycles in {:.2} s = {:.0} cycles/s ({:.0}x rust-hdl)",
         verilog.simulator,
@@ -478,6 +488,10 @@ fn verilog_module_matches_rust_hdl_and_golden() {
         panic!("rust-hdl and Verilog disagree: {diff}");
     }
     check_against_golden(&config, &d, &verilog);
+    // The comparison notices one changed bit.
+    let mut altered = verilog.clone();
+    altered.dumps[TILES - 1][0][0] ^= 1;
+    assert!(first_difference(&rust, &altered).is_some());
 }
 
 /// A program with an unknown opcode (opcode 7) on tile 2, after a segment that runs.
@@ -500,7 +514,7 @@ fn faults_name_the_same_tile_code_and_cycle() {
             .collect(),
     });
     let fault = |r: anyhow::Result<ModuleRunResult>| {
-        let e = r.err().expect("the run should fail");
+        let e = r.expect_err("the run should fail");
         let f = e
             .downcast_ref::<ProgramFault>()
             .unwrap_or_else(|| panic!("not a program fault: {e:#}"));
@@ -512,7 +526,7 @@ fn faults_name_the_same_tile_code_and_cycle() {
         println!("SKIPPED the Verilog side: neither verilator nor iverilog is on PATH");
         return;
     }
-    assert_eq!(fault(run_verilog(&config, &job, &work_dir())), rust);
+    assert_eq!(fault(run_in_work_dir(&config, &job)), rust);
 }
 
 #[test]
@@ -537,4 +551,52 @@ fn icarus_agrees_with_rust_hdl() {
     if let Some(diff) = first_difference(&rust, &icarus) {
         panic!("rust-hdl and Icarus disagree: {diff}");
     }
+}
+
+/// Repetitions of the job's segments for the speed comparison: rust-hdl runs a few (it manages
+/// about 150 cycles/s), Verilator many, so that its start-up (loading the DRAM images, writing
+/// them back) is amortised.
+const RUST_REPEATS: usize = 5;
+const VERILATOR_REPEATS: usize = 100;
+
+/// Simulation speed of rust-hdl and Verilator on the same work. `cargo test -p nt-testbench
+/// --test module_cosim -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: a minute of rust-hdl simulation"]
+fn speed_of_rust_hdl_and_verilator() {
+    if !verilator_available() {
+        println!("SKIPPED: verilator is not on PATH");
+        return;
+    }
+    let config = small_config();
+    let base = job(&data());
+    let repeated = |n: usize| ModuleJob {
+        segments: (0..n).flat_map(|_| base.segments.clone()).collect(),
+        record_commands: false,
+        ..base.clone()
+    };
+    let short = repeated(RUST_REPEATS);
+    let rust = run_rust::<FLIT>(&config, &short).unwrap();
+    let verilog = run_in_work_dir(&config, &short).unwrap();
+    if let Some(diff) = first_difference(&rust, &verilog) {
+        panic!("rust-hdl and Verilog disagree: {diff}");
+    }
+    let long = run_in_work_dir(&config, &repeated(VERILATOR_REPEATS)).unwrap();
+    for (what, r) in [
+        ("rust-hdl", &rust),
+        ("Verilator", &verilog),
+        ("Verilator", &long),
+    ] {
+        println!(
+            "{what:9} {:7} cycles in {:6.2} s = {:8.0} cycles/s (build {:.1} s)",
+            r.total_cycles,
+            r.sim_seconds,
+            r.cycles_per_second(),
+            r.build_seconds
+        );
+    }
+    println!(
+        "Verilator / rust-hdl: {:.0}x",
+        long.cycles_per_second() / rust.cycles_per_second()
+    );
 }
