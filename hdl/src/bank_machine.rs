@@ -5,6 +5,14 @@
 //! command from them and drive the command strobes back in the same cycle without a
 //! combinational loop. A timer loaded with `X - 1` after a command in cycle `n` reads zero in cycle
 //! `n + X`, the first cycle the constraint allows the next command.
+//!
+//! Besides the `*_ready` flags (the command is allowed now) the bank tells the controller's
+//! look-ahead stage which commands will be allowed in the next cycle if nothing is issued to it in
+//! this one (`*_soon`): the controller picks its row command a cycle before issuing it.
+//!
+//! The command strobes arrive late in the cycle (they are the end of the controller's decision),
+//! so every timer compares its decremented value with the load values before the strobes select:
+//! a strobe passes through a multiplexer or two, never through a comparator.
 
 use crate::dram_config::DramTiming;
 use rust_hdl::prelude::*;
@@ -32,6 +40,10 @@ pub struct BankMachine {
     pub col_ready: Signal<Out, Bit>,
     /// Open, and RAS after ACT, RTP after RD and write recovery after WR have passed.
     pub pre_ready: Signal<Out, Bit>,
+    /// `act_ready` will hold in the next cycle unless this one issues a command to the bank.
+    pub act_soon: Signal<Out, Bit>,
+    /// `pre_ready` will hold in the next cycle unless this one issues a command to the bank.
+    pub pre_soon: Signal<Out, Bit>,
 
     opened: DFF<Bit>,
     row: DFF<Bits<ROW_BITS>>,
@@ -41,6 +53,9 @@ pub struct BankMachine {
     act_next: Signal<Local, Bits<TIMER_BITS>>,
     col_next: Signal<Local, Bits<TIMER_BITS>>,
     pre_next: Signal<Local, Bits<TIMER_BITS>>,
+    act_new: Signal<Local, Bits<TIMER_BITS>>,
+    col_new: Signal<Local, Bits<TIMER_BITS>>,
+    pre_new: Signal<Local, Bits<TIMER_BITS>>,
     rc_load: Constant<Bits<TIMER_BITS>>,
     rcd_load: Constant<Bits<TIMER_BITS>>,
     ras_load: Constant<Bits<TIMER_BITS>>,
@@ -67,6 +82,8 @@ impl BankMachine {
             act_ready: Default::default(),
             col_ready: Default::default(),
             pre_ready: Default::default(),
+            act_soon: Default::default(),
+            pre_soon: Default::default(),
             opened: Default::default(),
             row: Default::default(),
             act_wait: Default::default(),
@@ -75,6 +92,9 @@ impl BankMachine {
             act_next: Default::default(),
             col_next: Default::default(),
             pre_next: Default::default(),
+            act_new: Default::default(),
+            col_new: Default::default(),
+            pre_new: Default::default(),
             rc_load: load(t.rc),
             rcd_load: load(t.rcd),
             ras_load: load(t.ras),
@@ -90,6 +110,8 @@ impl Logic for BankMachine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, opened, row, act_wait, col_wait, pre_wait);
+        // Count down; the strobes are exclusive (one command per cycle), so each load compares
+        // with the decremented value only.
         self.act_next.next = self.act_wait.q.val();
         if self.act_wait.q.val() != 0 {
             self.act_next.next = self.act_wait.q.val() - 1;
@@ -102,39 +124,45 @@ impl Logic for BankMachine {
         if self.pre_wait.q.val() != 0 {
             self.pre_next.next = self.pre_wait.q.val() - 1;
         }
+        self.act_new.next = self.act_next.val();
+        self.col_new.next = self.col_next.val();
+        self.pre_new.next = self.pre_next.val();
         if self.act.val() {
             self.opened.d.next = true;
             self.row.d.next = self.act_row.val();
-            if self.act_next.val() < self.rc_load.val() {
-                self.act_next.next = self.rc_load.val();
-            }
-            if self.col_next.val() < self.rcd_load.val() {
-                self.col_next.next = self.rcd_load.val();
-            }
-            if self.pre_next.val() < self.ras_load.val() {
-                self.pre_next.next = self.ras_load.val();
-            }
+        }
+        if self.act.val() & (self.act_next.val() < self.rc_load.val()) {
+            self.act_new.next = self.rc_load.val();
+        }
+        if self.act.val() & (self.col_next.val() < self.rcd_load.val()) {
+            self.col_new.next = self.rcd_load.val();
+        }
+        if self.act.val() & (self.pre_next.val() < self.ras_load.val()) {
+            self.pre_new.next = self.ras_load.val();
         }
         if self.pre.val() {
             self.opened.d.next = false;
-            if self.act_next.val() < self.rp_load.val() {
-                self.act_next.next = self.rp_load.val();
-            }
+        }
+        if self.pre.val() & (self.act_next.val() < self.rp_load.val()) {
+            self.act_new.next = self.rp_load.val();
         }
         if self.rd.val() & (self.pre_next.val() < self.rtp_load.val()) {
-            self.pre_next.next = self.rtp_load.val();
+            self.pre_new.next = self.rtp_load.val();
         }
         if self.wr.val() & (self.pre_next.val() < self.wr_load.val()) {
-            self.pre_next.next = self.wr_load.val();
+            self.pre_new.next = self.wr_load.val();
         }
-        self.act_wait.d.next = self.act_next.val();
-        self.col_wait.d.next = self.col_next.val();
-        self.pre_wait.d.next = self.pre_next.val();
+        self.act_wait.d.next = self.act_new.val();
+        self.col_wait.d.next = self.col_new.val();
+        self.pre_wait.d.next = self.pre_new.val();
 
         self.is_open.next = self.opened.q.val();
         self.open_row.next = self.row.q.val();
         self.act_ready.next = !self.opened.q.val() & (self.act_wait.q.val() == 0);
         self.col_ready.next = self.opened.q.val() & (self.col_wait.q.val() == 0);
         self.pre_ready.next = self.opened.q.val() & (self.pre_wait.q.val() == 0);
+        // A timer at zero or one reads zero next cycle.
+        self.act_soon.next = !self.opened.q.val() & ((self.act_wait.q.val() >> 1) == 0);
+        self.pre_soon.next = self.opened.q.val() & ((self.pre_wait.q.val() >> 1) == 0);
     }
 }

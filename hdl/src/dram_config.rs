@@ -29,6 +29,10 @@ pub const MAX_BURST_BYTES: usize = 64;
 pub const SCHEDULE_CYCLES: u32 = 32;
 /// Reads in flight the controller's response tag queue holds.
 pub const MAX_READS_IN_FLIGHT: u32 = 16;
+/// Deepest request queue: the controller's per-slot look-ahead vectors are this wide.
+pub const MAX_QUEUE_DEPTH: usize = 16;
+/// Most banks per vault: the controller's per-bank flag vectors are this wide.
+pub const MAX_BANKS: usize = 32;
 /// Byte addresses inside a vault are at most this wide.
 pub const MAX_VAULT_ADDR_BITS: u32 = 32;
 /// A cycle count computed from nanoseconds within this fraction of a whole number is taken as that
@@ -45,7 +49,7 @@ pub enum TimingUnit {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DramConfig {
-    /// Banks per vault (power of two, 2..=32).
+    /// Banks per vault (power of two, 2..=`MAX_BANKS`).
     pub banks: usize,
     /// Rows per bank (power of two).
     pub rows: usize,
@@ -89,7 +93,7 @@ pub struct DramConfig {
     pub rtrs: f64,
     /// Average refresh interval in nanoseconds (always ns: it is specified so everywhere).
     pub refi_ns: f64,
-    /// Entries of the vault controller's request queue (power of two, 2..=16).
+    /// Entries of the vault controller's request queue (power of two, 2..=`MAX_QUEUE_DEPTH`).
     pub queue_depth: usize,
     /// Energy per bit moved inside the stack (DRAM dies and TSVs), picojoules: the system
     /// GOPS/W charges every byte read or written at this rate. Default 3.7 pJ/bit for the DRAM
@@ -240,11 +244,11 @@ impl DramConfig {
             }
             Ok(())
         };
-        pow2("banks", self.banks, 2, 32)?;
+        pow2("banks", self.banks, 2, MAX_BANKS)?;
         pow2("rows", self.rows, 2, 1 << 16)?;
         pow2("row_bytes", self.row_bytes, 16, 4096)?;
         pow2("bytes_per_cycle", self.bytes_per_cycle, 4, 16)?;
-        pow2("queue_depth", self.queue_depth, 2, 16)?;
+        pow2("queue_depth", self.queue_depth, 2, MAX_QUEUE_DEPTH)?;
         if !(self.energy_pj_per_bit.is_finite() && self.energy_pj_per_bit > 0.0) {
             bail!(
                 "dram.energy_pj_per_bit = {}: must be a positive number of picojoules",

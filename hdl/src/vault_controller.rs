@@ -16,13 +16,30 @@
 //! column commands, precharges the open banks as soon as each may be, issues REF once every bank
 //! is precharged and idle, and activates nothing for RFC after it.
 //!
+//! Pipeline (docs/vault.md has the argument in full). The scheduling decision is split so that
+//! no path crosses more than a few levels of logic or drives a wide net:
+//! - every request carries its decoded state in registers: its bank, row and column, whether its
+//!   bank is open at its row (`q_hit`, set on arrival and updated by every ACT and PRE to the
+//!   bank) and which live requests ahead of it go to the same bank (`q_older`, so "the bank's
+//!   oldest request" is one AND-OR per slot, with no priority chain);
+//! - a look-ahead stage picks next cycle's row command (the oldest request whose bank wants a
+//!   PRE or an ACT, judged by the banks' `*_soon` flags) from registers and registers it;
+//! - the issue stage sends the head's column command if it may go, else the registered row
+//!   command if its bank's `*_ready` flags and the bus still allow it, else refresh.
+//!
+//! The queue is circular (a pop moves two pointers and clears a live bit; nothing shifts), so the
+//! issue decision drives few nets; the statistics counters count the decision a cycle later.
+//!
 //! The DRAM command (`cmd*`) and the write-data beat (`dram_w*`) of a cycle are functions of the
 //! registers only; the DRAM's read beat of a cycle (`dram_rdata`) is captured at the cycle's end:
 //! the controller expects it exactly CL cycles after its RD (DRAM has no data-valid signal).
+//! `cmd_row` always carries the row command's row and `cmd_col` the head's column, whatever the
+//! command: the DRAM reads each only with the command that uses it, and the fields need no
+//! multiplexer behind the decision.
 
 use crate::bank_machine::{BankMachine, ROW_BITS, TIMER_BITS};
 use crate::config::Config;
-use crate::dram_config::DramTiming;
+use crate::dram_config::{DramTiming, MAX_BANKS, MAX_QUEUE_DEPTH};
 use crate::memory::{BeatBuffer, BEAT_ADDR_BITS};
 use rust_hdl::prelude::*;
 
@@ -101,9 +118,12 @@ pub struct VaultController {
     wbuf: Vec<BeatBuffer>,
     mbuf: BeatBuffer,
 
-    // Request queue (circular; a slot is live when its age is below the count).
+    // Request queue: circular, the head the oldest live slot. Slot data are written once, on
+    // arrival; a pop only advances the head and clears the slot's live bit.
     q_head: DFF<Bits<SLOT_BITS>>,
-    q_count: DFF<Bits<SLOT_BITS>>,
+    q_tail: DFF<Bits<SLOT_BITS>>,
+    /// Bit i: slot i holds a request.
+    q_live: DFF<Bits<MAX_QUEUE_DEPTH>>,
     q_write: Vec<DFF<Bit>>,
     q_bank: Vec<DFF<Bits<BANK_BITS>>>,
     q_row: Vec<DFF<Bits<ROW_BITS>>>,
@@ -111,6 +131,18 @@ pub struct VaultController {
     q_tag: Vec<DFF<Bits<TAG_BITS>>>,
     /// An ACT was issued on behalf of this request: it counts as a row miss.
     q_miss: Vec<DFF<Bit>>,
+    /// The request's bank is open at the request's row. Set on arrival and updated by every ACT
+    /// and PRE to its bank, so no cycle compares a request's row with its bank's open row.
+    q_hit: Vec<DFF<Bit>>,
+    /// Bit j: slot j held a request to the same bank when this one arrived. Masked with the live
+    /// bits (a slot that leaves is cleared before it can be reused), it says whether this is
+    /// its bank's oldest request, the one the bank's row commands serve.
+    q_older: Vec<DFF<Bits<MAX_QUEUE_DEPTH>>>,
+    // The row command the look-ahead stage chose last cycle; issued this cycle if still allowed.
+    cand_valid: DFF<Bit>,
+    cand_act: DFF<Bit>,
+    cand_bank: DFF<Bits<BANK_BITS>>,
+    cand_row: DFF<Bits<ROW_BITS>>,
     // Write data.
     wd_wp: DFF<Bits<BEAT_ADDR_BITS>>,
     wd_rp: DFF<Bits<BEAT_ADDR_BITS>>,
@@ -137,7 +169,11 @@ pub struct VaultController {
     rfc_wait: DFF<Bits<RFC_BITS>>,
     refi_count: DFF<Bits<REFI_BITS>>,
     ref_pending: DFF<Bit>,
-    // Statistics.
+    // Statistics: last cycle's column command, counted this cycle (keeps the 32-bit counters'
+    // enables off the decision's nets).
+    st_rd: DFF<Bit>,
+    st_wr: DFF<Bit>,
+    st_miss: DFF<Bit>,
     bytes_rd: DFF<Bits<COUNTER_BITS>>,
     bytes_wr: DFF<Bits<COUNTER_BITS>>,
     hits: DFF<Bits<COUNTER_BITS>>,
@@ -145,61 +181,88 @@ pub struct VaultController {
     stalls: DFF<Bits<COUNTER_BITS>>,
 
     // Combinational temporaries.
-    age: Signal<Local, Bits<SLOT_BITS>>,
+    // The banks' flags as vectors indexed by bank number (a multiplexer tree, not a chain).
+    open_v: Signal<Local, Bits<MAX_BANKS>>,
+    act_ready_v: Signal<Local, Bits<MAX_BANKS>>,
+    pre_ready_v: Signal<Local, Bits<MAX_BANKS>>,
+    col_ready_v: Signal<Local, Bits<MAX_BANKS>>,
+    act_soon_v: Signal<Local, Bits<MAX_BANKS>>,
+    pre_soon_v: Signal<Local, Bits<MAX_BANKS>>,
+    /// The candidate's bank, one-hot.
+    cand_oh_v: Signal<Local, Bits<MAX_BANKS>>,
+    // Per slot (as vectors indexed by slot number).
+    head_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    after_head_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    oldest_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    col_ok_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    cand_bank_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    cand_row_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    same_new_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    tail_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    // The head request, selected by AND-OR.
     h_write: Signal<Local, Bit>,
+    h_miss: Signal<Local, Bit>,
     h_bank: Signal<Local, Bits<BANK_BITS>>,
-    h_row: Signal<Local, Bits<ROW_BITS>>,
     h_col: Signal<Local, Bits<COL_BITS>>,
     h_tag: Signal<Local, Bits<TAG_BITS>>,
-    h_miss: Signal<Local, Bit>,
-    hb_open: Signal<Local, Bit>,
-    hb_row: Signal<Local, Bits<ROW_BITS>>,
-    hb_col_ready: Signal<Local, Bit>,
+    write_term: Signal<Local, Bit>,
+    miss_term: Signal<Local, Bit>,
+    col_term: Signal<Local, Bits<COL_BITS>>,
+    tag_term: Signal<Local, Bits<TAG_BITS>>,
+    // Issue stage.
     faw_ok: Signal<Local, Bit>,
+    faw_soon: Signal<Local, Bit>,
     faw_taken: Signal<Local, Bit>,
     act_ok: Signal<Local, Bit>,
+    rt_room: Signal<Local, Bit>,
+    rd_ok: Signal<Local, Bit>,
+    wr_ok: Signal<Local, Bit>,
     col_go: Signal<Local, Bit>,
-    f_found: Signal<Local, Bit>,
-    f_row: Signal<Local, Bits<ROW_BITS>>,
-    f_age: Signal<Local, Bits<SLOT_BITS>>,
-    f_slot: Signal<Local, Bits<SLOT_BITS>>,
-    want_pre: Signal<Local, Bit>,
-    want_act: Signal<Local, Bit>,
-    best_found: Signal<Local, Bit>,
-    best_age: Signal<Local, Bits<SLOT_BITS>>,
-    best_slot: Signal<Local, Bits<SLOT_BITS>>,
-    best_bank: Signal<Local, Bits<BANK_BITS>>,
-    best_row: Signal<Local, Bits<ROW_BITS>>,
-    best_act: Signal<Local, Bit>,
-    rp_found: Signal<Local, Bit>,
-    rp_bank: Signal<Local, Bits<BANK_BITS>>,
+    row_go: Signal<Local, Bit>,
     all_idle: Signal<Local, Bit>,
     cmd_l: Signal<Local, Bits<3>>,
     cmd_bank_l: Signal<Local, Bits<BANK_BITS>>,
-    cmd_row_l: Signal<Local, Bits<ROW_BITS>>,
-    cmd_col_l: Signal<Local, Bits<COL_BITS>>,
     do_act: Signal<Local, Bit>,
     do_pre: Signal<Local, Bit>,
     do_rd: Signal<Local, Bit>,
     do_wr: Signal<Local, Bit>,
     do_ref: Signal<Local, Bit>,
+    // Look-ahead stage.
+    act_ok_soon: Signal<Local, Bit>,
+    act_s_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    want_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    want_hi_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    pick_v: Signal<Local, Bits<MAX_QUEUE_DEPTH>>,
+    pick_row: Signal<Local, Bits<ROW_BITS>>,
+    pick_bank: Signal<Local, Bits<BANK_BITS>>,
+    row_term: Signal<Local, Bits<ROW_BITS>>,
+    bank_term: Signal<Local, Bits<BANK_BITS>>,
+    rp_v: Signal<Local, Bits<MAX_BANKS>>,
+    rp_pick: Signal<Local, Bits<MAX_BANKS>>,
+    rp_bank: Signal<Local, Bits<BANK_BITS>>,
+    // Queue.
+    q_full: Signal<Local, Bit>,
     q_push: Signal<Local, Bit>,
-    push_slot: Signal<Local, Bits<SLOT_BITS>>,
     n_bank: Signal<Local, Bits<BANK_BITS>>,
     n_row: Signal<Local, Bits<ROW_BITS>>,
     n_col: Signal<Local, Bits<COL_BITS>>,
+    n_open_row: Signal<Local, Bits<ROW_BITS>>,
+    n_hit: Signal<Local, Bit>,
+    n_act: Signal<Local, Bit>,
+    n_want: Signal<Local, Bit>,
+    ref_next: Signal<Local, Bit>,
     wd_room: Signal<Local, Bit>,
     wd_push: Signal<Local, Bit>,
     avail_l: Signal<Local, Bits<BEAT_ADDR_BITS>>,
-    rt_room: Signal<Local, Bit>,
     rt_head: Signal<Local, Bits<TAG_BITS>>,
 
     // Constants from the configuration.
     slot_id: Vec<Constant<Bits<SLOT_BITS>>>,
-    bank_id: Vec<Constant<Bits<BANK_BITS>>>,
-    tag_slot: Vec<Constant<Bits<SLOT_BITS>>>,
     slot_mask: Constant<Bits<SLOT_BITS>>,
-    queue_depth: Constant<Bits<SLOT_BITS>>,
+    all_slots: Constant<Bits<MAX_QUEUE_DEPTH>>,
+    bank_id: Vec<Constant<Bits<BANK_BITS>>>,
+    all_banks: Constant<Bits<MAX_BANKS>>,
+    tag_slot: Vec<Constant<Bits<SLOT_BITS>>>,
     tag_queue_depth: Constant<Bits<SLOT_BITS>>,
     tag_slot_mask: Constant<Bits<SLOT_BITS>>,
     col_shift: Constant<Bits<32>>,
@@ -222,6 +285,11 @@ pub struct VaultController {
     faw_load: Constant<Bits<TIMER_BITS>>,
     rfc_load: Constant<Bits<RFC_BITS>>,
     refi_last: Constant<Bits<REFI_BITS>>,
+    code_act: Constant<Bits<3>>,
+    code_rd: Constant<Bits<3>>,
+    code_wr: Constant<Bits<3>>,
+    code_pre: Constant<Bits<3>>,
+    code_ref: Constant<Bits<3>>,
     _banks: usize,
     _depth: usize,
     _words: usize,
@@ -229,6 +297,11 @@ pub struct VaultController {
 
 fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
     Constant::new(v.into())
+}
+
+/// `n` default-constructed signals or flip-flops.
+fn sigs<T: Default>(n: usize) -> Vec<T> {
+    (0..n).map(|_| T::default()).collect()
 }
 
 fn load(cycles: u32) -> u64 {
@@ -257,21 +330,21 @@ impl VaultController {
             req_tag: Default::default(),
             req_ready: Default::default(),
             wd_valid: Default::default(),
-            wd_data: (0..words).map(|_| Default::default()).collect(),
+            wd_data: sigs(words),
             wd_mask: Default::default(),
             wd_ready: Default::default(),
             resp_valid: Default::default(),
             resp_last: Default::default(),
             resp_tag: Default::default(),
-            resp_data: (0..words).map(|_| Default::default()).collect(),
+            resp_data: sigs(words),
             cmd: Default::default(),
             cmd_bank: Default::default(),
             cmd_row: Default::default(),
             cmd_col: Default::default(),
             dram_wvalid: Default::default(),
-            dram_wdata: (0..words).map(|_| Default::default()).collect(),
+            dram_wdata: sigs(words),
             dram_wmask: Default::default(),
-            dram_rdata: (0..words).map(|_| Default::default()).collect(),
+            dram_rdata: sigs(words),
             counter_clear: Default::default(),
             bytes_read: Default::default(),
             bytes_written: Default::default(),
@@ -282,13 +355,20 @@ impl VaultController {
             wbuf: (0..words).map(|_| BeatBuffer::new(beat_depth)).collect(),
             mbuf: BeatBuffer::new(beat_depth),
             q_head: Default::default(),
-            q_count: Default::default(),
-            q_write: (0..depth).map(|_| Default::default()).collect(),
-            q_bank: (0..depth).map(|_| Default::default()).collect(),
-            q_row: (0..depth).map(|_| Default::default()).collect(),
-            q_col: (0..depth).map(|_| Default::default()).collect(),
-            q_tag: (0..depth).map(|_| Default::default()).collect(),
-            q_miss: (0..depth).map(|_| Default::default()).collect(),
+            q_tail: Default::default(),
+            q_live: Default::default(),
+            q_write: sigs(depth),
+            q_bank: sigs(depth),
+            q_row: sigs(depth),
+            q_col: sigs(depth),
+            q_tag: sigs(depth),
+            q_miss: sigs(depth),
+            q_hit: sigs(depth),
+            q_older: sigs(depth),
+            cand_valid: Default::default(),
+            cand_act: Default::default(),
+            cand_bank: Default::default(),
+            cand_row: Default::default(),
             wd_wp: Default::default(),
             wd_rp: Default::default(),
             wd_avail: Default::default(),
@@ -297,77 +377,100 @@ impl VaultController {
             rbeat: Default::default(),
             rt_wp: Default::default(),
             rt_rp: Default::default(),
-            rt_tag: (0..TAG_QUEUE_DEPTH).map(|_| Default::default()).collect(),
+            rt_tag: sigs(TAG_QUEUE_DEPTH),
             resp_valid_r: Default::default(),
             resp_last_r: Default::default(),
             resp_tag_r: Default::default(),
-            resp_data_r: (0..words).map(|_| Default::default()).collect(),
+            resp_data_r: sigs(words),
             col_wait: Default::default(),
             rd_wait: Default::default(),
             wr_wait: Default::default(),
             rrd_wait: Default::default(),
-            faw_t: (0..FAW_ACTIVATES).map(|_| Default::default()).collect(),
+            faw_t: sigs(FAW_ACTIVATES),
             rfc_wait: Default::default(),
             refi_count: Default::default(),
             ref_pending: Default::default(),
+            st_rd: Default::default(),
+            st_wr: Default::default(),
+            st_miss: Default::default(),
             bytes_rd: Default::default(),
             bytes_wr: Default::default(),
             hits: Default::default(),
             misses: Default::default(),
             stalls: Default::default(),
-            age: Default::default(),
+            open_v: Default::default(),
+            act_ready_v: Default::default(),
+            pre_ready_v: Default::default(),
+            col_ready_v: Default::default(),
+            act_soon_v: Default::default(),
+            pre_soon_v: Default::default(),
+            cand_oh_v: Default::default(),
+            head_v: Default::default(),
+            after_head_v: Default::default(),
+            oldest_v: Default::default(),
+            col_ok_v: Default::default(),
+            cand_bank_v: Default::default(),
+            cand_row_v: Default::default(),
+            same_new_v: Default::default(),
+            tail_v: Default::default(),
             h_write: Default::default(),
+            h_miss: Default::default(),
             h_bank: Default::default(),
-            h_row: Default::default(),
             h_col: Default::default(),
             h_tag: Default::default(),
-            h_miss: Default::default(),
-            hb_open: Default::default(),
-            hb_row: Default::default(),
-            hb_col_ready: Default::default(),
+            write_term: Default::default(),
+            miss_term: Default::default(),
+            col_term: Default::default(),
+            tag_term: Default::default(),
             faw_ok: Default::default(),
+            faw_soon: Default::default(),
             faw_taken: Default::default(),
             act_ok: Default::default(),
+            rt_room: Default::default(),
+            rd_ok: Default::default(),
+            wr_ok: Default::default(),
             col_go: Default::default(),
-            f_found: Default::default(),
-            f_row: Default::default(),
-            f_age: Default::default(),
-            f_slot: Default::default(),
-            want_pre: Default::default(),
-            want_act: Default::default(),
-            best_found: Default::default(),
-            best_age: Default::default(),
-            best_slot: Default::default(),
-            best_bank: Default::default(),
-            best_row: Default::default(),
-            best_act: Default::default(),
-            rp_found: Default::default(),
-            rp_bank: Default::default(),
+            row_go: Default::default(),
             all_idle: Default::default(),
             cmd_l: Default::default(),
             cmd_bank_l: Default::default(),
-            cmd_row_l: Default::default(),
-            cmd_col_l: Default::default(),
             do_act: Default::default(),
             do_pre: Default::default(),
             do_rd: Default::default(),
             do_wr: Default::default(),
             do_ref: Default::default(),
+            act_ok_soon: Default::default(),
+            act_s_v: Default::default(),
+            want_v: Default::default(),
+            want_hi_v: Default::default(),
+            pick_v: Default::default(),
+            pick_row: Default::default(),
+            pick_bank: Default::default(),
+            row_term: Default::default(),
+            bank_term: Default::default(),
+            rp_v: Default::default(),
+            rp_pick: Default::default(),
+            rp_bank: Default::default(),
+            q_full: Default::default(),
             q_push: Default::default(),
-            push_slot: Default::default(),
             n_bank: Default::default(),
             n_row: Default::default(),
             n_col: Default::default(),
+            n_open_row: Default::default(),
+            n_hit: Default::default(),
+            n_act: Default::default(),
+            n_want: Default::default(),
+            ref_next: Default::default(),
             wd_room: Default::default(),
             wd_push: Default::default(),
             avail_l: Default::default(),
-            rt_room: Default::default(),
             rt_head: Default::default(),
             slot_id: (0..depth).map(|i| konst(i as u64)).collect(),
-            bank_id: (0..nb).map(|i| konst(i as u64)).collect(),
-            tag_slot: (0..TAG_QUEUE_DEPTH).map(|i| konst(i as u64)).collect(),
             slot_mask: konst(depth as u64 - 1),
-            queue_depth: konst(depth as u64),
+            all_slots: konst((1u64 << depth) - 1),
+            bank_id: (0..nb).map(|i| konst(i as u64)).collect(),
+            all_banks: konst((1u64 << nb) - 1),
+            tag_slot: (0..TAG_QUEUE_DEPTH).map(|i| konst(i as u64)).collect(),
             tag_queue_depth: konst(TAG_QUEUE_DEPTH as u64),
             tag_slot_mask: konst(TAG_QUEUE_DEPTH as u64 - 1),
             col_shift: konst(col_shift),
@@ -390,6 +493,11 @@ impl VaultController {
             faw_load: konst(load(t.faw)),
             rfc_load: konst(load(t.rfc)),
             refi_last: konst(load(t.refi)),
+            code_act: konst(cmd_code::ACT),
+            code_rd: konst(cmd_code::RD),
+            code_wr: konst(cmd_code::WR),
+            code_pre: konst(cmd_code::PRE),
+            code_ref: konst(cmd_code::REF),
             _banks: nb,
             _depth: depth,
             _words: words,
@@ -404,7 +512,12 @@ impl Logic for VaultController {
             self,
             clock,
             q_head,
-            q_count,
+            q_tail,
+            q_live,
+            cand_valid,
+            cand_act,
+            cand_bank,
+            cand_row,
             wd_wp,
             wd_rp,
             wd_avail,
@@ -423,6 +536,9 @@ impl Logic for VaultController {
             rfc_wait,
             refi_count,
             ref_pending,
+            st_rd,
+            st_wr,
+            st_miss,
             bytes_rd,
             bytes_wr,
             hits,
@@ -442,6 +558,11 @@ impl Logic for VaultController {
             self.q_tag[i].d.next = self.q_tag[i].q.val();
             self.q_miss[i].clock.next = self.clock.val();
             self.q_miss[i].d.next = self.q_miss[i].q.val();
+            self.q_hit[i].clock.next = self.clock.val();
+            self.q_hit[i].d.next = self.q_hit[i].q.val();
+            self.q_older[i].clock.next = self.clock.val();
+            // A slot that is not live is nobody's older request any more.
+            self.q_older[i].d.next = self.q_older[i].q.val() & self.q_live.q.val();
         }
         for i in 0..TAG_QUEUE_DEPTH {
             self.rt_tag[i].clock.next = self.clock.val();
@@ -456,50 +577,54 @@ impl Logic for VaultController {
             self.resp_data_r[w].d.next = self.resp_data_r[w].q.val();
         }
 
-        // The head request and the state of its bank.
-        self.h_write.next = false;
-        self.h_bank.next = 0.into();
-        self.h_row.next = 0.into();
-        self.h_col.next = 0.into();
-        self.h_tag.next = 0.into();
-        self.h_miss.next = false;
-        for i in 0..self._depth {
-            if self.slot_id[i].val() == self.q_head.q.val() {
-                self.h_write.next = self.q_write[i].q.val();
-                self.h_bank.next = self.q_bank[i].q.val();
-                self.h_row.next = self.q_row[i].q.val();
-                self.h_col.next = self.q_col[i].q.val();
-                self.h_tag.next = self.q_tag[i].q.val();
-                self.h_miss.next = self.q_miss[i].q.val();
-            }
-        }
-        self.hb_open.next = false;
-        self.hb_row.next = 0.into();
-        self.hb_col_ready.next = false;
-        self.rp_found.next = false;
-        self.rp_bank.next = 0.into();
-        self.all_idle.next = true;
+        // The banks' flags, gathered into vectors that a bank number indexes.
+        self.open_v.next = 0.into();
+        self.act_ready_v.next = 0.into();
+        self.pre_ready_v.next = 0.into();
+        self.col_ready_v.next = 0.into();
+        self.act_soon_v.next = 0.into();
+        self.pre_soon_v.next = 0.into();
+        self.cand_oh_v.next = 0.into();
         for b in 0..self._banks {
-            if self.bank_id[b].val() == self.h_bank.val() {
-                self.hb_open.next = self.banks[b].is_open.val();
-                self.hb_row.next = self.banks[b].open_row.val();
-                self.hb_col_ready.next = self.banks[b].col_ready.val();
-            }
-            // For refresh: the first bank that may be precharged; whether all are idle.
-            if !self.rp_found.val() & self.banks[b].pre_ready.val() {
-                self.rp_found.next = true;
-                self.rp_bank.next = self.bank_id[b].val();
-            }
-            if !self.banks[b].act_ready.val() {
-                self.all_idle.next = false;
-            }
+            self.open_v.next = self
+                .open_v
+                .val()
+                .replace_bit(b, self.banks[b].is_open.val());
+            self.act_ready_v.next = self
+                .act_ready_v
+                .val()
+                .replace_bit(b, self.banks[b].act_ready.val());
+            self.pre_ready_v.next = self
+                .pre_ready_v
+                .val()
+                .replace_bit(b, self.banks[b].pre_ready.val());
+            self.col_ready_v.next = self
+                .col_ready_v
+                .val()
+                .replace_bit(b, self.banks[b].col_ready.val());
+            self.act_soon_v.next = self
+                .act_soon_v
+                .val()
+                .replace_bit(b, self.banks[b].act_soon.val());
+            self.pre_soon_v.next = self
+                .pre_soon_v
+                .val()
+                .replace_bit(b, self.banks[b].pre_soon.val());
+            self.cand_oh_v.next = self
+                .cand_oh_v
+                .val()
+                .replace_bit(b, self.cand_bank.q.val() == self.bank_id[b].val());
         }
 
-        // Bus-wide permissions.
+        // Bus permissions, from the timers alone.
         self.faw_ok.next = false;
+        self.faw_soon.next = false;
         for i in 0..FAW_ACTIVATES {
             if self.faw_t[i].q.val() == 0 {
                 self.faw_ok.next = true;
+            }
+            if (self.faw_t[i].q.val() >> 1) == 0 {
+                self.faw_soon.next = true;
             }
         }
         self.act_ok.next = self.faw_ok.val()
@@ -507,127 +632,223 @@ impl Logic for VaultController {
             & (self.rfc_wait.q.val() == 0)
             & !self.ref_pending.q.val();
         self.rt_room.next = (self.rt_wp.q.val() - self.rt_rp.q.val()) != self.tag_queue_depth.val();
-        self.col_go.next = false;
-        if !self.ref_pending.q.val()
-            & (self.q_count.q.val() != 0)
-            & self.hb_open.val()
-            & (self.hb_row.val() == self.h_row.val())
-            & self.hb_col_ready.val()
+        self.rd_ok.next = (self.rd_wait.q.val() == 0) & self.rt_room.val();
+        self.wr_ok.next =
+            (self.wr_wait.q.val() == 0) & (self.wd_avail.q.val() >= self.burst_beats.val());
+
+        // Per slot, from registers only: the head, the slots from the head up (the older half of
+        // the circle), its bank's oldest live request, whether its column command may go, and
+        // whether it shares the candidate's bank and row.
+        self.head_v.next = 0.into();
+        self.after_head_v.next = 0.into();
+        self.tail_v.next = 0.into();
+        self.oldest_v.next = 0.into();
+        self.col_ok_v.next = 0.into();
+        self.cand_bank_v.next = 0.into();
+        self.cand_row_v.next = 0.into();
+        for i in 0..self._depth {
+            self.head_v.next = self
+                .head_v
+                .val()
+                .replace_bit(i, self.slot_id[i].val() == self.q_head.q.val());
+            self.after_head_v.next = self
+                .after_head_v
+                .val()
+                .replace_bit(i, self.slot_id[i].val() >= self.q_head.q.val());
+            self.tail_v.next = self
+                .tail_v
+                .val()
+                .replace_bit(i, self.slot_id[i].val() == self.q_tail.q.val());
+            self.oldest_v.next = self.oldest_v.val().replace_bit(
+                i,
+                self.q_live.q.val().get_bit(i)
+                    & ((self.q_older[i].q.val() & self.q_live.q.val()) == 0),
+            );
+            self.col_ok_v.next = self.col_ok_v.val().replace_bit(
+                i,
+                self.q_hit[i].q.val()
+                    & self
+                        .col_ready_v
+                        .val()
+                        .get_bit(self.q_bank[i].q.val().index())
+                    & ((self.q_write[i].q.val() & self.wr_ok.val())
+                        | (!self.q_write[i].q.val() & self.rd_ok.val())),
+            );
+            self.cand_bank_v.next = self
+                .cand_bank_v
+                .val()
+                .replace_bit(i, self.q_bank[i].q.val() == self.cand_bank.q.val());
+            self.cand_row_v.next = self
+                .cand_row_v
+                .val()
+                .replace_bit(i, self.q_row[i].q.val() == self.cand_row.q.val());
+        }
+        // The head request's fields, as AND-OR trees over the slots.
+        self.h_write.next = false;
+        self.h_miss.next = false;
+        self.h_bank.next = 0.into();
+        self.h_col.next = 0.into();
+        self.h_tag.next = 0.into();
+        for i in 0..self._depth {
+            self.write_term.next = false;
+            self.miss_term.next = false;
+            self.bank_term.next = 0.into();
+            self.col_term.next = 0.into();
+            self.tag_term.next = 0.into();
+            if self.head_v.val().get_bit(i) {
+                self.write_term.next = self.q_write[i].q.val();
+                self.miss_term.next = self.q_miss[i].q.val();
+                self.bank_term.next = self.q_bank[i].q.val();
+                self.col_term.next = self.q_col[i].q.val();
+                self.tag_term.next = self.q_tag[i].q.val();
+            }
+            self.h_write.next = self.h_write.val() | self.write_term.val();
+            self.h_miss.next = self.h_miss.val() | self.miss_term.val();
+            self.h_bank.next = self.h_bank.val() | self.bank_term.val();
+            self.h_col.next = self.h_col.val() | self.col_term.val();
+            self.h_tag.next = self.h_tag.val() | self.tag_term.val();
+        }
+
+        // Issue stage: the head's column command, else last cycle's row candidate if its bank
+        // and the bus still allow it, else refresh.
+        self.col_go.next = !self.ref_pending.q.val()
             & (self.col_wait.q.val() == 0)
-        {
-            if self.h_write.val() {
-                self.col_go.next =
-                    (self.wr_wait.q.val() == 0) & (self.wd_avail.q.val() >= self.burst_beats.val());
+            & (self.head_v.val() & self.q_live.q.val() & self.col_ok_v.val()).any();
+        self.row_go.next = false;
+        if self.cand_valid.q.val() & !self.col_go.val() {
+            if self.cand_act.q.val() {
+                self.row_go.next = self
+                    .act_ready_v
+                    .val()
+                    .get_bit(self.cand_bank.q.val().index())
+                    & self.act_ok.val();
             } else {
-                self.col_go.next = (self.rd_wait.q.val() == 0) & self.rt_room.val();
+                self.row_go.next = self
+                    .pre_ready_v
+                    .val()
+                    .get_bit(self.cand_bank.q.val().index());
             }
         }
+        // Refresh needs every bank precharged; then no PRE candidate can be ready and no ACT is
+        // allowed, so REF never meets another command.
+        self.all_idle.next = self.act_ready_v.val() == self.all_banks.val();
+        self.do_rd.next = self.col_go.val() & !self.h_write.val();
+        self.do_wr.next = self.col_go.val() & self.h_write.val();
+        self.do_act.next = self.row_go.val() & self.cand_act.q.val();
+        self.do_pre.next = self.row_go.val() & !self.cand_act.q.val();
+        self.do_ref.next =
+            self.ref_pending.q.val() & self.all_idle.val() & (self.rfc_wait.q.val() == 0);
 
-        // Row commands: prepare the bank of the oldest request that needs a row opened.
-        self.best_found.next = false;
-        self.best_age.next = 0.into();
-        self.best_slot.next = 0.into();
-        self.best_bank.next = 0.into();
-        self.best_row.next = 0.into();
-        self.best_act.next = false;
-        for b in 0..self._banks {
-            self.f_found.next = false;
-            self.f_row.next = 0.into();
-            self.f_age.next = 0.into();
-            self.f_slot.next = 0.into();
-            for i in 0..self._depth {
-                self.age.next =
-                    (self.slot_id[i].val() - self.q_head.q.val()) & self.slot_mask.val();
-                if (self.age.val() < self.q_count.q.val())
-                    & (self.q_bank[i].q.val() == self.bank_id[b].val())
-                    & (!self.f_found.val() | (self.age.val() < self.f_age.val()))
-                {
-                    self.f_found.next = true;
-                    self.f_row.next = self.q_row[i].q.val();
-                    self.f_age.next = self.age.val();
-                    self.f_slot.next = self.slot_id[i].val();
-                }
-            }
-            self.want_pre.next = self.f_found.val()
-                & !self.ref_pending.q.val()
-                & self.banks[b].pre_ready.val()
-                & (self.banks[b].open_row.val() != self.f_row.val());
-            self.want_act.next =
-                self.f_found.val() & self.banks[b].act_ready.val() & self.act_ok.val();
-            if (self.want_pre.val() | self.want_act.val())
-                & (!self.best_found.val() | (self.f_age.val() < self.best_age.val()))
-            {
-                self.best_found.next = true;
-                self.best_age.next = self.f_age.val();
-                self.best_slot.next = self.f_slot.val();
-                self.best_bank.next = self.bank_id[b].val();
-                self.best_row.next = self.f_row.val();
-                self.best_act.next = self.want_act.val();
-            }
-        }
-
-        // The command of this cycle: refresh first, then the head's column command, then the
-        // oldest row command.
         self.cmd_l.next = 0.into();
-        self.cmd_bank_l.next = 0.into();
-        self.cmd_row_l.next = 0.into();
-        self.cmd_col_l.next = 0.into();
-        self.do_act.next = false;
-        self.do_pre.next = false;
-        self.do_rd.next = false;
-        self.do_wr.next = false;
-        self.do_ref.next = false;
-        if self.ref_pending.q.val() {
-            if self.rp_found.val() {
-                self.cmd_l.next = 4.into();
-                self.cmd_bank_l.next = self.rp_bank.val();
-                self.do_pre.next = true;
-            } else if self.all_idle.val() & (self.rfc_wait.q.val() == 0) {
-                self.cmd_l.next = 5.into();
-                self.do_ref.next = true;
-            }
-        } else if self.col_go.val() {
+        if self.do_rd.val() {
+            self.cmd_l.next = self.code_rd.val();
+        }
+        if self.do_wr.val() {
+            self.cmd_l.next = self.code_wr.val();
+        }
+        if self.do_act.val() {
+            self.cmd_l.next = self.code_act.val();
+        }
+        if self.do_pre.val() {
+            self.cmd_l.next = self.code_pre.val();
+        }
+        if self.do_ref.val() {
+            self.cmd_l.next = self.code_ref.val();
+        }
+        self.cmd_bank_l.next = self.cand_bank.q.val();
+        if self.col_go.val() {
             self.cmd_bank_l.next = self.h_bank.val();
-            self.cmd_row_l.next = self.h_row.val();
-            self.cmd_col_l.next = self.h_col.val();
-            if self.h_write.val() {
-                self.cmd_l.next = 3.into();
-                self.do_wr.next = true;
-            } else {
-                self.cmd_l.next = 2.into();
-                self.do_rd.next = true;
-            }
-        } else if self.best_found.val() {
-            self.cmd_bank_l.next = self.best_bank.val();
-            self.cmd_row_l.next = self.best_row.val();
-            if self.best_act.val() {
-                self.cmd_l.next = 1.into();
-                self.do_act.next = true;
-            } else {
-                self.cmd_l.next = 4.into();
-                self.do_pre.next = true;
-            }
         }
         self.cmd.next = self.cmd_l.val();
         self.cmd_bank.next = self.cmd_bank_l.val();
-        self.cmd_row.next = self.cmd_row_l.val();
-        self.cmd_col.next = self.cmd_col_l.val();
+        self.cmd_row.next = self.cand_row.q.val();
+        self.cmd_col.next = self.h_col.val();
         for b in 0..self._banks {
             self.banks[b].clock.next = self.clock.val();
             self.banks[b].act.next =
-                self.do_act.val() & (self.cmd_bank_l.val() == self.bank_id[b].val());
+                self.do_act.val() & (self.cand_bank.q.val() == self.bank_id[b].val());
             self.banks[b].pre.next =
-                self.do_pre.val() & (self.cmd_bank_l.val() == self.bank_id[b].val());
-            self.banks[b].rd.next =
-                self.do_rd.val() & (self.cmd_bank_l.val() == self.bank_id[b].val());
-            self.banks[b].wr.next =
-                self.do_wr.val() & (self.cmd_bank_l.val() == self.bank_id[b].val());
-            self.banks[b].act_row.next = self.cmd_row_l.val();
+                self.do_pre.val() & (self.cand_bank.q.val() == self.bank_id[b].val());
+            self.banks[b].rd.next = self.do_rd.val() & (self.h_bank.val() == self.bank_id[b].val());
+            self.banks[b].wr.next = self.do_wr.val() & (self.h_bank.val() == self.bank_id[b].val());
+            self.banks[b].act_row.next = self.cand_row.q.val();
         }
 
-        // Queue: pop the head on its column command, push a new request at the tail.
-        self.q_push.next = self.req_valid.val() & (self.q_count.q.val() != self.queue_depth.val());
-        self.push_slot.next = (self.q_head.q.val() + self.q_count.q.val()) & self.slot_mask.val();
+        // Look-ahead stage: the row command for next cycle. A bank whose oldest request wants
+        // another row is precharged, or activated when closed; of those that may be next cycle
+        // (the `*_soon` flags), the oldest request's bank goes first. The one late input is this
+        // cycle's row command, whose bank is left out: its flags do not show the command yet.
+        // Any other command issued this cycle may make the choice stale: the issue stage
+        // rechecks the bank's `*_ready` flags, and nothing else of the choice can change
+        // (docs/vault.md).
+        self.act_ok_soon.next = self.faw_soon.val()
+            & ((self.rrd_wait.q.val() >> 1) == 0)
+            & ((self.rfc_wait.q.val() >> 1) == 0);
+        // This cycle's ACT restarts RRD: no ACT next cycle unless RRD is a single cycle.
+        if self.do_act.val() & (self.rrd_load.val() != 0) {
+            self.act_ok_soon.next = false;
+        }
+        self.act_s_v.next = 0.into();
+        self.want_v.next = 0.into();
+        for i in 0..self._depth {
+            self.act_s_v.next = self.act_s_v.val().replace_bit(
+                i,
+                self.act_soon_v
+                    .val()
+                    .get_bit(self.q_bank[i].q.val().index())
+                    & self.act_ok_soon.val(),
+            );
+            self.want_v.next = self.want_v.val().replace_bit(
+                i,
+                self.oldest_v.val().get_bit(i)
+                    & !self.q_hit[i].q.val()
+                    & !(self.row_go.val() & self.cand_bank_v.val().get_bit(i))
+                    & (self
+                        .pre_soon_v
+                        .val()
+                        .get_bit(self.q_bank[i].q.val().index())
+                        | self.act_s_v.val().get_bit(i)),
+            );
+        }
+        // The oldest: the lowest slot from the head up, else the lowest below the head.
+        // x & (!x + 1) isolates the lowest set bit.
+        self.want_hi_v.next = self.want_v.val() & self.after_head_v.val();
+        if self.want_hi_v.val().any() {
+            self.pick_v.next = self.want_hi_v.val() & (!self.want_hi_v.val() + 1);
+        } else {
+            self.pick_v.next = self.want_v.val() & (!self.want_v.val() + 1);
+        }
+        // One-hot selection as an AND-OR tree (a chain of `if`s would be a chain of multiplexers).
+        self.pick_row.next = 0.into();
+        self.pick_bank.next = 0.into();
+        for i in 0..self._depth {
+            self.row_term.next = 0.into();
+            self.bank_term.next = 0.into();
+            if self.pick_v.val().get_bit(i) {
+                self.row_term.next = self.q_row[i].q.val();
+                self.bank_term.next = self.q_bank[i].q.val();
+            }
+            self.pick_row.next = self.pick_row.val() | self.row_term.val();
+            self.pick_bank.next = self.pick_bank.val() | self.bank_term.val();
+        }
+        // While a refresh is due next cycle: precharge the lowest-numbered bank that may be.
+        self.rp_v.next = self.pre_soon_v.val();
+        if self.do_pre.val() {
+            self.rp_v.next = self.pre_soon_v.val() & !self.cand_oh_v.val();
+        }
+        self.rp_pick.next = self.rp_v.val() & (!self.rp_v.val() + 1);
+        self.rp_bank.next = 0.into();
+        for b in 0..self._banks {
+            self.bank_term.next = 0.into();
+            if self.rp_pick.val().get_bit(b) {
+                self.bank_term.next = self.bank_id[b].val();
+            }
+            self.rp_bank.next = self.rp_bank.val() | self.bank_term.val();
+        }
+        // Queue: the head leaves on its column command, a new request arrives at the tail.
+        self.q_full.next = self.q_live.q.val() == self.all_slots.val();
+        self.q_push.next = self.req_valid.val() & !self.q_full.val();
+        self.req_ready.next = !self.q_full.val();
         self.n_bank.next = bit_cast::<BANK_BITS, 32>(
             (self.req_addr.val() >> self.bank_shift.val()) & self.bank_mask.val(),
         );
@@ -637,28 +858,96 @@ impl Logic for VaultController {
         self.n_col.next = bit_cast::<COL_BITS, 32>(
             (self.req_addr.val() >> self.col_shift.val()) & self.col_mask.val(),
         );
-        for i in 0..self._depth {
-            if self.do_act.val() & (self.slot_id[i].val() == self.best_slot.val()) {
-                self.q_miss[i].d.next = true;
+        // The new request's bank: its open row, after this cycle's row command; its requests.
+        self.n_open_row.next = 0.into();
+        for b in 0..self._banks {
+            self.row_term.next = 0.into();
+            if self.n_bank.val() == self.bank_id[b].val() {
+                self.row_term.next = self.banks[b].open_row.val();
             }
-            if self.q_push.val() & (self.slot_id[i].val() == self.push_slot.val()) {
+            self.n_open_row.next = self.n_open_row.val() | self.row_term.val();
+        }
+        self.n_hit.next = self.open_v.val().get_bit(self.n_bank.val().index())
+            & (self.n_open_row.val() == self.n_row.val());
+        if self.do_act.val() & (self.n_bank.val() == self.cand_bank.q.val()) {
+            self.n_hit.next = self.n_row.val() == self.cand_row.q.val();
+        }
+        if self.do_pre.val() & (self.n_bank.val() == self.cand_bank.q.val()) {
+            self.n_hit.next = false;
+        }
+        self.same_new_v.next = 0.into();
+        for i in 0..self._depth {
+            self.same_new_v.next = self
+                .same_new_v
+                .val()
+                .replace_bit(i, self.q_bank[i].q.val() == self.n_bank.val());
+        }
+        // The arriving request is the youngest: it is the candidate only when no queued request
+        // wants a row command, and only as its bank's sole request (otherwise it waits a cycle
+        // in the queue like any other). Without this a new request's row command would wait a
+        // cycle for the look-ahead to see it.
+        self.n_act.next =
+            self.act_soon_v.val().get_bit(self.n_bank.val().index()) & self.act_ok_soon.val();
+        self.n_want.next = self.q_push.val()
+            & ((self.same_new_v.val() & self.q_live.q.val()) == 0)
+            & !self.n_hit.val()
+            & !(self.row_go.val() & (self.n_bank.val() == self.cand_bank.q.val()))
+            & (self.pre_soon_v.val().get_bit(self.n_bank.val().index()) | self.n_act.val());
+        // Refresh is due next cycle: it is now and REF is not issued, or the interval ends now.
+        self.ref_next.next = (self.ref_pending.q.val() & !self.do_ref.val())
+            | (self.refi_count.q.val() == self.refi_last.val());
+        if self.ref_next.val() {
+            self.cand_valid.d.next = self.rp_v.val().any();
+            self.cand_act.d.next = false;
+            self.cand_bank.d.next = self.rp_bank.val();
+            self.cand_row.d.next = 0.into();
+        } else if self.want_v.val().any() {
+            self.cand_valid.d.next = true;
+            self.cand_act.d.next = (self.pick_v.val() & self.act_s_v.val()).any();
+            self.cand_bank.d.next = self.pick_bank.val();
+            self.cand_row.d.next = self.pick_row.val();
+        } else {
+            self.cand_valid.d.next = self.n_want.val();
+            self.cand_act.d.next = self.n_act.val();
+            self.cand_bank.d.next = self.n_bank.val();
+            self.cand_row.d.next = self.n_row.val();
+        }
+        // Row commands update the hit flags of their bank's requests; the ACT marks the bank's
+        // oldest request, the one it was issued for, a row miss.
+        for i in 0..self._depth {
+            if self.do_act.val() & self.cand_bank_v.val().get_bit(i) {
+                self.q_hit[i].d.next = self.cand_row_v.val().get_bit(i);
+                if self.oldest_v.val().get_bit(i) {
+                    self.q_miss[i].d.next = true;
+                }
+            }
+            if self.do_pre.val() & self.cand_bank_v.val().get_bit(i) {
+                self.q_hit[i].d.next = false;
+            }
+            if self.q_push.val() & self.tail_v.val().get_bit(i) {
                 self.q_write[i].d.next = self.req_write.val();
                 self.q_bank[i].d.next = self.n_bank.val();
                 self.q_row[i].d.next = self.n_row.val();
                 self.q_col[i].d.next = self.n_col.val();
                 self.q_tag[i].d.next = self.req_tag.val();
                 self.q_miss[i].d.next = false;
+                self.q_hit[i].d.next = self.n_hit.val();
+                self.q_older[i].d.next = self.q_live.q.val() & self.same_new_v.val();
             }
         }
-        if self.do_rd.val() | self.do_wr.val() {
+        if self.col_go.val() {
             self.q_head.d.next = (self.q_head.q.val() + 1) & self.slot_mask.val();
-            if !self.q_push.val() {
-                self.q_count.d.next = self.q_count.q.val() - 1;
-            }
-        } else if self.q_push.val() {
-            self.q_count.d.next = self.q_count.q.val() + 1;
         }
-        self.req_ready.next = self.q_count.q.val() != self.queue_depth.val();
+        if self.q_push.val() {
+            self.q_tail.d.next = (self.q_tail.q.val() + 1) & self.slot_mask.val();
+        }
+        if self.col_go.val() & self.q_push.val() {
+            self.q_live.d.next = (self.q_live.q.val() & !self.head_v.val()) | self.tail_v.val();
+        } else if self.col_go.val() {
+            self.q_live.d.next = self.q_live.q.val() & !self.head_v.val();
+        } else if self.q_push.val() {
+            self.q_live.d.next = self.q_live.q.val() | self.tail_v.val();
+        }
 
         // Write data: into the beat buffer on arrival, onto the bus CWL cycles after the WR.
         self.wd_room.next = ((self.wd_wp.q.val() - self.wd_rp.q.val()) & self.wd_ptr_mask.val())
@@ -791,7 +1080,10 @@ impl Logic for VaultController {
             self.refi_count.d.next = self.refi_count.q.val() + 1;
         }
 
-        // Statistics.
+        // Statistics, from last cycle's column command.
+        self.st_rd.d.next = self.do_rd.val();
+        self.st_wr.d.next = self.do_wr.val();
+        self.st_miss.d.next = self.h_miss.val();
         if self.counter_clear.val() {
             self.bytes_rd.d.next = 0.into();
             self.bytes_wr.d.next = 0.into();
@@ -799,21 +1091,20 @@ impl Logic for VaultController {
             self.misses.d.next = 0.into();
             self.stalls.d.next = 0.into();
         } else {
-            if self.do_rd.val() {
+            if self.st_rd.q.val() {
                 self.bytes_rd.d.next = self.bytes_rd.q.val() + self.burst_bytes.val();
             }
-            if self.do_wr.val() {
+            if self.st_wr.q.val() {
                 self.bytes_wr.d.next = self.bytes_wr.q.val() + self.burst_bytes.val();
             }
-            if self.do_rd.val() | self.do_wr.val() {
-                if self.h_miss.val() {
+            if self.st_rd.q.val() | self.st_wr.q.val() {
+                if self.st_miss.q.val() {
                     self.misses.d.next = self.misses.q.val() + 1;
                 } else {
                     self.hits.d.next = self.hits.q.val() + 1;
                 }
             }
-            if (self.ref_pending.q.val() | (self.rfc_wait.q.val() != 0))
-                & (self.q_count.q.val() != 0)
+            if (self.ref_pending.q.val() | (self.rfc_wait.q.val() != 0)) & self.q_live.q.val().any()
             {
                 self.stalls.d.next = self.stalls.q.val() + 1;
             }

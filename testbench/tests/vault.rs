@@ -59,6 +59,24 @@ fn cashmc_timing_set_runs_clean_too() {
 }
 
 #[test]
+fn smallest_and_widest_organisations_run_clean() {
+    // The look-ahead's per-slot and per-bank vectors at their edges: two banks behind a
+    // two-entry queue, and 32 banks (the widest bank field) behind eight entries.
+    for (banks, depth, rows) in [(2, 2, 32768), (32, 8, 16384)] {
+        let mut c = Config::default();
+        c.dram.banks = banks;
+        c.dram.queue_depth = depth;
+        c.dram.rows = rows;
+        c.validate().unwrap();
+        let ops = random_ops(&c, 21, 800, 0, 32 * 1024);
+        let run = vault_driver::run_rust(&c, &ops, 0.2, 5, false).unwrap();
+        let s = &run.stats;
+        assert_eq!(s.reads_checked, ops.iter().filter(|o| !o.write).count());
+        assert_eq!(s.row_hits + s.row_misses, ops.len() as u64, "{s:?}");
+    }
+}
+
+#[test]
 fn sequential_reads_reach_ninety_percent_of_peak() {
     let c = Config::default();
     // 320 KiB: 40k cycles at peak, spanning four refresh intervals.
