@@ -163,20 +163,6 @@ pub(super) fn gradient(
                 &[(c.len, (terms as u64 * GRAD) as i64), (terms, GRAD as i64)],
             ),
         );
-        s.compute(
-            t,
-            mode::GRADIENT,
-            0,
-            false,
-            true,
-            reduce,
-            c.len,
-            &Access::new(konst, ACT as u32, &[(reduce, 0)]),
-            &Access::new(
-                gb + c.start as u64 * GRAD,
-                GRAD as u32,
-                &[(c.len, GRAD as i64)],
-            ),
-        );
+        s.bias_gradient(c, konst, reduce, gb);
     }
 }

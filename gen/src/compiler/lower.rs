@@ -221,6 +221,26 @@ impl SegmentBuilder {
         self.push(tile, Instr::Run);
     }
 
+    /// The bias gradients of chunk `c`: `reduce` errors (already in buffer A) times the constant
+    /// 1.0 at `konst`, aligned to G bits, written to the chunk's entries at `gb`.
+    pub(super) fn bias_gradient(&mut self, c: &Chunk, konst: u64, reduce: usize, gb: u64) {
+        self.compute(
+            c.tile,
+            mode::GRADIENT,
+            0,
+            false,
+            true,
+            reduce,
+            c.len,
+            &Access::new(konst, ACT as u32, &[(reduce, 0)]),
+            &Access::new(
+                gb + c.start as u64 * GRAD,
+                GRAD as u32,
+                &[(c.len, GRAD as i64)],
+            ),
+        );
+    }
+
     pub(super) fn finish(mut self) -> Segment {
         for p in &mut self.seg.programs {
             p.push(Instr::End);
@@ -1160,21 +1180,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             &[(c.len, (n_in as u64 * GRAD) as i64), (n_in, GRAD as i64)],
                         ),
                     );
-                    s.compute(
-                        t,
-                        mode::GRADIENT,
-                        0,
-                        false,
-                        true,
-                        batch,
-                        c.len,
-                        &Access::new(konst, ACT as u32, &[(batch, 0)]),
-                        &Access::new(
-                            ly.gb + c.start as u64 * GRAD,
-                            GRAD as u32,
-                            &[(c.len, GRAD as i64)],
-                        ),
-                    );
+                    s.bias_gradient(c, konst, batch, ly.gb);
                 }
                 checks.push(row_check(
                     "gradient",
@@ -1247,21 +1253,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             ),
                         );
                     }
-                    s.compute(
-                        t,
-                        mode::GRADIENT,
-                        0,
-                        false,
-                        true,
-                        reduce,
-                        c.len,
-                        &Access::new(konst, ACT as u32, &[(reduce, 0)]),
-                        &Access::new(
-                            ly.gb + c.start as u64 * GRAD,
-                            GRAD as u32,
-                            &[(c.len, GRAD as i64)],
-                        ),
-                    );
+                    s.bias_gradient(c, konst, reduce, ly.gb);
                 }
                 checks.push(row_check(
                     "gradient",
