@@ -433,6 +433,7 @@ fn cosim_verilog(config: &Config, mem_beats: u64) -> Result<String> {
         ("CWL", t.cwl.to_string()),
         ("MEM_BEATS", mem_beats.to_string()),
         ("QUEUE_BITS", MODEL_QUEUE_BITS.to_string()),
+        ("CMD_ACT", cmd_code::ACT.to_string()),
         ("CMD_RD", cmd_code::RD.to_string()),
         ("CMD_WR", cmd_code::WR.to_string()),
     ];

@@ -24,7 +24,8 @@ pub fn fill(template: &str, values: &[(&str, String)]) -> Result<String> {
 /// One vault's DRAM as the data path sees it. Reproduces `crate::dram::Dram`'s data behaviour:
 /// a RD issued in cycle n puts beat k of its burst on `rdata` in cycle n + CL + k (zero
 /// otherwise), a WR issued in cycle n takes beat k from `wdata` under `wmask` in cycle
-/// n + CWL + k. Timing is not checked here: the rust-hdl run checks it, and equal command digests
+/// n + CWL + k. As in a DRAM, a column command addresses the row its bank's last ACT opened (the
+/// controller leaves the row field of RD and WR at zero). Timing is not checked here: the rust-hdl run checks it, and equal command digests
 /// mean the Verilog issued the same commands in the same cycles.
 ///
 /// The read beat is taken from storage in its own cycle, where `Dram` copies the burst when the
@@ -57,6 +58,7 @@ module nt_dram_model #(
     parameter CWL = 13,
     parameter MEM_BEATS = 4096,
     parameter QUEUE_BITS = 4,
+    parameter CMD_ACT = 1,
     parameter CMD_RD = 2,
     parameter CMD_WR = 3,
     parameter INIT_FILE = "dram_in.hex",
@@ -102,6 +104,7 @@ module nt_dram_model #(
 
     initial begin
         for (i = 0; i < MEM_BEATS; i = i + 1) mem[i] = 0;
+        for (i = 0; i < BANKS; i = i + 1) open_row[i] = 0;
         $readmemh(INIT_FILE, mem);
         rq_head = 0; rq_tail = 0; rq_count = 0;
         wq_head = 0; wq_tail = 0; wq_count = 0;
@@ -111,8 +114,10 @@ module nt_dram_model #(
         if (tracing) trace_fd = $fopen(TRACE_FILE, "w");
     end
 
+    // The row each bank's last ACT opened.
+    reg [ROW_BITS-1:0] open_row [0:BANKS-1];
     // The burst a column command addresses: row, bank, column from the top bit down.
-    wire [63:0] burst = ({48'd0, cmd_row} * BANKS + {59'd0, cmd_bank}) * COLUMNS + {56'd0, cmd_col};
+    wire [63:0] burst = ({48'd0, open_row[cmd_bank]} * BANKS + {59'd0, cmd_bank}) * COLUMNS + {56'd0, cmd_col};
     // CommandRecord::packed: the raw port values, col in the low bits.
     wire [63:0] packed_cmd = {cmd, cmd_bank, cmd_row, cmd_col};
     wire [63:0] digest_cycle = (digest ^ cycle) * DIGEST_PRIME;
@@ -142,6 +147,7 @@ module nt_dram_model #(
     wire [BEAT_BITS-1:0] w_merged = (w_old & ~byte_mask) | (wdata[BEAT_BITS-1:0] & byte_mask);
 
     always @(posedge clock) begin
+        if (cmd == CMD_ACT) open_row[cmd_bank] <= cmd_row;
         if (push_rd) begin
             rq_start[rq_tail] <= cycle + CL;
             rq_beat[rq_tail] <= burst * BL;
