@@ -4,10 +4,12 @@
 Usage: scripts/calibrate_embedded_lib.py ../shared/pdk/nangate15/NanGate_15nm_OCL_typical_conditional_nldm.lib
 
 For each cell the embedded library keeps (same logic functions), prints one Rust table row:
-area (um^2), leakage (pW), mean input capacitance (fF), and the mean over the cell's arcs of its
-delay, output transition and internal energy tables sampled (bilinearly) at the embedded
-library's four corners, input slew 1 or 100 ps by load 0.5 or 20 fF; for the flip-flop also the
-clock pin's internal energy per transition. gen/src/liberty.rs holds the printed table.
+area (um^2), leakage (pW), each input pin's rise and fall capacitance (fF), and the mean over the cell's arcs of its
+delay, output transition and internal energy tables, rising and falling output apart, sampled
+(bilinearly) at the embedded library's nine points, input slew 1, 30 or 200 ps by load 0.5, 8 or 50 fF;
+for the flip-flop also the clock and data pins' internal energy per transition, averaged over the
+states with RN high (the flow ties it high), a scalar zero counted as zero.
+gen/src/liberty.rs holds the printed table.
 """
 import re
 import sys
@@ -15,8 +17,8 @@ import sys
 KEEP = ["INV_X1", "BUF_X1", "NAND2_X1", "NAND3_X1", "NAND4_X1", "NOR2_X1", "NOR3_X1", "NOR4_X1",
         "AND2_X1", "AND3_X1", "AND4_X1", "OR2_X1", "OR3_X1", "OR4_X1", "XOR2_X1", "XNOR2_X1",
         "AOI21_X1", "AOI22_X1", "OAI21_X1", "OAI22_X1", "MUX2_X1", "DFFRNQ_X1"]
-SLEWS = (1.0, 100.0)   # ps: the embedded library's 2x2 table corners
-LOADS = (0.5, 20.0)    # fF
+SLEWS = (1.0, 30.0, 200.0)  # ps: the embedded library's 3x3 table points
+LOADS = (0.5, 8.0, 50.0)    # fF
 
 
 def blocks(text, keyword):
@@ -45,6 +47,20 @@ def table(body, name):
     return i1, [float(v) for v in i2.group(1).split(",")], vals
 
 
+def capacitance(pin_body, edge):
+    """A pin's capacitance for one edge as OpenSTA uses it in max-delay timing and in power: the
+    upper end of `<edge>_capacitance_range` when the library gives one."""
+    m = re.search(edge + r"_capacitance_range\s*\(\s*[\d.]+\s*,\s*([\d.]+)\s*\)", pin_body)
+    if not m:
+        m = re.search(r"\n\s*" + edge + r"_capacitance\s*:\s*([\d.]+)", pin_body)
+    return float(m.group(1))
+
+
+def scalar(body, name):
+    m = re.search(name + r"\s*\(\s*scalar\s*\)\s*\{\s*values\s*\(\s*\"([^\"]*)\"", body)
+    return float(m.group(1)) if m else 0.0
+
+
 def interp(xs, ys, x):
     for k in range(len(xs) - 1):
         if x <= xs[k + 1] or k == len(xs) - 2:
@@ -60,7 +76,7 @@ def sample(t, slew, load):
 
 
 def corners(tables):
-    """Mean of the tables at the four (slew, load) corners: [s0l0, s0l1, s1l0, s1l1]."""
+    """Mean of the tables at every (slew, load) point, slew-major."""
     out = []
     for s in SLEWS:
         for l in LOADS:
@@ -76,25 +92,45 @@ def main(path):
             continue
         area = float(re.search(r"area\s*:\s*([\d.]+)", body).group(1))
         leak = float(re.search(r"cell_leakage_power\s*:\s*([\d.]+)", body).group(1))
-        caps = [float(c) for _, pb in blocks(body, "pin") for c in re.findall(r"\n\s*capacitance\s*:\s*([\d.]+)", pb)]
-        delay, slew, energy, clock_energy = [], [], [], []
+        # Every input pin's rise and fall capacitance, in the library's pin order (the embedded
+        # cell's inputs follow it: A1 A2 B1 B2 become A B C D, as Yosys and ABC map them).
+        pins = []
+        for pin, pb in blocks(body, "pin"):
+            if not re.search(r"direction\s*:\s*input", pb):
+                continue
+            pins.append((pin, capacitance(pb, "rise"), capacitance(pb, "fall")))
+        tables = {k: [] for k in ("cell_rise", "cell_fall", "rise_transition", "fall_transition",
+                                  "rise_power", "fall_power")}
+        clock_energy, data_energy = [], []
         for pin, pb in blocks(body, "pin"):
             for _, tb in blocks(pb, "timing"):
-                for kind, dest in (("cell_rise", delay), ("cell_fall", delay), ("rise_transition", slew), ("fall_transition", slew)):
+                for kind in ("cell_rise", "cell_fall", "rise_transition", "fall_transition"):
                     t = table(tb, kind)
                     if t and t[1] is not None:
-                        dest.append(t)
+                        tables[kind].append(t)
             for _, ib in blocks(pb, "internal_power"):
+                # The flow ties the flip-flop's RN high: states with RN low never occur.
+                when = re.search(r'when\s*:\s*"([^"]*)"', ib)
+                if when and "!RN" in when.group(1):
+                    continue
                 for kind in ("rise_power", "fall_power"):
                     t = table(ib, kind)
-                    if t:
-                        (energy if t[1] is not None else clock_energy if pin == "CLK" else []).append(t)
-        ce = sum(sample(t, 7.5, 0) for t in clock_energy) / len(clock_energy) if clock_energy else 0.0
-        cin = sum(caps) / len(caps)
+                    if t and t[1] is not None:
+                        tables[kind].append(t)
+                    elif pin in ("CLK", "D"):
+                        # One-dimensional (input slew) or scalar: a scalar 0 is a real zero.
+                        e = sample(t, 7.5, 0) if t else scalar(ib, kind)
+                        (clock_energy if pin == "CLK" else data_energy).append(e)
+        # Energy per input transition, every state equally likely (OpenSTA's default).
+        mean = lambda v: sum(v) / len(v) if v else 0.0
+        pin_list = "[" + ", ".join(f'("{n}", {r:.4f}, {f:.4f})' for n, r, f in pins) + "]"
         fmt = lambda v: "[" + ", ".join(f"{x:.4f}" for x in v) + "]"
-        print(f'    Fit {{ name: "{name}", area: {area:.6f}, leakage: {leak:.1f}, cin: {cin:.4f}, '
-              f'delay: {fmt(corners(delay))}, slew: {fmt(corners(slew))}, energy: {fmt(corners(energy))}, clock_energy: {ce:.4f} }},')
-
+        c = {k: fmt(corners(v)) for k, v in tables.items()}
+        print(f'    Fit {{ name: "{name}", area: {area:.6f}, leakage: {leak:.1f}, pins: &{pin_list}, '
+              f'rise_delay: {c["cell_rise"]}, fall_delay: {c["cell_fall"]}, '
+              f'rise_slew: {c["rise_transition"]}, fall_slew: {c["fall_transition"]}, '
+              f'rise_energy: {c["rise_power"]}, fall_energy: {c["fall_power"]}, '
+              f'clock_energy: {mean(clock_energy):.4f}, data_energy: {mean(data_energy):.4f} }},')
 
 if __name__ == "__main__":
     main(sys.argv[1])

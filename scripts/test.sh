@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo test --workspace "$@"
+# --no-fail-fast: one failing test binary does not hide the others.
+cargo test --workspace --no-fail-fast "$@"
