@@ -62,19 +62,11 @@ pub fn encode(dtype: Dtype, shape: &[usize], data: &[u8]) -> Vec<u8> {
 }
 
 pub fn encode_i16(shape: &[usize], v: &[i16]) -> Vec<u8> {
-    encode(
-        Dtype::I16,
-        shape,
-        &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>(),
-    )
+    encode(Dtype::I16, shape, &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())
 }
 
 pub fn encode_i32(shape: &[usize], v: &[i32]) -> Vec<u8> {
-    encode(
-        Dtype::I32,
-        shape,
-        &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>(),
-    )
+    encode(Dtype::I32, shape, &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>())
 }
 
 /// An array read from a file: its shape and values as f64 (exact for the integer types).
@@ -114,10 +106,7 @@ pub fn decode(bytes: &[u8]) -> Result<Array> {
         .into_iter()
         .find(|d| descr.starts_with(&format!("'{}'", d.descr())))
         .with_context(|| {
-            format!(
-                "element type {} is not one of <i2, <i4, <f4, <f8",
-                descr.split(',').next().unwrap_or("")
-            )
+            format!("element type {} is not one of <i2, <i4, <f4, <f8", descr.split(',').next().unwrap_or(""))
         })?;
     if field(dict, "fortran_order").is_some_and(|v| v.starts_with("True")) {
         bail!("Fortran-order arrays are not supported");
@@ -170,10 +159,7 @@ mod tests {
     #[test]
     fn round_trips_and_pads_the_header() {
         let b = encode_i16(&[2, 3], &[1, -2, 3, -4, 5, -32768]);
-        assert_eq!(
-            (MAGIC.len() + 4 + u16::from_le_bytes([b[8], b[9]]) as usize) % 64,
-            0
-        );
+        assert_eq!((MAGIC.len() + 4 + u16::from_le_bytes([b[8], b[9]]) as usize) % 64, 0);
         let a = decode(&b).unwrap();
         assert_eq!(a.shape, vec![2, 3]);
         assert_eq!(a.values, vec![1.0, -2.0, 3.0, -4.0, 5.0, -32768.0]);
@@ -184,10 +170,7 @@ mod tests {
 
     #[test]
     fn bad_files_are_named() {
-        assert!(decode(b"hello world")
-            .unwrap_err()
-            .to_string()
-            .contains("magic"));
+        assert!(decode(b"hello world").unwrap_err().to_string().contains("magic"));
         let mut b = encode_i16(&[3], &[1, 2, 3]);
         b.pop();
         assert!(format!("{:#}", decode(&b).unwrap_err()).contains("needs 6 bytes"));

@@ -150,9 +150,7 @@ struct DataSet {
 fn to_fixed(v: f64, dtype: npy::Dtype, f: u32) -> i16 {
     match dtype {
         npy::Dtype::I16 => v as i16,
-        _ => (v * (1u64 << f) as f64)
-            .round()
-            .clamp(i16::MIN as f64, i16::MAX as f64) as i16,
+        _ => (v * (1u64 << f) as f64).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16,
     }
 }
 
@@ -353,8 +351,7 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
     let started = Instant::now();
     let mut sim = ModuleSim::<W>::new(config)?;
     if let Some(path) = &args.vcd {
-        sim.sim
-            .record_vcd(path, nt_testbench::module_driver::MODULE_TOP)?;
+        sim.sim.record_vcd(path, nt_testbench::module_driver::MODULE_TOP)?;
     }
     sim.seed(lfsr_seed)?;
     let mut lfsrs: Vec<Vec<Lfsr>> = (0..plan.tiles)
@@ -395,10 +392,9 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
         }
         let draws = update_draws(&plan, &mut lfsrs);
         let g = golden.step(&params, x, t, batch, plan.eta, |p| {
-            draws
-                .get(&p)
-                .copied()
-                .unwrap_or_else(|| panic!("parameter {p:?} has no update beat in the plan"))
+            draws.get(&p).copied().unwrap_or_else(|| {
+                panic!("parameter {p:?} has no update beat in the plan")
+            })
         })?;
         let mut phases = vec![];
         for ph in &plan.phases {
@@ -415,9 +411,9 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
                 fig.host_load_cycles += sim.cycles() - load_start;
                 let elements: u64 = (seg.bytes_read + seg.bytes_written) / 2 + seg.macs;
                 let limit = SEGMENT_SLACK_CYCLES + CYCLES_PER_ELEMENT_LIMIT * elements;
-                let cycles = sim.run(limit).with_context(|| {
-                    format!("step {step}, phase {}, segment {}", ph.name, seg.label)
-                })?;
+                let cycles = sim
+                    .run(limit)
+                    .with_context(|| format!("step {step}, phase {}, segment {}", ph.name, seg.label))?;
                 fig.cycles += cycles;
                 fig.useful_macs += seg.macs;
                 fig.segments += 1;
@@ -437,9 +433,8 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
             checker
                 .phase(&sim, ph.name, &g)
                 .with_context(|| format!("step {step}, after the {} phase", ph.name))?;
-            fig.utilization = fig.useful_macs as f64
-                / (plan.tiles * plan.lanes) as f64
-                / fig.cycles.max(1) as f64;
+            fig.utilization =
+                fig.useful_macs as f64 / (plan.tiles * plan.lanes) as f64 / fig.cycles.max(1) as f64;
             phases.push(fig);
         }
         eprintln!(
@@ -501,10 +496,7 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
         simulation_cycles_per_second: sim.cycles() as f64 / seconds.max(1e-9),
         checked_tensors: checker.checked,
     };
-    staged.write(
-        "summary.json",
-        serde_json::to_string_pretty(&summary)? + "\n",
-    )?;
+    staged.write("summary.json", serde_json::to_string_pretty(&summary)? + "\n")?;
     staged.commit()?;
     println!(
         "trained {} for {} steps on {} tiles x {} lanes: every phase matched the golden model ({} tensors checked); loss {:.6} -> {:.6}; summary in {}",
@@ -524,30 +516,12 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
 fn write_tensors(staged: &mut Staged, plan: &Plan, g: &Step) -> Result<()> {
     for (name, ls) in plan.layer_names.iter().zip(&g.layers) {
         let n = |v: usize| [v];
-        staged.write(
-            &format!("{name}_y.npy"),
-            npy::encode_i16(&n(ls.y.len()), &ls.y),
-        )?;
-        staged.write(
-            &format!("{name}_delta.npy"),
-            npy::encode_i16(&n(ls.delta.len()), &ls.delta),
-        )?;
-        staged.write(
-            &format!("{name}_grad_w.npy"),
-            npy::encode_i32(&n(ls.grad_w.len()), &ls.grad_w),
-        )?;
-        staged.write(
-            &format!("{name}_grad_b.npy"),
-            npy::encode_i32(&n(ls.grad_b.len()), &ls.grad_b),
-        )?;
-        staged.write(
-            &format!("{name}_w.npy"),
-            npy::encode_i32(&n(ls.new_w.len()), &ls.new_w),
-        )?;
-        staged.write(
-            &format!("{name}_b.npy"),
-            npy::encode_i32(&n(ls.new_b.len()), &ls.new_b),
-        )?;
+        staged.write(&format!("{name}_y.npy"), npy::encode_i16(&n(ls.y.len()), &ls.y))?;
+        staged.write(&format!("{name}_delta.npy"), npy::encode_i16(&n(ls.delta.len()), &ls.delta))?;
+        staged.write(&format!("{name}_grad_w.npy"), npy::encode_i32(&n(ls.grad_w.len()), &ls.grad_w))?;
+        staged.write(&format!("{name}_grad_b.npy"), npy::encode_i32(&n(ls.grad_b.len()), &ls.grad_b))?;
+        staged.write(&format!("{name}_w.npy"), npy::encode_i32(&n(ls.new_w.len()), &ls.new_w))?;
+        staged.write(&format!("{name}_b.npy"), npy::encode_i32(&n(ls.new_b.len()), &ls.new_b))?;
     }
     Ok(())
 }

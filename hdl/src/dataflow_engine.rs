@@ -499,10 +499,14 @@ impl Logic for DataflowEngine {
             } else if self.outstanding[s].q.val() == self.max_outstanding.val() {
                 self.eligible.next = false;
             }
-            if (self.slot_id[s].val() == 0) & (self.outstanding[s].q.val() >= self.a_space.val()) {
+            if (self.slot_id[s].val() == 0)
+                & (self.outstanding[s].q.val() >= self.a_space.val())
+            {
                 self.eligible.next = false;
             }
-            if (self.slot_id[s].val() == 1) & (self.outstanding[s].q.val() >= self.b_space.val()) {
+            if (self.slot_id[s].val() == 1)
+                & (self.outstanding[s].q.val() >= self.b_space.val())
+            {
                 self.eligible.next = false;
             }
             self.rr_dist.next = self.slot_id[s].val() - self.rr.q.val();

@@ -7,7 +7,6 @@
 //! Every tile is the same module; its coordinates arrive on `tile_x`/`tile_y` and its LFSR seed on
 //! `seed`, so that one synthesized tile stands for all of them.
 
-use crate::bank_machine::ROW_BITS;
 use crate::config::Config;
 use crate::dataflow_engine::{dest, DataflowEngine, SPACE_BITS};
 use crate::flit::COORD_BITS;
@@ -16,6 +15,7 @@ use crate::noc_interface::NocInterface;
 use crate::pe::Pe;
 use crate::pe_feeder::PeFeeder;
 use crate::vault_controller::{VaultController, BANK_BITS, COL_BITS, MASK_BITS};
+use crate::bank_machine::ROW_BITS;
 use rust_hdl::prelude::*;
 
 /// Width of a DRAM data beat port: `bytes_per_cycle` is at most 16.
@@ -139,9 +139,7 @@ impl<const W: usize> Tile<W> {
             wword_l: Default::default(),
             wbeat_l: Default::default(),
             remote_dest: Constant::new(bits(dest::REMOTE_TILE)),
-            word_shift: (0..words)
-                .map(|w| Constant::new(bits(32 * w as u64)))
-                .collect(),
+            word_shift: (0..words).map(|w| Constant::new(bits(32 * w as u64))).collect(),
             _words: words,
             _lanes: config.pe.lanes,
         }

@@ -45,10 +45,7 @@ mod tests {
                     let mut next = 0;
                     for ch in &c {
                         assert_eq!(ch.start, next);
-                        assert!(
-                            ch.len >= 1 && ch.len <= lanes,
-                            "{n} {tiles} {lanes}: {ch:?}"
-                        );
+                        assert!(ch.len >= 1 && ch.len <= lanes, "{n} {tiles} {lanes}: {ch:?}");
                         next += ch.len;
                     }
                     assert_eq!(next, n);
