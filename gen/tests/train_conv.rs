@@ -120,6 +120,30 @@ out = 2
 act = "identity"
 "#;
 
+/// Two convolutions: the second computes the error at its input (a transposed convolution).
+const CONV_CONV_POOL_FC: &str = r#"
+name = "conv_conv_pool_fc"
+input = [1, 4, 4]
+[[layer]]
+type = "conv"
+out_channels = 2
+kernel = 3
+padding = 1
+act = "tanh"
+[[layer]]
+type = "conv"
+out_channels = 2
+kernel = 3
+padding = 1
+act = "relu"
+[[layer]]
+type = "maxpool"
+[[layer]]
+type = "fc"
+out = 2
+act = "identity"
+"#;
+
 #[test]
 fn conv_pool_fc_trains_one_step_bit_exactly() {
     let (out, dir) = train("train_conv_pool_fc", CONV_POOL_FC, 2);
@@ -131,6 +155,14 @@ fn conv_pool_fc_trains_one_step_bit_exactly() {
 fn conv_pool_rnn_fc_trains_one_step_bit_exactly() {
     let (out, dir) = train("train_conv_pool_rnn_fc", CONV_POOL_RNN_FC, 2);
     assert_trained_bit_exactly(&out, &dir, 26);
+}
+
+#[test]
+fn conv_conv_pool_fc_trains_one_step_bit_exactly() {
+    // Batch 1: the longest of these nets, kept short.
+    let (out, dir) = train("train_conv_conv_pool_fc", CONV_CONV_POOL_FC, 1);
+    // Seven tensors per conv, the pool's two, the fc's seven.
+    assert_trained_bit_exactly(&out, &dir, 23);
 }
 
 #[test]
@@ -155,4 +187,23 @@ fn conv_reduction_beyond_the_lane_buffer_is_rejected_without_output() {
         !dir.exists(),
         "output written for a network that does not compile"
     );
+    // A strided convolution after a trainable layer would need a dilated error map.
+    let net = CONV_CONV_POOL_FC.replacen(
+        "padding = 1\nact = \"relu\"",
+        "stride = 2\npadding = 1\nact = \"relu\"",
+        1,
+    );
+    let (out, dir) = train("train_conv_strided_input_error", &net, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "accepted a strided transposed convolution"
+    );
+    assert!(
+        err.contains(
+            "layer 1 (conv): the error at a convolution's input (a transposed convolution) is compiled for stride 1 only, got stride 2"
+        ),
+        "{err}"
+    );
+    assert!(!dir.exists());
 }

@@ -2,8 +2,8 @@
 //! pipeline, the broadcast-operand reuse buffer and the performance counters.
 //!
 //! A beat is presented on the `in_*` ports with `in_valid`; it enters the stage-0 registers at the
-//! next rising edge. Its result (for forward, backward and gradient beats only the beat carrying
-//! `in_last`, for update beats every beat) appears on `out_*` with `out_valid` exactly
+//! next rising edge. Its result (for forward, backward, gradient and max beats only the beat
+//! carrying `in_last`, for update and select beats every beat) appears on `out_*` with `out_valid` exactly
 //! [`PE_LATENCY`] rising edges after it was presented. The PE never stalls: one beat per cycle.
 //!
 //! Each lane registers the beat and carries its own control pipeline; the lanes' flags say when a

@@ -12,15 +12,21 @@
 //! stream b walks, for each weight `(c, ky, kx)`, the input values that weight met, in the same
 //! pixel order. Bias gradients reduce the same errors against the constant 1.0.
 //!
-//! The error at a convolution's input (a transposed convolution) is not lowered: the compiler
-//! rejects a convolution that has a trainable layer before it.
+//! Error at the input (a transposed convolution, stride 1): a tile takes a chunk of input
+//! channels, one per lane (the chunks of the layer before, so the result lands where that layer
+//! reads it). Buffer A holds, per lane, the weights `W[o][c][ky][kx]` of its input channel over
+//! every output channel and tap; buffer B the input values (for the derivative of the
+//! activation before). Stream b reads the errors with the kernel flipped (negative strides),
+//! from an error map padded by `kernel - 1 - padding` zeros, so that taps outside the output
+//! read zeros. Strided convolutions would need a dilated error map and are rejected.
 
-use super::image::ImageView;
+use super::image::{row_groups, ImageView};
 use super::lower::SegmentBuilder;
-use super::memory_map::RECORD_BYTES;
+use super::memory_map::{RECORD_BYTES, RECORD_MAC_OFFSET};
 use super::partition::Chunk;
 use super::program::{mode, Access};
 use super::{ACT, GRAD};
+use anyhow::{anyhow, Result};
 use nt_testbench::network::ConvGeometry;
 
 /// Where a convolution's tensors live.
@@ -30,8 +36,11 @@ pub struct ConvLayout {
     /// The input, zero-padded by `geo.padding` on every side.
     pub x: ImageView,
     pub y: ImageView,
-    /// The error of the pre-activation (`delta`).
+    /// The error of the pre-activation (`delta`); padded by `kernel - 1 - padding` when the
+    /// convolution computes the error at its input.
     pub d: ImageView,
+    /// The error at the input (the previous layer's), when it is computed.
+    pub e: Option<ImageView>,
 }
 
 impl ConvLayout {
@@ -102,7 +111,7 @@ pub(super) fn forward(
             false,
             c.len,
             &[Access::new(
-                w + (c.start * terms) as u64 * RECORD_BYTES + super::memory_map::RECORD_MAC_OFFSET,
+                w + (c.start * terms) as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
                 ACT as u32,
                 &[
                     (c.len, (terms as u64 * RECORD_BYTES) as i64),
@@ -165,4 +174,92 @@ pub(super) fn gradient(
         );
         s.bias_gradient(c, konst, reduce, gb);
     }
+}
+
+/// The error at the input, per chunk of input channels (`chunks`), `act` the activation of the
+/// layer before (its derivative at the input values).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn backward(
+    s: &mut SegmentBuilder,
+    cv: &ConvLayout,
+    w: u64,
+    act: u8,
+    chunks: &[Chunk],
+    batch: usize,
+    depth: usize,
+    layer: usize,
+) -> Result<()> {
+    let g = &cv.geo;
+    let (x, d) = (&cv.x, &cv.d);
+    let e = cv.e.expect("backward needs the input error's layout");
+    let k = g.kernel;
+    let terms = g.out_c * k * k;
+    let pad = g.padding as i64;
+    let groups = row_groups(batch, g.in_h, g.in_w, depth).ok_or_else(|| {
+        anyhow!(
+            "layer {layer} (conv): one input row holds {} derivatives per lane, more than pe.lane_buffer_depth = {depth}",
+            g.in_w
+        )
+    })?;
+    let rec = RECORD_BYTES as i64;
+    for c in chunks {
+        let t = c.tile;
+        s.fill(
+            t,
+            false,
+            c.len,
+            &[Access::new(
+                w + (c.start * k * k) as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
+                ACT as u32,
+                &[
+                    (c.len, (k * k) as i64 * rec),
+                    (k, rec),
+                    (k, k as i64 * rec),
+                    (g.out_c, (g.in_c * k * k) as i64 * rec),
+                ],
+            )],
+        );
+        for gr in &groups {
+            let y0 = gr.y0 as i64;
+            let rows = |v: &ImageView, lanes: bool| {
+                let mut loops = vec![
+                    (g.in_w, ACT as i64),
+                    (gr.ny, v.row as i64),
+                    (gr.nb, v.sample as i64),
+                ];
+                if lanes {
+                    loops.insert(0, (c.len, v.ch as i64));
+                }
+                loops
+            };
+            s.fill(
+                t,
+                true,
+                c.len,
+                &[Access::new(
+                    x.at(gr.b0, c.start, y0, 0),
+                    ACT as u32,
+                    &rows(x, true),
+                )],
+            );
+            let mut taps = vec![
+                (k, -(ACT as i64)),
+                (k, -(d.row as i64)),
+                (g.out_c, d.ch as i64),
+            ];
+            taps.extend(rows(d, false));
+            s.compute(
+                t,
+                mode::BACKWARD,
+                act,
+                true,
+                true,
+                terms,
+                c.len,
+                &Access::new(d.at(gr.b0, 0, y0 + pad, pad), ACT as u32, &taps),
+                &Access::new(e.at(gr.b0, c.start, y0, 0), ACT as u32, &rows(&e, true)),
+            );
+        }
+    }
+    Ok(())
 }

@@ -143,19 +143,96 @@ pub fn alloc_output(
 
 /// Allocates the error at a `[c, h, w]` map, in the layout `consumer`'s backward writes: an rnn
 /// writes step by step (row-major in its feature order, feature `c * w + x` of step `y`), the
-/// others a dense map.
+/// others a dense map, with `pad` zeros on every side (a transposed convolution reads them).
+/// Only a pool or a convolution writes a padded map.
 pub fn alloc_error(
     map: &mut MemoryMap,
     name: &str,
     batch: usize,
     (c, h, w): (usize, usize, usize),
     consumer: Option<&Layer>,
+    pad: usize,
 ) -> ImageView {
-    let base = map.alloc(name, (batch * c * h * w) as u64 * ACT);
-    let mut v = ImageView::dense(base, c, h, w);
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    let base = map.alloc(name, (batch * c * hp * wp) as u64 * ACT);
+    let mut v = ImageView::dense(base, c, hp, wp);
+    v.base = v.at(0, 0, pad as i64, pad as i64);
+    (v.h, v.w) = (h, w);
     if let Some(Layer::Rnn { .. }) = consumer {
+        debug_assert_eq!(pad, 0, "an rnn writes a dense error");
         v.ch = ACT * w as u64;
         v.row = ACT * (c * w) as u64;
     }
     v
+}
+
+/// Outputs `(samples b0..b0 + nb; rows y0..y0 + ny)`, every column: what one run covers when a
+/// lane buffer holds entries for a limited number of output pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub b0: usize,
+    pub nb: usize,
+    pub y0: usize,
+    pub ny: usize,
+}
+
+/// Splits `batch` samples of `h` rows into groups of whole rows (whole samples when they fit)
+/// whose `per_row` entries per row fit `depth`; `None` when not even one row fits.
+pub fn row_groups(batch: usize, h: usize, per_row: usize, depth: usize) -> Option<Vec<Group>> {
+    if per_row > depth {
+        return None;
+    }
+    let rows = depth / per_row;
+    let mut out = vec![];
+    if rows >= h {
+        let per = (rows / h).min(batch);
+        for b0 in (0..batch).step_by(per) {
+            out.push(Group {
+                b0,
+                nb: per.min(batch - b0),
+                y0: 0,
+                ny: h,
+            });
+        }
+    } else {
+        for b0 in 0..batch {
+            for y0 in (0..h).step_by(rows) {
+                out.push(Group {
+                    b0,
+                    nb: 1,
+                    y0,
+                    ny: rows.min(h - y0),
+                });
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_groups_cover_every_row_once_within_the_depth() {
+        for (batch, h, per_row, depth) in
+            [(2, 4, 16, 64), (3, 8, 32, 64), (1, 5, 8, 16), (4, 2, 8, 64)]
+        {
+            let gs = row_groups(batch, h, per_row, depth).unwrap();
+            let mut seen = vec![vec![0; h]; batch];
+            for g in &gs {
+                assert!(g.nb * g.ny * per_row <= depth, "{g:?}");
+                for b in g.b0..g.b0 + g.nb {
+                    for y in g.y0..g.y0 + g.ny {
+                        seen[b][y] += 1;
+                    }
+                }
+            }
+            assert!(
+                seen.iter().flatten().all(|&n| n == 1),
+                "{batch} {h} {per_row} {depth}"
+            );
+        }
+        assert_eq!(row_groups(1, 1, 65, 64), None);
+    }
 }

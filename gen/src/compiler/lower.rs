@@ -549,20 +549,58 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     chunks(hidden, tiles, lanes),
                 )
             }
-            Layer::Conv { act, .. } => {
-                if input_error {
-                    bail!(
-                        "layer {l} (conv): the error at a convolution's input (a transposed convolution) is not compiled yet; only layers without parameters may come before a conv"
-                    );
-                }
+            Layer::Conv {
+                act,
+                kernel,
+                stride,
+                padding,
+                out_channels,
+            } => {
+                // The error at the input reads the error map padded by kernel - 1 - padding.
+                let margin = if input_error {
+                    if stride != 1 {
+                        bail!(
+                            "layer {l} (conv): the error at a convolution's input (a transposed convolution) is compiled for stride 1 only, got stride {stride}"
+                        );
+                    }
+                    if padding >= kernel {
+                        bail!(
+                            "layer {l} (conv): the error at a convolution's input is compiled for padding below the kernel size, got padding {padding} with kernel {kernel}"
+                        );
+                    }
+                    if !matches!(next_layer, Some(Layer::Maxpool {} | Layer::Conv { .. })) {
+                        bail!(
+                            "layer {l} (conv): the error at a convolution's input needs its error map zero-padded, which only a following maxpool or conv writes"
+                        );
+                    }
+                    check(
+                        "a backward reduction (out_channels x kernel^2)",
+                        out_channels * kernel * kernel,
+                    )?;
+                    kernel - 1 - padding
+                } else {
+                    0
+                };
                 let geo = net.conv_geometry(l, s.input).expect("validated conv");
                 let x = image_input(&mut map);
                 let dims = image_dims(s.output);
                 let (y, rows) =
                     alloc_output(&mut map, &format!("{name}.y"), batch, dims, consumer(l));
                 rnn_rows = rows;
-                let d = alloc_error(&mut map, &format!("{name}.d"), batch, dims, next_layer);
-                let cv = ConvLayout { geo, x, y, d };
+                let d = alloc_error(
+                    &mut map,
+                    &format!("{name}.d"),
+                    batch,
+                    dims,
+                    next_layer,
+                    margin,
+                );
+                let e = if input_error {
+                    lw[l - 1].image_err()
+                } else {
+                    None
+                };
+                let cv = ConvLayout { geo, x, y, d, e };
                 check(
                     "a forward reduction (in_channels x kernel^2)",
                     cv.forward_terms(),
@@ -590,7 +628,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     base: map.alloc(&format!("{name}.arg"), batch as u64 * y.sample),
                     ..y
                 };
-                let e = alloc_error(&mut map, &format!("{name}.e"), batch, dims, next_layer);
+                let e = alloc_error(&mut map, &format!("{name}.e"), batch, dims, next_layer, 0);
                 let d = if input_error {
                     lw[l - 1].image_err()
                 } else {
@@ -1043,6 +1081,18 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     false,
                     batch,
                 ));
+                if ly.input_error {
+                    let prev = &lw[l - 1];
+                    backward.extend(gather(
+                        &format!("{} gather errors", ly.name),
+                        l,
+                        &image_pieces(&cv.d, &ly.chunks, tiles, batch),
+                    ));
+                    let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles);
+                    conv::backward(&mut s, &cv, ly.w, prev.act, &prev.chunks, batch, depth, l)?;
+                    s.seg.macs = costs[l].backward * batch as u64;
+                    backward.push(s.finish());
+                }
                 continue;
             }
             Kind::Pool(p) => {
@@ -1421,6 +1471,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 let gathered = match ly.kind {
                     Kind::Fc { .. } => ly.input_error,
                     Kind::Rnn { .. } => bl.index0 > 0 || ly.input_error,
+                    Kind::Conv(_) => ly.input_error,
                     _ => false,
                 };
                 checks.push(row_check(
@@ -1443,6 +1494,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         // Blocks read across their rows (transposed) by backward: W_h, W_x for an input error.
         let blocks = match ly.kind {
             Kind::Fc { n_in } if ly.input_error => vec![(ly.w, n_in, "")],
+            Kind::Conv(cv) if ly.input_error => vec![(ly.w, cv.forward_terms(), "")],
             Kind::Rnn { n, hidden, .. } => {
                 let mut b = vec![];
                 if ly.input_error {

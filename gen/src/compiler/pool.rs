@@ -14,12 +14,12 @@
 //!
 //! Both work in groups of outputs that fit the lane buffers (four entries per output).
 
-use super::image::ImageView;
+use super::image::{row_groups, Group, ImageView};
 use super::lower::SegmentBuilder;
 use super::partition::Chunk;
 use super::program::{mode, op, shape, Access};
 use super::ACT;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Result};
 use nt_hdl::dataflow_program::{Dest, Instr, Slot};
 use nt_hdl::pe_feeder::Feed;
 use nt_testbench::network::POOL;
@@ -41,48 +41,10 @@ pub struct PoolLayout {
     pub d: Option<ImageView>,
 }
 
-/// Outputs `(sample b0.., count nb; rows y0.., count ny)` of one run, every column included.
-#[derive(Clone, Copy, Debug)]
-struct Group {
-    b0: usize,
-    nb: usize,
-    y0: usize,
-    ny: usize,
-}
-
-/// Splits the outputs into groups of whole rows (or whole samples) that fit `depth` entries.
+/// Splits the outputs into groups of whole rows that fit the lane buffers (four entries each).
 fn groups(batch: usize, h: usize, w: usize, depth: usize, layer: usize) -> Result<Vec<Group>> {
-    let per_row = WINDOW * w;
-    if per_row > depth {
-        bail!(
-            "layer {layer} (maxpool): one output row holds {per_row} window values per lane, more than pe.lane_buffer_depth = {depth}"
-        );
-    }
-    let rows = depth / per_row;
-    let mut out = vec![];
-    if rows >= h {
-        let per = (rows / h).min(batch);
-        for b0 in (0..batch).step_by(per) {
-            out.push(Group {
-                b0,
-                nb: per.min(batch - b0),
-                y0: 0,
-                ny: h,
-            });
-        }
-    } else {
-        for b0 in 0..batch {
-            for y0 in (0..h).step_by(rows) {
-                out.push(Group {
-                    b0,
-                    nb: 1,
-                    y0,
-                    ny: rows.min(h - y0),
-                });
-            }
-        }
-    }
-    Ok(out)
+    row_groups(batch, h, WINDOW * w, depth)
+        .ok_or_else(|| anyhow!("layer {layer} (maxpool): one output row holds {} window values per lane, more than pe.lane_buffer_depth = {depth}", WINDOW * w))
 }
 
 impl PoolLayout {
