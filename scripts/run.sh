@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
 # The main job on a configuration (default: configs/default.toml): generate the Verilog, simulate
-# a training step against the golden model, lint, synthesize, then report area, timing and power.
-# Arguments go to both `ntgen run` and `ntgen ppa` (e.g. --config configs/small.toml).
+# a training step against the golden model, lint, synthesize; train every example network for one
+# step on the whole module (its Verilog under Verilator, every tensor checked); then report area,
+# timing, power and each network's GOPS and GOPS/W.
+# Arguments go to `ntgen run`, `ntgen train` and `ntgen ppa` (e.g. --config configs/small.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release -q -p ntgen
 target/release/ntgen run --out out "$@"
-target/release/ntgen ppa --out out/ppa "$@"
+
+# The first training run of a configuration builds its Verilator simulation (minutes; cached).
+summaries=()
+for net in examples/*.toml; do
+    name=$(basename "$net" .toml)
+    # A convolution's weight-gradient reduction (batch x output pixels) must fit the lane buffers.
+    case $name in
+        cnn*) batch=4 ;;
+        *) batch=16 ;;
+    esac
+    echo "== training $name (batch $batch, one step)"
+    target/release/ntgen train --net "$net" --batch "$batch" --steps 1 --out "out/train/$name" "$@"
+    summaries+=(--network-summary "out/train/$name/summary.json")
+done
+target/release/ntgen ppa --out out/ppa "${summaries[@]}" "$@"

@@ -100,9 +100,21 @@ pub struct TrainArgs {
     /// Self-test of the checker: corrupt one simulated value before the checks of this phase.
     #[arg(long, hide = true)]
     pub corrupt: Option<String>,
-    /// Write a VCD of the whole simulation (large).
+    /// Write a VCD of the whole simulation (large; rust-hdl only).
     #[arg(long)]
     pub vcd: Option<PathBuf>,
+    /// Simulator: the emitted Verilog under Verilator (fast; built once per configuration and
+    /// cached), the rust-hdl model (slow; the DRAM timing checked every cycle), or auto
+    /// (Verilator when installed).
+    #[arg(long, value_enum, default_value_t = SimChoice::Auto)]
+    pub sim: SimChoice,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimChoice {
+    Auto,
+    Verilator,
+    RustHdl,
 }
 
 #[derive(Args, Debug)]

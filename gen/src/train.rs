@@ -1,7 +1,8 @@
-//! `ntgen compile` and `ntgen train`: a network compiled for the module, then trained in the
-//! rust-hdl simulation of the whole module, every phase's tensors checked against the golden model.
+//! `ntgen compile` and `ntgen train`: a network compiled for the module, then trained in a
+//! simulation of the whole module (its emitted Verilog under Verilator, or the rust-hdl model),
+//! every phase's tensors checked against the golden model.
 
-use crate::cli::{CompileArgs, NetArgs, TrainArgs};
+use crate::cli::{CompileArgs, NetArgs, SimChoice, TrainArgs};
 use crate::compiler::memory_map::RECORD_BYTES;
 use crate::compiler::{self, GoldenRef, ParamRef, Plan};
 use crate::npy;
@@ -13,7 +14,9 @@ use nt_hdl::Config;
 use nt_testbench::golden::lfsr::Lfsr;
 use nt_testbench::golden::net::{GoldenNet, Params, Step};
 use nt_testbench::golden::Fixed16;
-use nt_testbench::module_driver::{ModuleSim, TileCounters};
+use nt_testbench::module_cosim::verilator_available;
+use nt_testbench::module_driver::{ModuleHost, ModuleSim, TileCounters};
+use nt_testbench::module_verilator::VerilatorModule;
 use nt_testbench::network::Network;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -257,6 +260,7 @@ struct Summary {
     loss: Vec<f64>,
     /// Per phase, summed over the steps.
     totals: Vec<PhaseFigures>,
+    simulator: String,
     simulated_cycles: u64,
     simulation_seconds: f64,
     simulation_cycles_per_second: f64,
@@ -265,11 +269,44 @@ struct Summary {
 
 pub fn train_command(args: &TrainArgs) -> Result<()> {
     let config = args.config.load()?;
+    train(&config, args)
+}
+
+/// The simulator `args` asks for, started on `plan`'s memory.
+fn simulator(config: &Config, args: &TrainArgs, plan: &Plan) -> Result<Box<dyn ModuleHost>> {
+    let verilator = match args.sim {
+        SimChoice::Verilator => true,
+        SimChoice::RustHdl => false,
+        SimChoice::Auto => args.vcd.is_none() && verilator_available(),
+    };
+    if verilator {
+        if args.vcd.is_some() {
+            bail!("--vcd records the rust-hdl simulation: use it with --sim rust-hdl");
+        }
+        eprintln!(
+            "simulator: Verilator (the first run of a configuration builds it, a few minutes)"
+        );
+        let m = VerilatorModule::start(config, plan.map.used())?;
+        if m.build_seconds > 0.0 {
+            eprintln!("built the Verilator simulation in {:.0} s", m.build_seconds);
+        }
+        return Ok(Box::new(m));
+    }
+    eprintln!("simulator: rust-hdl");
     match config.noc.flit_width {
-        32 => train::<32>(&config, args),
-        64 => train::<64>(&config, args),
+        32 => rust_hdl_sim::<32>(config, args),
+        64 => rust_hdl_sim::<64>(config, args),
         w => bail!("noc.flit_width = {w}: no module instantiation for this width"),
     }
+}
+
+fn rust_hdl_sim<const W: usize>(config: &Config, args: &TrainArgs) -> Result<Box<dyn ModuleHost>> {
+    let mut sim = ModuleSim::<W>::new(config)?;
+    if let Some(path) = &args.vcd {
+        sim.sim
+            .record_vcd(path, nt_testbench::module_driver::MODULE_TOP)?;
+    }
+    Ok(Box::new(sim))
 }
 
 /// The r values of this step's updates, in the order the hardware's lanes draw them.
@@ -307,11 +344,11 @@ fn golden_value(g: &Step, r: GoldenRef, i: usize) -> i64 {
 }
 
 impl Checker<'_> {
-    fn phase<const W: usize>(&mut self, sim: &ModuleSim<W>, phase: &str, g: &Step) -> Result<()> {
+    fn phase(&mut self, sim: &mut dyn ModuleHost, phase: &str, g: &Step) -> Result<()> {
         for c in self.plan.checks.iter().filter(|c| c.phase == phase) {
             for (vault, elements) in &c.places {
                 for &(i, addr) in elements {
-                    let b = sim.drams[*vault].peek(addr, c.width);
+                    let b = sim.peek(*vault, addr, c.width)?;
                     let got = match c.width {
                         2 => i16::from_le_bytes([b[0], b[1]]) as i64,
                         _ => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
@@ -332,7 +369,7 @@ impl Checker<'_> {
     }
 }
 
-fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
+fn train(config: &Config, args: &TrainArgs) -> Result<()> {
     let (net, plan) = plan_for(config, &args.net)?;
     let fmt = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
     let golden = GoldenNet::new(net.clone(), fmt)?;
@@ -359,12 +396,9 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
     let mut params = Params::random(golden.shapes(), fmt, &mut rng);
     let lfsr_seed = rng.gen::<u32>();
 
+    let mut sim = simulator(config, args, &plan)?;
+    let sim = sim.as_mut();
     let started = Instant::now();
-    let mut sim = ModuleSim::<W>::new(config)?;
-    if let Some(path) = &args.vcd {
-        sim.sim
-            .record_vcd(path, nt_testbench::module_driver::MODULE_TOP)?;
-    }
     sim.seed(lfsr_seed)?;
     let mut lfsrs: Vec<Vec<Lfsr>> = (0..plan.tiles)
         .map(|t| {
@@ -376,11 +410,10 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
 
     // Every vault starts with the constants and the parameters.
     for v in 0..plan.tiles {
-        let d = &mut sim.drams[v];
-        d.poke(plan.konst, &le_i16(&plan.konst_values));
+        sim.poke(v, plan.konst, &le_i16(&plan.konst_values))?;
         for (lp, &(w, b)) in params.layers.iter().zip(&plan.params) {
-            d.poke(w, &records(&lp.weights, &fmt));
-            d.poke(b, &records(&lp.biases, &fmt));
+            sim.poke(v, w, &records(&lp.weights, &fmt))?;
+            sim.poke(v, b, &records(&lp.biases, &fmt))?;
         }
     }
 
@@ -396,10 +429,10 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
         let t = &data.t[first * out_len..(first + batch) * out_len];
         for v in 0..plan.tiles {
             for (&a, &val) in plan.input_addrs.iter().zip(x) {
-                sim.drams[v].poke(a, &val.to_le_bytes());
+                sim.poke(v, a, &val.to_le_bytes())?;
             }
             for (&a, &val) in plan.target_addrs.iter().zip(t) {
-                sim.drams[v].poke(a, &val.to_le_bytes());
+                sim.poke(v, a, &val.to_le_bytes())?;
             }
         }
         let draws = update_draws(&plan, &mut lfsrs);
@@ -416,12 +449,12 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
                 ..Default::default()
             };
             for seg in &ph.segments {
-                let load_start = sim.cycles();
+                let load_start = sim.cycles()?;
                 for (tile, prog) in seg.programs.iter().enumerate() {
                     sim.load_program(tile, &encode(prog))
                         .with_context(|| format!("segment {}", seg.label))?;
                 }
-                fig.host_load_cycles += sim.cycles() - load_start;
+                fig.host_load_cycles += sim.cycles()? - load_start;
                 let elements: u64 = (seg.bytes_read + seg.bytes_written) / 2 + seg.macs;
                 let limit = SEGMENT_SLACK_CYCLES + CYCLES_PER_ELEMENT_LIMIT * elements;
                 let cycles = sim.run(limit).with_context(|| {
@@ -447,10 +480,10 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
             }
             sim.drain()?;
             if args.corrupt.as_deref() == Some(ph.name) {
-                corrupt_one(&mut sim, &plan, ph.name)?;
+                corrupt_one(sim, &plan, ph.name)?;
             }
             checker
-                .phase(&sim, ph.name, &g)
+                .phase(sim, ph.name, &g)
                 .with_context(|| format!("step {step}, after the {} phase", ph.name))?;
             fig.utilization = fig.useful_macs as f64
                 / (plan.tiles * plan.lanes) as f64
@@ -472,8 +505,9 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
             write_tensors(&mut staged, &plan, &g)?;
         }
     }
-    sim.sim.finish()?;
+    sim.finish()?;
     let seconds = started.elapsed().as_secs_f64();
+    let simulated_cycles = sim.cycles()?;
     let mut totals: Vec<PhaseFigures> = vec![];
     for s in &steps {
         for (i, p) in s.phases.iter().enumerate() {
@@ -511,9 +545,10 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
         loss: steps.iter().map(|s| s.loss).collect(),
         steps,
         totals,
-        simulated_cycles: sim.cycles(),
+        simulator: sim.name().to_string(),
+        simulated_cycles,
         simulation_seconds: seconds,
-        simulation_cycles_per_second: sim.cycles() as f64 / seconds.max(1e-9),
+        simulation_cycles_per_second: simulated_cycles as f64 / seconds.max(1e-9),
         checked_tensors: checker.checked,
     };
     staged.write(
@@ -536,7 +571,7 @@ fn train<const W: usize>(config: &Config, args: &TrainArgs) -> Result<()> {
 }
 
 /// Flips the low bit of the first value the checks of `phase` read (the checker's self-test).
-fn corrupt_one<const W: usize>(sim: &mut ModuleSim<W>, plan: &Plan, phase: &str) -> Result<()> {
+fn corrupt_one(sim: &mut dyn ModuleHost, plan: &Plan, phase: &str) -> Result<()> {
     let c = plan
         .checks
         .iter()
@@ -544,8 +579,8 @@ fn corrupt_one<const W: usize>(sim: &mut ModuleSim<W>, plan: &Plan, phase: &str)
         .with_context(|| format!("no tensor is checked after the {phase} phase"))?;
     let (vault, elements) = &c.places[0];
     let addr = elements[0].1;
-    let b = sim.drams[*vault].peek(addr, 1)[0];
-    sim.drams[*vault].poke(addr, &[b ^ 1]);
+    let b = sim.peek(*vault, addr, 1)?[0];
+    sim.poke(*vault, addr, &[b ^ 1])?;
     Ok(())
 }
 

@@ -1,23 +1,16 @@
-//! `ntgen train` and `ntgen compile` end to end: networks trained in the rust-hdl simulation of
-//! the whole module, every phase checked against the golden model by the command itself.
+//! `ntgen train` and `ntgen compile` end to end: networks trained in a simulation of the whole
+//! module (Verilator when installed, else rust-hdl), every phase checked against the golden model
+//! by the command itself; the two simulators agree on every figure.
 
+mod common;
+
+use common::{ntgen, root, scratch, small_config, summary, text};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn ntgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ntgen"))
-        .args(args)
-        .output()
-        .expect("ntgen runs")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use std::path::Path;
+use std::process::Output;
 
 fn small() -> String {
-    root().join("configs/small.toml").display().to_string()
+    small_config().display().to_string()
 }
 
 fn net(name: &str) -> String {
@@ -26,20 +19,6 @@ fn net(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn train(net_file: &str, out: &Path, extra: &[&str]) -> Output {
@@ -60,10 +39,6 @@ fn train(net_file: &str, out: &Path, extra: &[&str]) -> Output {
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     ntgen(&refs)
-}
-
-fn summary(out: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
 }
 
 /// Every phase ran, moved data and did work; utilization is a fraction.
@@ -123,6 +98,35 @@ fn rnn_trains_bit_exactly_through_time() {
     let s = summary(&out);
     assert_phases(&s);
     assert!(text(&r).contains("every phase matched the golden model"));
+}
+
+/// The emitted Verilog under Verilator and the rust-hdl model report the same cycles, counters
+/// and loss for every phase of a training step.
+#[test]
+fn verilator_and_rust_hdl_report_the_same_training_step() {
+    if !nt_testbench::module_cosim::verilator_available() {
+        println!("SKIPPED: verilator is not on PATH");
+        return;
+    }
+    let mut runs = vec![];
+    for sim in ["verilator", "rust-hdl"] {
+        let out = scratch(&format!("train_sim_{sim}"));
+        let r = train(&net("mlp_tiny.toml"), &out, &["--steps", "1", "--sim", sim]);
+        assert!(r.status.success(), "{sim}: {}", text(&r));
+        let mut s = summary(&out);
+        assert_eq!(s["simulator"], sim);
+        let o = s.as_object_mut().unwrap();
+        for k in [
+            "simulator",
+            "simulation_seconds",
+            "simulation_cycles_per_second",
+        ] {
+            o.remove(k);
+        }
+        runs.push(s);
+    }
+    assert!(runs[0]["simulated_cycles"].as_u64().unwrap() > 0);
+    assert_eq!(runs[0], runs[1], "Verilator and rust-hdl disagree");
 }
 
 #[test]

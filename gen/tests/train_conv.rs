@@ -1,34 +1,21 @@
 //! `ntgen train` end to end on convolution and max pooling: a network compiled for the module,
-//! one training step simulated in rust-hdl, every phase's tensors checked against the golden
-//! model by the command itself.
+//! one training step simulated (Verilator when installed, else rust-hdl), every phase's tensors
+//! checked against the golden model by the command itself.
 //!
-//! Shapes are tiny on purpose: the whole module simulates a few hundred cycles per second.
+//! Shapes are tiny on purpose: without Verilator the whole module simulates a few hundred cycles
+//! per second.
 
+mod common;
+
+use common::{ntgen, scratch, small_config};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn ntgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ntgen"))
-        .args(args)
-        .output()
-        .expect("ntgen runs")
-}
-
-fn small_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/small.toml")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Output;
 
 /// Writes `net` into a scratch directory and trains it for one step on configs/small.toml;
 /// returns the command's output and the output directory it was given.
 fn train(name: &str, net: &str, batch: usize) -> (Output, PathBuf) {
     let dir = scratch(name);
+    std::fs::create_dir_all(&dir).unwrap();
     let net_file = dir.join("net.toml");
     std::fs::write(&net_file, net).unwrap();
     let out_dir = dir.join("out");

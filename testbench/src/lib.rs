@@ -7,6 +7,7 @@ pub mod dram;
 pub mod golden;
 pub mod module_cosim;
 pub mod module_driver;
+pub mod module_verilator;
 pub mod network;
 pub mod noc_driver;
 pub mod noc_traffic;

@@ -468,6 +468,7 @@ fn host_values(config: &Config) -> Vec<(&'static str, String)> {
         ("TILE_REG_STRIDE", format!("{TILE_REG_STRIDE:x}")),
         ("TILES", (config.array.rows * config.array.cols).to_string()),
         ("DRAIN_QUIET_CYCLES", DRAIN_QUIET_CYCLES.to_string()),
+        ("BEAT_BYTES", config.dram.bytes_per_cycle.to_string()),
     ]
 }
 
@@ -486,7 +487,7 @@ fn script(ops: &[HostOp]) -> String {
 }
 
 /// 64-bit FNV-1a over bytes: the stamp of a Verilator build's inputs.
-fn stamp(parts: &[&[u8]]) -> String {
+pub(crate) fn stamp(parts: &[&[u8]]) -> String {
     let mut h = DIGEST_BASIS;
     for p in parts {
         for &b in *p {
@@ -527,7 +528,7 @@ const VERILATOR_BINARY: &str = "nt_cosim";
 
 /// Builds the Verilator simulator in `work_dir` unless a build of the same sources is there.
 /// Returns the binary and the seconds the build took (0 when reused).
-fn build_verilator(work_dir: &Path, sources: &[(&str, &str)]) -> Result<(PathBuf, f64)> {
+pub(crate) fn build_verilator(work_dir: &Path, sources: &[(&str, &str)]) -> Result<(PathBuf, f64)> {
     let obj = work_dir.join(VERILATOR_OBJ_DIR);
     let binary = obj.join(VERILATOR_BINARY);
     let mut parts: Vec<&[u8]> = sources
@@ -636,9 +637,7 @@ pub fn run_verilog_with(
                 ("nt_cosim.v", cosim.as_str()),
                 ("nt_cosim_main.cpp", main.as_str()),
             ];
-            for (name, text) in &srcs {
-                write_if_changed(&work_dir.join(name), text)?;
-            }
+            write_sources(work_dir, &srcs)?;
             let (binary, build) = build_verilator(work_dir, &srcs)?;
             let t0 = Instant::now();
             let mut cmd = Command::new(&binary);
@@ -663,9 +662,7 @@ pub fn run_verilog_with(
                 ("nt_cosim.v", cosim.as_str()),
                 ("nt_module.v", module.as_str()),
             ];
-            for (name, text) in &srcs {
-                write_if_changed(&work_dir.join(name), text)?;
-            }
+            write_sources(work_dir, &srcs)?;
             run_icarus(work_dir, &srcs, job.record_commands)?
         }
         Simulator::RustHdl => bail!("rust-hdl is not a Verilog simulator: use run_rust"),
@@ -729,6 +726,38 @@ pub fn run_verilog_with(
 
 /// Writes `text` unless the file already holds it (keeps the build stamp's inputs stable and
 /// the file times untouched).
+/// The Verilator simulator's sources for `config` with `model_bytes` of DRAM per vault.
+pub(crate) fn verilator_sources(
+    config: &Config,
+    model_bytes: u64,
+) -> Result<Vec<(&'static str, String)>> {
+    let mem_beats = model_bytes / config.dram.bytes_per_cycle as u64;
+    Ok(vec![
+        (
+            "nt_module.v",
+            crate::module_driver::module_verilog(config, "co-simulation of the whole module")?,
+        ),
+        ("nt_cosim.v", cosim_verilog(config, mem_beats)?),
+        (
+            "nt_cosim_main.cpp",
+            fill(sources::VERILATOR_MAIN, &host_values(config))?,
+        ),
+    ])
+}
+
+/// Writes every source into `dir`, leaving unchanged files alone.
+pub(crate) fn write_sources(dir: &Path, sources: &[(&str, &str)]) -> Result<()> {
+    for (name, text) in sources {
+        write_if_changed(&dir.join(name), text)?;
+    }
+    Ok(())
+}
+
+/// What a fault code of the Verilog DRAM model means.
+pub(crate) fn model_fault_name(code: u64) -> &'static str {
+    model_fault::name(code)
+}
+
 fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -749,48 +778,59 @@ fn hex_fields(line: &str) -> Result<Vec<u64>> {
 fn parse_result(text: &str, job: &ModuleJob) -> Result<(Vec<u64>, u64)> {
     let mut segments = vec![];
     for line in text.lines() {
-        let Some((tag, rest)) = line.split_once(' ') else {
-            bail!("bad result line `{line}`");
-        };
-        let f = hex_fields(rest)?;
-        ensure!(!f.is_empty(), "bad result line `{line}`");
-        let (cycle, statuses) = (f[0], &f[1..]);
-        match tag {
-            "s" => segments.push(f[0]),
-            "n" => return Ok((segments, f[0])),
-            "f" => {
-                for (t, &s) in statuses.iter().enumerate() {
-                    if s >> STATUS_ERROR_BIT & 1 == 1 {
-                        return Err(ProgramFault {
-                            tile: t,
-                            code: s >> STATUS_CODE_SHIFT & STATUS_CODE_MASK,
-                            cycle,
-                        }
-                        .into());
-                    }
-                }
-                bail!("the module reports an error but no tile does");
-            }
-            "t" => {
-                let busy: Vec<usize> = statuses
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &s)| s >> STATUS_DONE_BIT & 1 == 0)
-                    .map(|(t, _)| t)
-                    .collect();
-                bail!(
-                    "programs did not finish within {} cycles; tiles still running: {busy:?}",
-                    job.max_cycles_per_segment
-                );
-            }
-            "o" => bail!("a router buffer overflowed (credit protocol violated)"),
-            _ => bail!("bad result line `{line}`"),
+        if let Some(end) = line.strip_prefix("n ") {
+            return Ok((segments, hex_fields(end)?.first().copied().unwrap_or(0)));
+        }
+        match parse_run_line(line, job.max_cycles_per_segment)? {
+            Some(cycles) => segments.push(cycles),
+            None => bail!("bad result line `{line}`"),
         }
     }
     Err(anyhow!(
         "the simulation stopped before the end of the script (after {} segments)",
         segments.len()
     ))
+}
+
+/// A Verilog host's report of one run: `s` (the run's cycles), or the error [`ModuleSim::run`]
+/// gives for `f` (a fault), `t` (a timeout after `max_cycles`) and `o` (an overflow); `None`
+/// for another line.
+pub(crate) fn parse_run_line(line: &str, max_cycles: u64) -> Result<Option<u64>> {
+    let Some((tag, rest)) = line.split_once(' ') else {
+        return Ok(None);
+    };
+    let f = hex_fields(rest)?;
+    ensure!(!f.is_empty(), "bad result line `{line}`");
+    let (cycle, statuses) = (f[0], &f[1..]);
+    match tag {
+        "s" => Ok(Some(f[0])),
+        "f" => {
+            for (t, &s) in statuses.iter().enumerate() {
+                if s >> STATUS_ERROR_BIT & 1 == 1 {
+                    return Err(ProgramFault {
+                        tile: t,
+                        code: s >> STATUS_CODE_SHIFT & STATUS_CODE_MASK,
+                        cycle,
+                    }
+                    .into());
+                }
+            }
+            bail!("the module reports an error but no tile does");
+        }
+        "t" => {
+            let busy: Vec<usize> = statuses
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| s >> STATUS_DONE_BIT & 1 == 0)
+                .map(|(t, _)| t)
+                .collect();
+            bail!(
+                "programs did not finish within {max_cycles} cycles; tiles still running: {busy:?}"
+            );
+        }
+        "o" => bail!("a router buffer overflowed (credit protocol violated)"),
+        _ => Ok(None),
+    }
 }
 
 /// Fields of a tile's status register (`nt_hdl::host_interface::tile_reg::STATUS`).

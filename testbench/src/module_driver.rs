@@ -260,26 +260,6 @@ impl<const W: usize> ModuleSim<W> {
         Ok(self.sim.uut.host_rdata.val().to_u64() as u32)
     }
 
-    /// Writes a tile's program memory through the host interface.
-    pub fn load_program(&mut self, tile: usize, words: &[u32]) -> Result<()> {
-        if words.len() as u64 > PROGRAM_WINDOW {
-            bail!(
-                "tile {tile}: program of {} words exceeds the program memory ({PROGRAM_WINDOW} words)",
-                words.len()
-            );
-        }
-        for (i, &w) in words.iter().enumerate() {
-            self.host_write(tile as u64 * PROGRAM_WINDOW + i as u64, w)?;
-        }
-        Ok(())
-    }
-
-    /// Sets the LFSR seed and loads it into every lane of every tile.
-    pub fn seed(&mut self, seed: u32) -> Result<()> {
-        self.host_write(SEED, seed)?;
-        self.host_write(CONTROL, CONTROL_SEED_LOAD as u32)
-    }
-
     /// Clears the counters, starts every tile and runs until all are done. Returns the cycles
     /// from start to done. A fault stops the run with a [`ProgramFault`].
     pub fn run(&mut self, max_cycles: u64) -> Result<u64> {
@@ -332,8 +312,57 @@ impl<const W: usize> ModuleSim<W> {
         }
         Ok(())
     }
+}
 
-    pub fn counters(&mut self, tile: usize) -> Result<TileCounters> {
+/// The host's view of a module simulation, whichever simulator runs it: the host port, runs,
+/// and each vault's DRAM contents (read and written between runs, outside simulated time).
+pub trait ModuleHost {
+    /// Tiles (and vaults) of the module.
+    fn tiles(&self) -> usize;
+    /// Cycles since power-up.
+    fn cycles(&mut self) -> Result<u64>;
+    /// One cycle with the word on the host port.
+    fn host_write(&mut self, addr: u64, data: u32) -> Result<()>;
+    /// Two cycles: the address, then the registered read data.
+    fn host_read(&mut self, addr: u64) -> Result<u32>;
+    /// Clears the counters, starts every tile and runs until all are done. Returns the cycles
+    /// from start to done. A fault stops the run with a [`ProgramFault`].
+    fn run(&mut self, max_cycles: u64) -> Result<u64>;
+    /// Runs until every vault's queued writes have reached its DRAM.
+    fn drain(&mut self) -> Result<()>;
+    /// `len` bytes of vault `vault`'s DRAM from byte `addr`.
+    fn peek(&mut self, vault: usize, addr: u64, len: usize) -> Result<Vec<u8>>;
+    /// Writes `bytes` into vault `vault`'s DRAM from byte `addr`.
+    fn poke(&mut self, vault: usize, addr: u64, bytes: &[u8]) -> Result<()>;
+    /// The simulator's name, for reports.
+    fn name(&self) -> &'static str;
+    /// Ends the simulation: flushes its recordings and reports faults it kept for the end.
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Writes a tile's program memory through the host interface.
+    fn load_program(&mut self, tile: usize, words: &[u32]) -> Result<()> {
+        if words.len() as u64 > PROGRAM_WINDOW {
+            bail!(
+                "tile {tile}: program of {} words exceeds the program memory ({PROGRAM_WINDOW} words)",
+                words.len()
+            );
+        }
+        for (i, &w) in words.iter().enumerate() {
+            self.host_write(tile as u64 * PROGRAM_WINDOW + i as u64, w)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the LFSR seed and loads it into every lane of every tile.
+    fn seed(&mut self, seed: u32) -> Result<()> {
+        self.host_write(SEED, seed)?;
+        self.host_write(CONTROL, CONTROL_SEED_LOAD as u32)
+    }
+
+    /// A tile's counters, read through the host interface.
+    fn counters(&mut self, tile: usize) -> Result<TileCounters> {
         let base = TILE_REGS + tile as u64 * TILE_REG_STRIDE;
         let mut r = |k: usize| -> Result<u64> { Ok(self.host_read(base + k as u64)? as u64) };
         Ok(TileCounters {
@@ -346,6 +375,40 @@ impl<const W: usize> ModuleSim<W> {
             sat_events: r(tile_reg::SAT_EVENTS)?,
             flits_sent: r(tile_reg::FLITS_SENT)?,
         })
+    }
+}
+
+impl<const W: usize> ModuleHost for ModuleSim<W> {
+    fn tiles(&self) -> usize {
+        self.tiles
+    }
+    fn cycles(&mut self) -> Result<u64> {
+        Ok(self.sim.cycles)
+    }
+    fn host_write(&mut self, addr: u64, data: u32) -> Result<()> {
+        ModuleSim::host_write(self, addr, data)
+    }
+    fn host_read(&mut self, addr: u64) -> Result<u32> {
+        ModuleSim::host_read(self, addr)
+    }
+    fn run(&mut self, max_cycles: u64) -> Result<u64> {
+        ModuleSim::run(self, max_cycles)
+    }
+    fn drain(&mut self) -> Result<()> {
+        ModuleSim::drain(self)
+    }
+    fn peek(&mut self, vault: usize, addr: u64, len: usize) -> Result<Vec<u8>> {
+        Ok(self.drams[vault].peek(addr, len))
+    }
+    fn poke(&mut self, vault: usize, addr: u64, bytes: &[u8]) -> Result<()> {
+        self.drams[vault].poke(addr, bytes);
+        Ok(())
+    }
+    fn name(&self) -> &'static str {
+        "rust-hdl"
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.sim.finish()
     }
 }
 

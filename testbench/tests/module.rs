@@ -3,7 +3,7 @@
 use nt_hdl::dataflow_program::{encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::Config;
-use nt_testbench::module_driver::{ModuleSim, ProgramFault};
+use nt_testbench::module_driver::{ModuleHost, ModuleSim, ProgramFault};
 
 fn small() -> Config {
     Config::load(
