@@ -187,9 +187,10 @@ pub struct RunArgs {
 pub struct PpaArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Liberty file (.lib or .lib.gz). Default: $NT_LIBERTY, else NanGate 15nm from
-    /// ../shared/pdk when present, else the embedded nt15_typ library (`--liberty embedded`
-    /// selects it explicitly).
+    /// Liberty file (.lib or .lib.gz), or a directory whose .lib files are one library (ASAP7
+    /// ships its cells in several). Default: $NT_LIBERTY, else NanGate 15nm from ../shared/pdk
+    /// when present, else the embedded nt15_typ library (`--liberty embedded` selects it
+    /// explicitly).
     #[arg(long)]
     pub liberty: Option<PathBuf>,
     /// Print the report as JSON.

@@ -55,23 +55,28 @@ pub fn resolve_library(explicit: Option<&Path>, dir: &Path) -> Result<Library> {
     std::fs::create_dir_all(dir)?;
     let dest = dir.join("cells.lib");
     let origin = match &chosen {
+        Some(p) if p.is_dir() => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let n = f.to_string_lossy();
+                    n.ends_with(".lib") || n.ends_with(".lib.gz")
+                })
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                bail!("{} holds no .lib or .lib.gz file", p.display());
+            }
+            let texts = files
+                .iter()
+                .map(|f| Ok((f.display().to_string(), liberty_text(f)?)))
+                .collect::<Result<Vec<_>>>()?;
+            std::fs::write(&dest, merge_libraries(&texts)?)?;
+            format!("{} ({} files)", p.display(), files.len())
+        }
         Some(p) => {
-            let bytes = std::fs::read(p)
-                .with_context(|| format!("cannot read Liberty file {}", p.display()))?;
-            let text = if p.extension().is_some_and(|e| e == "gz") {
-                // OpenSTA cannot read gzipped Liberty: unpack it.
-                let out = std::process::Command::new("gzip")
-                    .args(["-dc", &p.to_string_lossy()])
-                    .output()
-                    .context("running gzip")?;
-                if !out.status.success() {
-                    bail!("cannot gunzip {}", p.display());
-                }
-                out.stdout
-            } else {
-                bytes
-            };
-            std::fs::write(&dest, text)?;
+            std::fs::write(&dest, liberty_text(p)?)?;
             p.display().to_string()
         }
         None => {
@@ -89,6 +94,116 @@ pub fn resolve_library(explicit: Option<&Path>, dir: &Path) -> Result<Library> {
         path: dest,
         ps_per_unit,
     })
+}
+
+/// A Liberty file's text; gzipped files are unpacked (OpenSTA cannot read them).
+fn liberty_text(p: &Path) -> Result<String> {
+    let bytes =
+        std::fs::read(p).with_context(|| format!("cannot read Liberty file {}", p.display()))?;
+    let bytes = if p.extension().is_some_and(|e| e == "gz") {
+        let out = std::process::Command::new("gzip")
+            .args(["-dc", &p.to_string_lossy()])
+            .output()
+            .context("running gzip")?;
+        if !out.status.success() {
+            bail!("cannot gunzip {}", p.display());
+        }
+        out.stdout
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes).with_context(|| format!("{} is not text", p.display()))
+}
+
+/// Byte offset of the first line that opens a `cell (` group.
+fn first_cell(text: &str) -> Option<usize> {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.strip_prefix("cell").is_some_and(|r| r.trim_start().starts_with('(')) {
+            return Some(at);
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// The `keyword (name) { ... }` groups in `text`: (name, whole group text).
+fn groups<'a>(text: &'a str, keyword: &str) -> Vec<(&'a str, &'a str)> {
+    let mut out = vec![];
+    let mut from = 0;
+    while let Some(i) = text[from..].find(keyword).map(|i| i + from) {
+        from = i + keyword.len();
+        let rest = &text[from..];
+        let Some(open) = rest.find('(') else { break };
+        if !rest[..open].trim().is_empty() {
+            continue;
+        }
+        let Some(close) = rest.find(')') else { break };
+        let name = rest[open + 1..close].trim();
+        let Some(brace) = rest[close..].find('{').map(|b| b + close) else {
+            break;
+        };
+        let mut depth = 0;
+        let mut end = None;
+        for (k, c) in rest[brace..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(from + brace + k + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { break };
+        out.push((name, &text[i..end]));
+        from = end;
+    }
+    out
+}
+
+/// Table-template groups a library's header may define.
+const TEMPLATE_KEYWORDS: [&str; 2] = ["lu_table_template", "power_lut_template"];
+
+/// One library from several files of one corner (ASAP7 ships its cells in several): the first
+/// file's header, the table templates of the others it lacks, and every file's cells.
+fn merge_libraries(files: &[(String, String)]) -> Result<String> {
+    let mut parts = vec![];
+    for (name, text) in files {
+        let cells = first_cell(text).with_context(|| format!("{name}: no cell"))?;
+        let end = text
+            .rfind('}')
+            .filter(|&e| e > cells)
+            .with_context(|| format!("{name}: the library group is not closed"))?;
+        parts.push((&text[..cells], &text[cells..end]));
+    }
+    let (header, _) = parts[0];
+    let mut merged = header.to_string();
+    let mut known: Vec<String> = TEMPLATE_KEYWORDS
+        .iter()
+        .flat_map(|k| groups(header, k).into_iter().map(|(n, _)| n.to_string()))
+        .collect();
+    for (h, _) in &parts[1..] {
+        for k in TEMPLATE_KEYWORDS {
+            for (n, g) in groups(h, k) {
+                if !known.iter().any(|x| x == n) {
+                    merged.push_str("  ");
+                    merged.push_str(g);
+                    merged.push('\n');
+                    known.push(n.to_string());
+                }
+            }
+        }
+    }
+    for (_, cells) in &parts {
+        merged.push_str(cells);
+    }
+    merged.push_str("}\n");
+    Ok(merged)
 }
 
 fn time_unit_ps(lib: &str) -> Option<f64> {
@@ -357,6 +472,21 @@ fn parse_sta(text: &str, period_ps: f64, ps_per_unit: f64) -> Result<Timing> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merges_libraries_keeping_one_header_and_every_cell() {
+        let a = "library (a) {\n  time_unit : \"1ps\";\n  lu_table_template (t1) { index_1 (\"1\"); }\n  cell (X) { area : 1; }\n}\n";
+        let b = "library (b) {\n  lu_table_template (t1) { index_1 (\"1\"); }\n  power_lut_template (t2) { index_1 (\"2\"); }\n  cell (Y) { pin (A) { } }\n  cell (Z) { area : 3; }\n}\n";
+        let m = merge_libraries(&[("a".into(), a.into()), ("b".into(), b.into())]).unwrap();
+        assert_eq!(m.matches("library (").count(), 1);
+        assert_eq!(m.matches("lu_table_template (t1)").count(), 1);
+        assert_eq!(m.matches("power_lut_template (t2)").count(), 1);
+        for c in ["cell (X)", "cell (Y)", "cell (Z)"] {
+            assert!(m.contains(c), "{c} missing:\n{m}");
+        }
+        assert_eq!(m.matches('{').count(), m.matches('}').count());
+        assert!(merge_libraries(&[("c".into(), "library (c) { }".into())]).is_err());
+    }
 
     #[test]
     fn sums_cell_power_per_block() {

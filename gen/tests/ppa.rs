@@ -175,6 +175,25 @@ fn gzipped_nanosecond_library_is_read_and_scaled() {
 }
 
 #[test]
+fn a_library_directory_is_read_as_one_library() {
+    // ASAP7 comes as three files (simple gates, inverters and buffers, sequential cells).
+    let Some(dir) = pdk("asap7") else {
+        return;
+    };
+    let r = ppa(2, "pe", dir.to_str().unwrap(), &scratch("ppa_asap7"));
+    assert!(
+        r["library"].as_str().unwrap().contains("3 files"),
+        "{}",
+        r["library"]
+    );
+    // Picosecond units, like NanGate 15nm: a unit error would be off by 1000x.
+    let fmax = num(&r, "fmax_mhz");
+    assert!((100.0..20000.0).contains(&fmax), "fmax {fmax} MHz");
+    assert!(num(&r, "area_um2") > 100.0);
+    assert!(num(&r, "power_mw") > 0.0);
+}
+
+#[test]
 fn an_unknown_block_is_an_error_and_writes_nothing() {
     let dir = scratch("ppa_bad_block");
     let out = Command::new(env!("CARGO_BIN_EXE_ntgen"))
