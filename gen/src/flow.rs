@@ -120,7 +120,9 @@ fn first_cell(text: &str) -> Option<usize> {
     let mut at = 0;
     for line in text.split_inclusive('\n') {
         let t = line.trim_start();
-        if t.strip_prefix("cell").is_some_and(|r| r.trim_start().starts_with('(')) {
+        if t.strip_prefix("cell")
+            .is_some_and(|r| r.trim_start().starts_with('('))
+        {
             return Some(at);
         }
         at += line.len();

@@ -129,6 +129,47 @@ fn verilator_and_rust_hdl_report_the_same_training_step() {
     assert_eq!(runs[0], runs[1], "Verilator and rust-hdl disagree");
 }
 
+/// Every network in examples/ trains one step bit-exactly on the emitted Verilog of the small
+/// module (the CNNs at batch 1: their weight-gradient reductions must fit its 64-entry lane
+/// buffers). scripts/run.sh trains them on the default module.
+#[test]
+fn every_example_trains_one_step_bit_exactly() {
+    if !nt_testbench::module_cosim::verilator_available() {
+        println!("SKIPPED: verilator is not on PATH (rust-hdl would take many minutes)");
+        return;
+    }
+    let mut names = vec![];
+    for entry in std::fs::read_dir(root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let batch = if name.starts_with("cnn") { "1" } else { "4" };
+        let out = scratch(&format!("train_example_{name}"));
+        let r = ntgen(&[
+            "train",
+            "--config",
+            &small(),
+            "--net",
+            path.to_str().unwrap(),
+            "--batch",
+            batch,
+            "--steps",
+            "1",
+            "--sim",
+            "verilator",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(r.status.success(), "{name}: {}", text(&r));
+        assert_phases(&summary(&out));
+        names.push(name);
+    }
+    names.sort();
+    assert_eq!(names, ["cnn", "cnn_rnn", "mlp", "rnn"]);
+}
+
 #[test]
 fn a_corrupted_value_is_reported_with_tensor_index_and_values() {
     let out = scratch("train_corrupt");

@@ -14,6 +14,11 @@ use std::process::Output;
 /// Writes `net` into a scratch directory and trains it for one step on configs/small.toml;
 /// returns the command's output and the output directory it was given.
 fn train(name: &str, net: &str, batch: usize) -> (Output, PathBuf) {
+    train_on(name, net, batch, "auto")
+}
+
+/// [`train`] on the simulator `sim` (auto, verilator or rust-hdl).
+fn train_on(name: &str, net: &str, batch: usize, sim: &str) -> (Output, PathBuf) {
     let dir = scratch(name);
     std::fs::create_dir_all(&dir).unwrap();
     let net_file = dir.join("net.toml");
@@ -30,6 +35,8 @@ fn train(name: &str, net: &str, batch: usize) -> (Output, PathBuf) {
         &batch,
         "--steps",
         "1",
+        "--sim",
+        sim,
         "--out",
         out_dir.to_str().unwrap(),
     ]);
@@ -136,6 +143,34 @@ fn conv_pool_fc_trains_one_step_bit_exactly() {
     let (out, dir) = train("train_conv_pool_fc", CONV_POOL_FC, 2);
     // conv y, delta, grad_w, grad_b, new_w, new_mac_w, new_b; pool y, delta; the fc's.
     assert_trained_bit_exactly(&out, &dir, 16);
+}
+
+/// The emitted Verilog under Verilator and the rust-hdl model agree on every cycle count and
+/// counter of a CNN's training step (the DRAM contents they leave match the golden model in both).
+#[test]
+fn verilator_and_rust_hdl_report_the_same_cnn_step() {
+    if !nt_testbench::module_cosim::verilator_available() {
+        println!("SKIPPED: verilator is not on PATH");
+        return;
+    }
+    let mut runs = vec![];
+    for sim in ["verilator", "rust-hdl"] {
+        let (out, dir) = train_on(&format!("train_cnn_{sim}"), CONV_POOL_FC, 1, sim);
+        assert_trained_bit_exactly(&out, &dir, 16);
+        let mut s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        let o = s.as_object_mut().unwrap();
+        for k in [
+            "simulator",
+            "simulation_seconds",
+            "simulation_cycles_per_second",
+        ] {
+            o.remove(k);
+        }
+        runs.push(s);
+    }
+    assert_eq!(runs[0], runs[1], "Verilator and rust-hdl disagree");
 }
 
 #[test]
