@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ntgen, scratch, small_config};
+use common::{design_figures, ntgen, scratch, small_config, summary};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -157,18 +157,7 @@ fn verilator_and_rust_hdl_report_the_same_cnn_step() {
     for sim in ["verilator", "rust-hdl"] {
         let (out, dir) = train_on(&format!("train_cnn_{sim}"), CONV_POOL_FC, 1, sim);
         assert_trained_bit_exactly(&out, &dir, 16);
-        let mut s: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
-                .unwrap();
-        let o = s.as_object_mut().unwrap();
-        for k in [
-            "simulator",
-            "simulation_seconds",
-            "simulation_cycles_per_second",
-        ] {
-            o.remove(k);
-        }
-        runs.push(s);
+        runs.push(design_figures(summary(&dir)));
     }
     assert_eq!(runs[0], runs[1], "Verilator and rust-hdl disagree");
 }

@@ -48,3 +48,17 @@ pub fn text(out: &Output) -> String {
 pub fn summary(out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
 }
+
+/// A summary without what depends on the simulator rather than on the design: its name and its
+/// speed. Two simulators of the same design must agree on the rest.
+pub fn design_figures(mut summary: Value) -> Value {
+    let o = summary.as_object_mut().expect("summary is an object");
+    for k in [
+        "simulator",
+        "simulation_seconds",
+        "simulation_cycles_per_second",
+    ] {
+        o.remove(k);
+    }
+    summary
+}
