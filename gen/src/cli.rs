@@ -108,6 +108,9 @@ pub struct TrainArgs {
     /// (Verilator when installed).
     #[arg(long, value_enum, default_value_t = SimChoice::Auto)]
     pub sim: SimChoice,
+    /// Count register and port toggles (rust-hdl only; the power analysis's activity).
+    #[arg(skip)]
+    pub count_toggles: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

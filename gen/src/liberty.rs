@@ -233,7 +233,7 @@ const FITS: &[Fit] = &[
         fall_energy: [
             1.4426, 2.1112, 2.1430, 1.9256, 2.4702, 2.4838, 4.9275, 5.2610, 5.2742,
         ],
-        clock_energy: 0.9603,
+        clock_energy: 0.7859,
         data_energy: 0.4787,
     },
     Fit {

@@ -3,14 +3,19 @@
 //! throughput they imply.
 //!
 //! Tiles are identical, so each block is synthesized once and the totals are composed:
-//! tile = PE + vault controller + data-flow engine + router; module = tile x rows x cols. The host
-//! interface does not exist yet and is not counted.
+//! tile = PE + vault controller + data-flow engine + router; module = tile x rows x cols. The PE
+//! feeder, the network interface and the host interface are not counted yet.
+//!
+//! Switching activity: the PE's from a training step streamed through it (busy every cycle, the
+//! rate at peak throughput); the other blocks' from their own registers and ports over a small
+//! MLP's training step on the module (at most 2x2 tiles in rust-hdl).
 
-use crate::cli::PpaArgs;
+use crate::cli::{ConfigArgs, NetArgs, PpaArgs, SimChoice, TrainArgs};
 use crate::emit::{pe_file, vault_files, DesignFile};
 use crate::flow::{self, Activity, Library, Synthesis, Timing};
 use crate::output::Staged;
 use crate::sram::{memories_in, Memory};
+use crate::train;
 use anyhow::{bail, Context, Result};
 use nt_hdl::Config;
 use nt_testbench::noc_driver::{router_verilog, ROUTER_TOP};
@@ -21,6 +26,21 @@ use std::path::Path;
 
 /// Seed of the simulated step that provides the switching activity.
 const ACTIVITY_SEED: u64 = 2018;
+/// The PE's activity: a training step of a fully connected layer streamed through it, busy
+/// every cycle (the rate at peak throughput).
+const PE_ACTIVITY_SOURCE: &str =
+    "measured: the PE streaming a fully connected layer's training step";
+/// The other blocks' activity: their registers and ports over a training step of the whole
+/// module (rust-hdl, at most 2x2 tiles: the default 4x4 simulates too slowly).
+const MODULE_ACTIVITY_SOURCE: &str =
+    "measured: this block over a small MLP's training step on a 2x2 module";
+/// The network of the module's activity step, its batch, and the array side it runs on.
+const ACTIVITY_NET: &str = "name = \"activity\"\ninput = [8]\n\
+    [[layer]]\ntype = \"fc\"\nout = 6\nact = \"relu\"\n\
+    [[layer]]\ntype = \"fc\"\nout = 3\nact = \"identity\"\n";
+const ACTIVITY_BATCH: usize = 4;
+const ACTIVITY_ETA: f64 = 0.01;
+const ACTIVITY_ARRAY_SIDE: usize = 2;
 /// Operations per multiply-accumulate.
 const OPS_PER_MAC: f64 = 2.0;
 /// Block names accepted by `--blocks`, in report order.
@@ -216,7 +236,7 @@ fn measure(
     lib: &Library,
     config: &Config,
     activity: Activity,
-    measured: bool,
+    activity_source: &str,
 ) -> Result<(BlockReport, Synthesis, Timing)> {
     let dir = work.join(block);
     std::fs::create_dir_all(&dir)?;
@@ -263,11 +283,7 @@ fn measure(
         worst_slack_ps: timing.worst_slack_ps,
         cells: syn.cells,
         register_activity: activity.registers,
-        activity_source: if measured {
-            "measured: training step of a fully connected layer".into()
-        } else {
-            "assumed: the PE's measured rate".into()
-        },
+        activity_source: activity_source.into(),
         parts: vec![],
         critical_path: timing.critical_path.clone(),
     };
@@ -302,6 +318,54 @@ fn pe_parts(config: &Config, pe: &BlockReport, syn: &Synthesis, timing: &Timing)
     ]
 }
 
+/// Trains [`ACTIVITY_NET`] one step on `config`'s module (at most 2x2 tiles) in rust-hdl,
+/// counting every block's register and port toggles; the run's files go to `dir`.
+fn module_activity(config: &Config, dir: &Path) -> Result<Toggles> {
+    let mut c = config.clone();
+    c.array.rows = c.array.rows.min(ACTIVITY_ARRAY_SIDE);
+    c.array.cols = c.array.cols.min(ACTIVITY_ARRAY_SIDE);
+    std::fs::create_dir_all(dir)?;
+    let net = dir.join("net.toml");
+    std::fs::write(&net, ACTIVITY_NET)?;
+    let args = TrainArgs {
+        config: ConfigArgs {
+            config: dir.join("(the ppa configuration, at most 2x2 tiles)"),
+            overrides: vec![],
+        },
+        net: NetArgs {
+            net,
+            batch: ACTIVITY_BATCH,
+            eta: ACTIVITY_ETA,
+        },
+        steps: 1,
+        out: dir.join("train"),
+        data: None,
+        seed: ACTIVITY_SEED,
+        samples: None,
+        progress: false,
+        corrupt: None,
+        vcd: None,
+        sim: SimChoice::RustHdl,
+        count_toggles: true,
+    };
+    train::train(&c, &args)?.context("the simulation counted no toggles")
+}
+
+/// The module's activity of a `--blocks` name, when its simulation has that block.
+fn module_block(t: &Toggles, block: &str) -> Option<Activity> {
+    let key = match block {
+        "vault" => "tiles/vault",
+        "engine" => "tiles/engine",
+        "router" => "mesh/routers",
+        _ => return None,
+    };
+    let b = t.blocks.get(key)?;
+    Some(Activity {
+        registers: b.register_rate(t.cycles),
+        inputs: b.input_rate(t.cycles),
+    })
+}
+
 pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     let config = args.config.load()?;
     let blocks = tile_blocks(&config, &args.blocks)?;
@@ -324,12 +388,23 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         registers: toggles.register_rate(),
         inputs: toggles.input_rate(),
     };
+    let module = if blocks.iter().any(|(b, _)| *b != "pe") {
+        eprintln!("simulating a training step of a small module for the other blocks' activity");
+        module_activity(&config, &work.join("activity"))
+            .context("activity simulation of the module")?
+    } else {
+        Toggles::default()
+    };
 
     let tiles = config.array.rows * config.array.cols;
     let mut reports = vec![];
     for (block, file) in &blocks {
+        let (block_activity, source) = match (*block, module_block(&module, block)) {
+            ("pe", _) | (_, None) => (activity, PE_ACTIVITY_SOURCE),
+            (_, Some(a)) => (a, MODULE_ACTIVITY_SOURCE),
+        };
         let (mut r, syn, timing) =
-            measure(&work, block, file, &lib, &config, activity, *block == "pe")?;
+            measure(&work, block, file, &lib, &config, block_activity, source)?;
         r.instances = tiles;
         if *block == "pe" {
             r.parts = pe_parts(&config, &r, &syn, &timing);

@@ -18,6 +18,7 @@ use nt_testbench::module_cosim::verilator_available;
 use nt_testbench::module_driver::{ModuleHost, ModuleSim, TileCounters};
 use nt_testbench::module_verilator::VerilatorModule;
 use nt_testbench::network::Network;
+use nt_testbench::sim::Toggles;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -269,7 +270,7 @@ struct Summary {
 
 pub fn train_command(args: &TrainArgs) -> Result<()> {
     let config = args.config.load()?;
-    train(&config, args)
+    train(&config, args).map(|_| ())
 }
 
 /// The simulator `args` asks for, started on `plan`'s memory.
@@ -369,7 +370,8 @@ impl Checker<'_> {
     }
 }
 
-fn train(config: &Config, args: &TrainArgs) -> Result<()> {
+/// Trains as `args` say; returns the toggles counted when `args.count_toggles` asked for them.
+pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
     let (net, plan) = plan_for(config, &args.net)?;
     let fmt = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
     let golden = GoldenNet::new(net.clone(), fmt)?;
@@ -398,6 +400,9 @@ fn train(config: &Config, args: &TrainArgs) -> Result<()> {
 
     let mut sim = simulator(config, args, &plan)?;
     let sim = sim.as_mut();
+    if args.count_toggles {
+        sim.count_toggles()?;
+    }
     let started = Instant::now();
     sim.seed(lfsr_seed)?;
     let mut lfsrs: Vec<Vec<Lfsr>> = (0..plan.tiles)
@@ -506,6 +511,7 @@ fn train(config: &Config, args: &TrainArgs) -> Result<()> {
         }
     }
     sim.finish()?;
+    let toggles = sim.toggles();
     let seconds = started.elapsed().as_secs_f64();
     let simulated_cycles = sim.cycles()?;
     let mut totals: Vec<PhaseFigures> = vec![];
@@ -556,7 +562,7 @@ fn train(config: &Config, args: &TrainArgs) -> Result<()> {
         serde_json::to_string_pretty(&summary)? + "\n",
     )?;
     staged.commit()?;
-    println!(
+    let result = format!(
         "trained {} for {} steps on {} tiles x {} lanes: every phase matched the golden model ({} tensors checked); loss {:.6} -> {:.6}; summary in {}",
         net.name,
         args.steps,
@@ -567,7 +573,13 @@ fn train(config: &Config, args: &TrainArgs) -> Result<()> {
         summary.loss.last().copied().unwrap_or(0.0),
         args.out.join("summary.json").display()
     );
-    Ok(())
+    // A run for the power analysis reports on standard error: its caller owns standard output.
+    if args.count_toggles {
+        eprintln!("{result}");
+    } else {
+        println!("{result}");
+    }
+    Ok(toggles)
 }
 
 /// Flips the low bit of the first value the checks of `phase` read (the checker's self-test).

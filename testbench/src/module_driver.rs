@@ -2,7 +2,7 @@
 //! cycle), programs and control through the host interface, counters read back through it.
 
 use crate::dram::{Beat, Command, Dram};
-use crate::sim::{Clocked, ClockedBlock};
+use crate::sim::{Clocked, ClockedBlock, Toggles};
 use anyhow::{anyhow, bail, Result};
 use nt_hdl::bank_machine::ROW_BITS;
 use nt_hdl::config::Config;
@@ -340,6 +340,14 @@ pub trait ModuleHost {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Starts counting register and port toggles (for the power analysis).
+    fn count_toggles(&mut self) -> Result<()> {
+        bail!("the {} simulation does not count toggles", self.name())
+    }
+    /// The toggles counted since [`ModuleHost::count_toggles`].
+    fn toggles(&self) -> Option<Toggles> {
+        None
+    }
 
     /// Writes a tile's program memory through the host interface.
     fn load_program(&mut self, tile: usize, words: &[u32]) -> Result<()> {
@@ -409,6 +417,13 @@ impl<const W: usize> ModuleHost for ModuleSim<W> {
     }
     fn finish(&mut self) -> Result<()> {
         self.sim.finish()
+    }
+    fn count_toggles(&mut self) -> Result<()> {
+        self.sim.count_toggles();
+        Ok(())
+    }
+    fn toggles(&self) -> Option<Toggles> {
+        self.sim.toggles()
     }
 }
 

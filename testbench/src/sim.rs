@@ -15,7 +15,7 @@ use rust_hdl::core::probe::Probe;
 use rust_hdl::core::synth::VCDValue;
 use rust_hdl::core::type_descriptor::TypeKind;
 use rust_hdl::prelude::*;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -67,6 +67,29 @@ pub struct Toggles {
     /// Primary input bits (the clock excluded) and their toggles.
     pub input_bits: u64,
     pub input_toggles: u64,
+    /// Per block (the scope path below the top, array indices dropped, two levels deep: e.g.
+    /// `tiles/vault`, `mesh/routers`): its registers' and its own input ports' bits and toggles.
+    pub blocks: BTreeMap<String, BlockToggles>,
+}
+
+/// One block's share of [`Toggles`], summed over its instances.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockToggles {
+    pub register_bits: u64,
+    pub register_toggles: u64,
+    pub input_bits: u64,
+    pub input_toggles: u64,
+}
+
+impl BlockToggles {
+    /// Mean toggles per register bit per cycle over `cycles`.
+    pub fn register_rate(&self, cycles: u64) -> f64 {
+        self.register_toggles as f64 / (self.register_bits.max(1) * cycles.max(1)) as f64
+    }
+    /// Mean toggles per input-port bit per cycle over `cycles`.
+    pub fn input_rate(&self, cycles: u64) -> f64 {
+        self.input_toggles as f64 / (self.input_bits.max(1) * cycles.max(1)) as f64
+    }
 }
 
 impl Toggles {
@@ -84,6 +107,13 @@ impl Toggles {
         self.input_toggles += o.input_toggles;
         self.register_bits = self.register_bits.max(o.register_bits);
         self.input_bits = self.input_bits.max(o.input_bits);
+        for (k, b) in &o.blocks {
+            let m = self.blocks.entry(k.clone()).or_default();
+            m.register_toggles += b.register_toggles;
+            m.input_toggles += b.input_toggles;
+            m.register_bits = m.register_bits.max(b.register_bits);
+            m.input_bits = m.input_bits.max(b.input_bits);
+        }
     }
 }
 
@@ -95,22 +125,56 @@ struct ToggleCounter {
 
 struct ToggleProbe<'a> {
     counter: &'a mut ToggleCounter,
-    depth: usize,
+    /// Scope names from the top down, array indices (`$N`) dropped.
+    path: Vec<String>,
     first: bool,
 }
 
+/// Scope depth of the blocks [`Toggles::blocks`] reports (the top is 1).
+const BLOCK_DEPTH: usize = 3;
+
 impl Probe for ToggleProbe<'_> {
-    fn visit_start_scope(&mut self, _name: &str, _node: &dyn Block) {
-        self.depth += 1;
+    fn visit_start_scope(&mut self, name: &str, _node: &dyn Block) {
+        self.path
+            .push(name.split('$').next().unwrap_or(name).to_string());
     }
     fn visit_end_scope(&mut self, _name: &str, _node: &dyn Block) {
-        self.depth -= 1;
+        self.path.pop();
     }
     fn visit_atom(&mut self, name: &str, signal: &dyn Atom) {
-        let is_input =
-            self.depth == 1 && matches!(signal.kind(), AtomKind::InputParameter) && name != "clock";
+        let depth = self.path.len();
+        let is_port_input = matches!(signal.kind(), AtomKind::InputParameter) && name != "clock";
+        let is_input = depth == 1 && is_port_input;
         let is_register = name == "q" && matches!(signal.kind(), AtomKind::OutputParameter);
+        let block_input = depth == BLOCK_DEPTH && is_port_input;
+        if !is_input && !is_register && !block_input {
+            return;
+        }
+        let bits = match signal.vcd() {
+            VCDValue::Single(v) => vec![v],
+            VCDValue::Vector(v) => v,
+            _ => return,
+        };
+        let flips = self
+            .counter
+            .last
+            .get(&signal.id())
+            .map(|prev| prev.iter().zip(&bits).filter(|(a, b)| a != b).count() as u64);
+        if depth >= BLOCK_DEPTH && (is_register || block_input) {
+            let key = self.path[1..BLOCK_DEPTH].join("/");
+            let b = self.counter.totals.blocks.entry(key).or_default();
+            let (count, toggles) = if is_register {
+                (&mut b.register_bits, &mut b.register_toggles)
+            } else {
+                (&mut b.input_bits, &mut b.input_toggles)
+            };
+            if self.first {
+                *count += bits.len() as u64;
+            }
+            *toggles += flips.unwrap_or(0);
+        }
         if !is_input && !is_register {
+            self.counter.last.insert(signal.id(), bits);
             return;
         }
         let bits = match signal.vcd() {
@@ -125,8 +189,7 @@ impl Probe for ToggleProbe<'_> {
                 self.counter.totals.register_bits += bits.len() as u64;
             }
         }
-        if let Some(prev) = self.counter.last.get(&signal.id()) {
-            let flips = prev.iter().zip(&bits).filter(|(a, b)| a != b).count() as u64;
+        if let Some(flips) = flips {
             if is_input {
                 self.counter.totals.input_toggles += flips;
             } else {
@@ -168,7 +231,7 @@ impl<U: ClockedBlock> Clocked<U> {
             "uut",
             &mut ToggleProbe {
                 counter: &mut counter,
-                depth: 0,
+                path: vec![],
                 first: true,
             },
         );
@@ -207,7 +270,7 @@ impl<U: ClockedBlock> Clocked<U> {
                 "uut",
                 &mut ToggleProbe {
                     counter,
-                    depth: 0,
+                    path: vec![],
                     first: false,
                 },
             );
