@@ -614,9 +614,8 @@ pub fn run_verilog_with(
     std::fs::create_dir_all(work_dir)
         .with_context(|| format!("cannot create {}", work_dir.display()))?;
     let beat_bytes = config.dram.bytes_per_cycle;
-    let mem_beats = (model_bytes(config, job) / beat_bytes as u64) as usize;
-    let module = crate::module_driver::module_verilog(config, "co-simulation of the whole module")?;
-    let cosim = cosim_verilog(config, mem_beats as u64)?;
+    let mem_bytes = model_bytes(config, job);
+    let mem_beats = (mem_bytes / beat_bytes as u64) as usize;
     for f in output_files(tiles) {
         let _ = std::fs::remove_file(work_dir.join(f));
     }
@@ -628,15 +627,10 @@ pub fn run_verilog_with(
         )?;
     }
     std::fs::write(work_dir.join("script.txt"), script(&ops))?;
-    let values = host_values(config);
     let (build_seconds, sim_seconds) = match simulator {
         Simulator::Verilator => {
-            let main = fill(sources::VERILATOR_MAIN, &values)?;
-            let srcs = [
-                ("nt_module.v", module.as_str()),
-                ("nt_cosim.v", cosim.as_str()),
-                ("nt_cosim_main.cpp", main.as_str()),
-            ];
+            let sources = verilator_sources(config, mem_bytes)?;
+            let srcs: Vec<(&str, &str)> = sources.iter().map(|(n, t)| (*n, t.as_str())).collect();
             write_sources(work_dir, &srcs)?;
             let (binary, build) = build_verilator(work_dir, &srcs)?;
             let t0 = Instant::now();
@@ -656,7 +650,10 @@ pub fn run_verilog_with(
             (build, t0.elapsed().as_secs_f64())
         }
         Simulator::Icarus => {
-            let tb = fill(sources::ICARUS_TB, &values)?;
+            let module =
+                crate::module_driver::module_verilog(config, "co-simulation of the whole module")?;
+            let cosim = cosim_verilog(config, mem_beats as u64)?;
+            let tb = fill(sources::ICARUS_TB, &host_values(config))?;
             let srcs = [
                 ("nt_cosim_tb.v", tb.as_str()),
                 ("nt_cosim.v", cosim.as_str()),

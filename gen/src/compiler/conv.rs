@@ -21,11 +21,11 @@
 //! read zeros. Strided convolutions would need a dilated error map and are rejected.
 
 use super::image::{row_groups, ImageView};
-use super::lower::SegmentBuilder;
+use super::lower::{gradient_rows, SegmentBuilder};
 use super::memory_map::{RECORD_BYTES, RECORD_MAC_OFFSET};
 use super::partition::Chunk;
 use super::program::{mode, Access};
-use super::{ACT, GRAD};
+use super::ACT;
 use anyhow::{anyhow, Result};
 use nt_testbench::network::ConvGeometry;
 
@@ -166,11 +166,7 @@ pub(super) fn gradient(
             reduce,
             c.len,
             &cv.taps(batch, false),
-            &Access::new(
-                gw + (c.start * terms) as u64 * GRAD,
-                GRAD as u32,
-                &[(c.len, (terms as u64 * GRAD) as i64), (terms, GRAD as i64)],
-            ),
+            &gradient_rows(gw, c, terms),
         );
         s.bias_gradient(c, konst, reduce, gb);
     }

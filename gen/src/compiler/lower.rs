@@ -249,6 +249,16 @@ impl SegmentBuilder {
     }
 }
 
+/// Chunk `c`'s rows of a weight-gradient matrix at `base` (`[output][cols]`, G-bit words): where
+/// a gradient run writes them.
+pub(super) fn gradient_rows(base: u64, c: &Chunk, cols: usize) -> Access {
+    Access::new(
+        base + (c.start * cols) as u64 * GRAD,
+        GRAD as u32,
+        &[(c.len, (cols as u64 * GRAD) as i64), (cols, GRAD as i64)],
+    )
+}
+
 /// All-gather: every tile's `pieces` end up in every vault, one round per segment.
 pub(super) fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<Segment> {
     let tiles = pieces.len();
@@ -1224,11 +1234,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             ACT as u32,
                             &[(batch, x.sample as i64), (n_in, ACT as i64)],
                         ),
-                        &Access::new(
-                            ly.gw + (c.start * n_in) as u64 * GRAD,
-                            GRAD as u32,
-                            &[(c.len, (n_in as u64 * GRAD) as i64), (n_in, GRAD as i64)],
-                        ),
+                        &gradient_rows(ly.gw, c, n_in),
                     );
                     s.bias_gradient(c, konst, batch, ly.gb);
                 }
@@ -1271,14 +1277,10 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             ],
                         )],
                     );
-                    for (part, (first, cols, gbase)) in [
+                    for (first, cols, gbase) in [
                         (0, n, ly.gw),
                         (n, hidden, ly.gw + (hidden * n) as u64 * GRAD),
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    {
-                        let _ = part;
+                    ] {
                         s.compute(
                             t,
                             mode::GRADIENT,
@@ -1296,11 +1298,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                                     (cols, ACT as i64),
                                 ],
                             ),
-                            &Access::new(
-                                gbase + (c.start * cols) as u64 * GRAD,
-                                GRAD as u32,
-                                &[(c.len, (cols as u64 * GRAD) as i64), (cols, GRAD as i64)],
-                            ),
+                            &gradient_rows(gbase, c, cols),
                         );
                     }
                     s.bias_gradient(c, konst, reduce, ly.gb);
