@@ -1400,44 +1400,43 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         for c in &ly.chunks {
             let t = c.tile;
             for bl in &blocks {
-                let row = (bl.cols as u64 * RECORD_BYTES) as i64;
-                let grow = (bl.cols as u64 * GRAD) as i64;
-                let w0 = bl.w + (c.start * bl.cols) as u64 * RECORD_BYTES;
+                // The chunk's rows are one run of records: the streams read and write them in
+                // memory order (a whole burst serves several elements), parameter m of the run
+                // on lane m % c.len.
+                let params = c.len * bl.cols;
+                let first = c.start * bl.cols;
+                let w0 = bl.w + first as u64 * RECORD_BYTES;
                 s.push(t, op(mode::UPDATE, 0, Feed::Elementwise, false, false));
                 s.push(t, shape(1, c.len));
                 s.read(
                     t,
                     Slot::A,
                     Dest::Pe,
-                    &Access::new(w0, 4, &[(c.len, row), (bl.cols, RECORD_BYTES as i64)]),
+                    &Access::new(w0, 4, &[(params, RECORD_BYTES as i64)]),
                 );
                 s.read(
                     t,
                     Slot::B,
                     Dest::Pe,
                     &Access::new(
-                        bl.g + (c.start * bl.cols) as u64 * GRAD,
+                        bl.g + first as u64 * GRAD,
                         4,
-                        &[(c.len, grow), (bl.cols, GRAD as i64)],
+                        &[(params, GRAD as i64)],
                     ),
                 );
                 s.write(
                     t,
-                    &Access::new(
-                        w0,
-                        4,
-                        &[(2, 4), (c.len, row), (bl.cols, RECORD_BYTES as i64)],
-                    ),
+                    &Access::new(w0, 4, &[(2, 4), (params, RECORD_BYTES as i64)]),
                 );
                 s.push(t, Instr::Run);
-                for i in 0..bl.cols {
+                for beat in 0..bl.cols {
                     beats[t].push(
                         (0..lanes)
                             .map(|k| {
                                 (k < c.len).then_some(ParamRef {
                                     layer: l,
                                     kind: bl.kind,
-                                    index: bl.index0 + (c.start + k) * bl.cols + i,
+                                    index: bl.index0 + first + beat * c.len + k,
                                 })
                             })
                             .collect(),
