@@ -191,17 +191,22 @@ pub struct PpaArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Liberty file (.lib or .lib.gz), or a directory whose .lib files are one library (ASAP7
-    /// ships its cells in several). Default: $NT_LIBERTY, else NanGate 15nm from ../shared/pdk
-    /// when present, else the embedded nt15_typ library (`--liberty embedded` selects it
-    /// explicitly).
+    /// ships its cells in several). Default: $NT_LIBERTY, else the configuration's
+    /// `flow.liberty`, else NanGate 15nm from ../shared/pdk when present, else the embedded
+    /// nt15_typ library (`embedded` selects it explicitly).
     #[arg(long)]
     pub liberty: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Measure only these blocks (comma-separated: pe, vault, engine, router); default all.
+    /// Measure only these blocks (comma-separated: pe, feeder, ni, vault, engine, router, host);
+    /// default all.
     #[arg(long, value_delimiter = ',')]
     pub blocks: Vec<String>,
+    /// Also synthesize the whole module as one flat design and report how far the composition
+    /// of the blocks is from it (slow beyond small configurations).
+    #[arg(long)]
+    pub flat: bool,
     /// Output directory for the reports, netlist and logs.
     #[arg(long, short, default_value = "out/ppa")]
     pub out: PathBuf,

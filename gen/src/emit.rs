@@ -2,14 +2,17 @@
 
 use crate::cli::VerilogArgs;
 use crate::output::Staged;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use nt_hdl::dataflow_engine::DataflowEngine;
+use nt_hdl::host_interface::HostInterface;
+use nt_hdl::noc_interface::NocInterface;
 use nt_hdl::pe::Pe;
+use nt_hdl::pe_feeder::PeFeeder;
 use nt_hdl::vault_controller::VaultController;
 use nt_hdl::Config;
 use nt_testbench::dataflow_driver::ENGINE_TOP;
 use nt_testbench::module_driver::{module_verilog, MODULE_TOP};
-use nt_testbench::noc_driver::{mesh_verilog, MESH_TOP};
+use nt_testbench::noc_driver::{mesh_verilog, router_verilog, MESH_TOP, ROUTER_TOP};
 use nt_testbench::pe_driver::PE_TOP;
 use nt_testbench::vault_driver::VAULT_TOP;
 
@@ -23,7 +26,12 @@ pub struct DesignFile {
 /// The header lines every emitted file carries: the configuration it was generated from.
 fn description(config: &Config, what: &str) -> String {
     let mut s = format!("{what}\nConfiguration:\n");
-    for line in config.to_toml().lines().filter(|l| !l.trim().is_empty()) {
+    for line in config
+        .hardware()
+        .to_toml()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         s.push_str("  ");
         s.push_str(line);
         s.push('\n');
@@ -121,6 +129,160 @@ pub fn vault_files(config: &Config) -> [DesignFile; 2] {
             text: engine,
         },
     ]
+}
+
+/// Top module of the PE feeder, emitted alone for synthesis.
+pub const FEEDER_TOP: &str = "nt_pe_feeder";
+/// Top module of the network interface, emitted alone for synthesis.
+pub const NI_TOP: &str = "nt_noc_interface";
+/// Top module of the host interface, emitted alone for synthesis.
+pub const HOST_TOP: &str = "nt_host_interface";
+
+/// The tile's glue between the vault and the PE and mesh: the PE feeder and the network
+/// interface, each on its own for synthesis (the module's Verilog holds them inside the tile).
+pub fn glue_files(config: &Config) -> Result<[DesignFile; 2]> {
+    let feeder = nt_hdl::verilog::emit(
+        &mut PeFeeder::new(config),
+        FEEDER_TOP,
+        &description(
+            config,
+            &format!(
+                "PE feeder: two {}-entry lane buffers per lane, {} lanes.",
+                config.pe.lane_buffer_depth, config.pe.lanes
+            ),
+        ),
+    );
+    let what = description(
+        config,
+        &format!("Network interface: {}-bit flits.", config.noc.flit_width),
+    );
+    let ni = match config.noc.flit_width {
+        32 => nt_hdl::verilog::emit(&mut NocInterface::<32>::new(config), NI_TOP, &what),
+        64 => nt_hdl::verilog::emit(&mut NocInterface::<64>::new(config), NI_TOP, &what),
+        w => bail!("noc.flit_width = {w}: no network interface for this width"),
+    };
+    Ok([
+        DesignFile {
+            file: format!("{FEEDER_TOP}.v"),
+            top: FEEDER_TOP.into(),
+            text: feeder,
+        },
+        DesignFile {
+            file: format!("{NI_TOP}.v"),
+            top: NI_TOP.into(),
+            text: ni,
+        },
+    ])
+}
+
+/// Mesh directions in router port order, with the neighbour each one faces.
+const DIRECTIONS: [&str; 4] = ["north", "east", "south", "west"];
+
+/// The routers of the mesh by their number of neighbours, each class with its instance count and
+/// a design for synthesis: a router of that class (the first in row-major order) in a wrapper
+/// that ties off its edge ports as the mesh does, so synthesis removes what the edges leave
+/// unused. Tops are `nt_router_n<neighbours>`.
+pub fn router_files(config: &Config) -> Result<Vec<(usize, DesignFile)>> {
+    let (rows, cols) = (config.array.rows, config.array.cols);
+    let w = config.noc.flit_width;
+    let mut classes: Vec<(usize, [bool; 4], (usize, usize), usize)> = vec![];
+    for y in 0..rows {
+        for x in 0..cols {
+            let present = [y > 0, x + 1 < cols, y + 1 < rows, x > 0];
+            let n = present.iter().filter(|p| **p).count();
+            match classes.iter_mut().find(|c| c.0 == n) {
+                Some(c) => c.3 += 1,
+                None => classes.push((n, present, (x, y), 1)),
+            }
+        }
+    }
+    classes.sort_by_key(|c| std::cmp::Reverse(c.0));
+    classes
+        .into_iter()
+        .map(|(n, present, (x, y), count)| {
+            let top = format!("{ROUTER_TOP}_n{n}");
+            let mut text = router_verilog(
+                config,
+                x,
+                y,
+                &description(
+                    config,
+                    &format!(
+                        "Mesh router with {n} neighbours, its edge ports tied off, for synthesis."
+                    ),
+                ),
+            )?;
+            let mut ports = vec!["clock".to_string()];
+            let mut decls = vec!["  input clock;".to_string()];
+            let mut conns = vec!["    .clock(clock)".to_string()];
+            let dirs = DIRECTIONS.iter().zip(present).map(|(d, p)| (*d, p));
+            for (dir, here) in dirs.chain([("tile", true)]) {
+                for (port, input, bits) in [
+                    ("in_valid", true, 1),
+                    ("in_tail", true, 1),
+                    ("in_data", true, w),
+                    ("credit_out", false, 1),
+                    ("out_valid", false, 1),
+                    ("out_tail", false, 1),
+                    ("out_data", false, w),
+                    ("credit_in", true, 1),
+                ] {
+                    let name = format!("{dir}_{port}");
+                    if here {
+                        let range = if bits > 1 {
+                            format!("[{}:0] ", bits - 1)
+                        } else {
+                            String::new()
+                        };
+                        let kind = if input { "input" } else { "output" };
+                        decls.push(format!("  {kind} {range}{name};"));
+                        conns.push(format!("    .{name}({name})"));
+                        ports.push(name);
+                    } else if input {
+                        conns.push(format!("    .{name}({bits}'d0)"));
+                    } else {
+                        conns.push(format!("    .{name}()"));
+                    }
+                }
+            }
+            ports.push("overflow".into());
+            decls.push("  output overflow;".into());
+            conns.push("    .overflow(overflow)".into());
+            text.push_str(&format!(
+                "\nmodule {top}({});\n{}\n  {ROUTER_TOP} router (\n{}\n  );\nendmodule\n",
+                ports.join(", "),
+                decls.join("\n"),
+                conns.join(",\n")
+            ));
+            Ok((
+                count,
+                DesignFile {
+                    file: format!("{top}.v"),
+                    top,
+                    text,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The module's host interface, on its own for synthesis.
+pub fn host_file(config: &Config) -> DesignFile {
+    let tiles = config.array.rows * config.array.cols;
+    DesignFile {
+        file: format!("{HOST_TOP}.v"),
+        top: HOST_TOP.into(),
+        text: nt_hdl::verilog::emit(
+            &mut HostInterface::new(tiles),
+            HOST_TOP,
+            &description(
+                config,
+                &format!(
+                    "Host interface: program, control and counter registers of {tiles} tiles."
+                ),
+            ),
+        ),
+    }
 }
 
 pub fn verilog_command(args: &VerilogArgs) -> Result<()> {

@@ -38,20 +38,27 @@ fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Picks the library: `explicit`, else `$NT_LIBERTY`, else NanGate 15nm when `../shared/pdk` has
-/// it, else the embedded one. Writes the usable copy into `dir`.
-pub fn resolve_library(explicit: Option<&Path>, dir: &Path) -> Result<Library> {
-    let chosen = explicit
-        .filter(|p| *p != Path::new(EMBEDDED))
+/// Picks the library: `explicit` (`--liberty`), else `$NT_LIBERTY`, else `configured` (the
+/// configuration's `flow.liberty`), else NanGate 15nm when `../shared/pdk` has it, else the
+/// embedded one. `embedded` at any of the first three selects the embedded one. Writes the
+/// usable copy into `dir`.
+pub fn resolve_library(
+    explicit: Option<&Path>,
+    configured: Option<&Path>,
+    dir: &Path,
+) -> Result<Library> {
+    let env = std::env::var_os(LIBERTY_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let named = explicit
         .map(Path::to_path_buf)
-        .or_else(|| {
-            std::env::var_os(LIBERTY_ENV)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-        .or_else(|| {
-            Some(project_root().join(NANGATE15_REL)).filter(|p| p.exists() && explicit.is_none())
-        });
+        .or(env)
+        .or_else(|| configured.map(Path::to_path_buf));
+    let chosen = match named {
+        Some(p) if p.file_name() == Some(EMBEDDED.as_ref()) => None,
+        Some(p) => Some(p),
+        None => Some(project_root().join(NANGATE15_REL)).filter(|p| p.exists()),
+    };
     std::fs::create_dir_all(dir)?;
     let dest = dir.join("cells.lib");
     let origin = match &chosen {
@@ -281,6 +288,14 @@ impl Synthesis {
     }
 }
 
+/// How a design's hierarchy is synthesized.
+pub enum Hierarchy<'a> {
+    /// Every module mapped on its own (a per-block breakdown).
+    Kept,
+    /// One flat design but for these modules (the memory stubs the SRAM model costs).
+    FlatExcept(&'a [String]),
+}
+
 /// Maps `file` (top `top`) in `dir` to `lib` for a clock of `target_mhz`; writes `netlist.v` and
 /// the `stat` report.
 pub fn synthesize(
@@ -289,10 +304,21 @@ pub fn synthesize(
     top: &str,
     lib: &Library,
     target_mhz: f64,
+    hierarchy: Hierarchy,
 ) -> Result<Synthesis> {
+    let (keep, flatten) = match hierarchy {
+        Hierarchy::Kept => (String::new(), ""),
+        Hierarchy::FlatExcept(kept) if kept.is_empty() => (String::new(), "-flatten"),
+        Hierarchy::FlatExcept(kept) => (
+            format!("setattr -mod -set keep_hierarchy 1 {}", kept.join(" ")),
+            "-flatten",
+        ),
+    };
     let script = render(
         SYNTH_TEMPLATE,
         &[
+            ("KEEP", keep),
+            ("FLATTEN", flatten.into()),
             ("VERILOG", file.to_string()),
             ("TOP", top.to_string()),
             ("LIBERTY", relative(&lib.path, dir)),

@@ -3,24 +3,25 @@
 //! throughput they imply.
 //!
 //! Tiles are identical, so each block is synthesized once and the totals are composed:
-//! tile = PE + vault controller + data-flow engine + router; module = tile x rows x cols. The PE
-//! feeder, the network interface and the host interface are not counted yet.
+//! tile = PE + PE feeder + network interface + vault controller + data-flow engine + router;
+//! module = tile x rows x cols + host interface.
 //!
 //! Switching activity: the PE's from a training step streamed through it (busy every cycle, the
 //! rate at peak throughput); the other blocks' from their own registers and ports over a small
 //! MLP's training step on the module (at most 2x2 tiles in rust-hdl).
 
 use crate::cli::{ConfigArgs, NetArgs, PpaArgs, SimChoice, TrainArgs};
-use crate::emit::{pe_file, vault_files, DesignFile};
-use crate::flow::{self, Activity, Library, Synthesis, Timing};
+use crate::emit::{
+    glue_files, host_file, module_file, pe_file, router_files, vault_files, DesignFile, HOST_TOP,
+};
+use crate::flow::{self, Activity, Hierarchy, Library, Synthesis, Timing};
 use crate::output::Staged;
 use crate::sram::{memories_in, Memory};
 use crate::train;
 use anyhow::{bail, Context, Result};
 use nt_hdl::Config;
-use nt_testbench::noc_driver::{router_verilog, ROUTER_TOP};
 use nt_testbench::pe_step::{self, StepShape};
-use nt_testbench::sim::Toggles;
+use nt_testbench::sim::{BlockToggles, Toggles};
 use serde::Serialize;
 use std::path::Path;
 
@@ -44,7 +45,9 @@ const ACTIVITY_ARRAY_SIDE: usize = 2;
 /// Operations per multiply-accumulate.
 const OPS_PER_MAC: f64 = 2.0;
 /// Block names accepted by `--blocks`, in report order.
-pub const BLOCKS: [&str; 4] = ["pe", "vault", "engine", "router"];
+pub const BLOCKS: [&str; 7] = ["pe", "feeder", "ni", "vault", "engine", "router", "host"];
+/// The work folder and name of the flat run of `--flat`.
+const FLAT: &str = "flat";
 
 /// A part of a block (the PE's lanes, control and buffer).
 #[derive(Serialize)]
@@ -161,13 +164,28 @@ fn network_figures(
     })
 }
 
+/// The composition checked against the whole module synthesized as one flat design. Power is
+/// compared by its leakage: the flat run has one activity for every net, the blocks their own.
+#[derive(Serialize)]
+struct FlatCheck {
+    area_um2: f64,
+    leakage_mw: f64,
+    composed_leakage_mw: f64,
+    fmax_mhz: f64,
+    /// The composed figure's error relative to the flat one.
+    area_error: f64,
+    leakage_error: f64,
+    fmax_error: f64,
+    cells: u64,
+}
+
 #[derive(Serialize)]
 struct Report {
     library: String,
     target_mhz: f64,
     /// The slowest block's.
     fmax_mhz: f64,
-    /// The module: every tile (host interface not included).
+    /// The module: every tile and the host interface.
     area_um2: f64,
     power_mw: f64,
     peak_gops: f64,
@@ -175,11 +193,24 @@ struct Report {
     tile: Totals,
     blocks: Vec<BlockReport>,
     networks: Vec<NetworkFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flat: Option<FlatCheck>,
     scope: String,
 }
 
-/// The blocks of one tile to measure: name, design file, instances per tile.
-fn tile_blocks(config: &Config, wanted: &[String]) -> Result<Vec<(&'static str, DesignFile)>> {
+/// One synthesis run: a block (for the router, one class of them) and its count in the module.
+struct Job {
+    /// The `--blocks` name.
+    block: &'static str,
+    /// Its folder under `work/`.
+    key: String,
+    name: String,
+    file: DesignFile,
+    instances: usize,
+}
+
+/// The blocks to measure.
+fn jobs(config: &Config, wanted: &[String]) -> Result<Vec<Job>> {
     for w in wanted {
         if !BLOCKS.contains(&w.as_str()) {
             bail!(
@@ -188,33 +219,48 @@ fn tile_blocks(config: &Config, wanted: &[String]) -> Result<Vec<(&'static str, 
             );
         }
     }
+    let tiles = config.array.rows * config.array.cols;
     let want = |b: &str| wanted.is_empty() || wanted.iter().any(|w| w == b);
-    let mut out = vec![];
-    if want("pe") {
-        out.push(("pe", pe_file(config)));
-    }
+    let [feeder, ni] = glue_files(config)?;
     let [vault, engine] = vault_files(config);
-    if want("vault") {
-        out.push(("vault", vault));
+    let mut out = vec![];
+    let mut push = |block: &'static str, file: DesignFile, instances: usize| {
+        out.push(Job {
+            block,
+            key: block.into(),
+            name: display_name(block).into(),
+            file,
+            instances,
+        })
+    };
+    for (block, file) in [
+        ("pe", pe_file(config)),
+        ("feeder", feeder),
+        ("ni", ni),
+        ("vault", vault),
+        ("engine", engine),
+    ] {
+        if want(block) {
+            push(block, file, tiles);
+        }
     }
-    if want("engine") {
-        out.push(("engine", engine));
+    if want("host") {
+        push("host", host_file(config), 1);
     }
     if want("router") {
-        // An inner router has all four neighbours; on a small mesh, the corner one.
-        let (x, y) = (
-            (config.array.cols > 2) as usize,
-            (config.array.rows > 2) as usize,
-        );
-        let text = router_verilog(config, x, y, "Mesh router (one tile's), for synthesis.")?;
-        out.push((
-            "router",
-            DesignFile {
-                file: format!("{ROUTER_TOP}.v"),
-                top: ROUTER_TOP.into(),
-                text,
-            },
-        ));
+        for (count, file) in router_files(config)? {
+            let neighbours = file.top.rsplit('n').next().unwrap_or("?").to_string();
+            out.push(Job {
+                block: "router",
+                key: file.top.clone(),
+                name: format!(
+                    "router ({neighbours} neighbour{})",
+                    if neighbours == "1" { "" } else { "s" }
+                ),
+                file,
+                instances: count,
+            });
+        }
     }
     Ok(out)
 }
@@ -222,29 +268,40 @@ fn tile_blocks(config: &Config, wanted: &[String]) -> Result<Vec<(&'static str, 
 fn display_name(block: &str) -> &'static str {
     match block {
         "pe" => "processing engine",
+        "feeder" => "PE feeder",
+        "ni" => "network interface",
         "vault" => "vault controller",
         "engine" => "data-flow engine",
+        "host" => "host interface",
         _ => "router",
     }
 }
 
-/// Synthesizes and analyzes one block in its own folder under `work`.
+/// Synthesizes and analyzes one design in its own folder `work/key`.
 fn measure(
     work: &Path,
-    block: &str,
+    (key, name): (&str, &str),
     file: &DesignFile,
     lib: &Library,
     config: &Config,
     activity: Activity,
     activity_source: &str,
+    hierarchy: Hierarchy,
 ) -> Result<(BlockReport, Synthesis, Timing)> {
-    let dir = work.join(block);
+    let dir = work.join(key);
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join(&file.file), &file.text)?;
-    eprintln!("  {}: Yosys", display_name(block));
-    let syn = flow::synthesize(&dir, &file.file, &file.top, lib, config.clock.target_mhz)
-        .with_context(|| format!("synthesis of {}", file.top))?;
-    eprintln!("  {}: OpenSTA", display_name(block));
+    eprintln!("  {name}: Yosys");
+    let syn = flow::synthesize(
+        &dir,
+        &file.file,
+        &file.top,
+        lib,
+        config.clock.target_mhz,
+        hierarchy,
+    )
+    .with_context(|| format!("synthesis of {}", file.top))?;
+    eprintln!("  {name}: OpenSTA");
     let timing = flow::analyze(
         &dir,
         &syn,
@@ -268,7 +325,7 @@ fn measure(
     }
     let logic_area = syn.area_of(&file.top);
     let report = BlockReport {
-        name: display_name(block).into(),
+        name: name.into(),
         top: file.top.clone(),
         instances: 0,
         area_um2: logic_area + sram_area,
@@ -353,13 +410,34 @@ fn module_activity(config: &Config, dir: &Path) -> Result<Toggles> {
 
 /// The module's activity of a `--blocks` name, when its simulation has that block.
 fn module_block(t: &Toggles, block: &str) -> Option<Activity> {
-    let key = match block {
-        "vault" => "tiles/vault",
-        "engine" => "tiles/engine",
-        "router" => "mesh/routers",
+    let b = match block {
+        "feeder" => t.blocks.get("tiles/feeder")?.clone(),
+        "ni" => t.blocks.get("tiles/ni")?.clone(),
+        "vault" => t.blocks.get("tiles/vault")?.clone(),
+        "engine" => t.blocks.get("tiles/engine")?.clone(),
+        "router" => t.blocks.get("mesh/routers")?.clone(),
+        // The host interface's registers sit directly in it: one entry per register.
+        "host" => {
+            let regs: Vec<_> = t
+                .blocks
+                .iter()
+                .filter(|(k, _)| k.starts_with("host/"))
+                .map(|(_, b)| b)
+                .collect();
+            if regs.is_empty() {
+                return None;
+            }
+            let mut sum = BlockToggles::default();
+            for r in regs {
+                sum.register_bits += r.register_bits;
+                sum.register_toggles += r.register_toggles;
+                sum.input_bits += r.input_bits;
+                sum.input_toggles += r.input_toggles;
+            }
+            sum
+        }
         _ => return None,
     };
-    let b = t.blocks.get(key)?;
     Some(Activity {
         registers: b.register_rate(t.cycles),
         inputs: b.input_rate(t.cycles),
@@ -368,10 +446,14 @@ fn module_block(t: &Toggles, block: &str) -> Option<Activity> {
 
 pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     let config = args.config.load()?;
-    let blocks = tile_blocks(&config, &args.blocks)?;
+    let blocks = jobs(&config, &args.blocks)?;
     let mut out = Staged::new(&args.out)?;
     let work = out.path("work");
-    let lib = flow::resolve_library(args.liberty.as_deref(), &work)?;
+    let lib = flow::resolve_library(
+        args.liberty.as_deref(),
+        config.flow.liberty.as_deref(),
+        &work,
+    )?;
     eprintln!("library: {}", lib.origin);
 
     eprintln!("simulating a training step for switching activity");
@@ -388,7 +470,12 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         registers: toggles.register_rate(),
         inputs: toggles.input_rate(),
     };
-    let module = if blocks.iter().any(|(b, _)| *b != "pe") {
+    if args.flat && !args.blocks.is_empty() {
+        bail!(
+            "--flat compares the whole module with the composition of every block: drop --blocks"
+        );
+    }
+    let module = if blocks.iter().any(|j| j.block != "pe") {
         eprintln!("simulating a training step of a small module for the other blocks' activity");
         module_activity(&config, &work.join("activity"))
             .context("activity simulation of the module")?
@@ -398,15 +485,36 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
 
     let tiles = config.array.rows * config.array.cols;
     let mut reports = vec![];
-    for (block, file) in &blocks {
-        let (block_activity, source) = match (*block, module_block(&module, block)) {
+    for job in &blocks {
+        let (block_activity, source) = match (job.block, module_block(&module, job.block)) {
             ("pe", _) | (_, None) => (activity, PE_ACTIVITY_SOURCE),
             (_, Some(a)) => (a, MODULE_ACTIVITY_SOURCE),
         };
-        let (mut r, syn, timing) =
-            measure(&work, block, file, &lib, &config, block_activity, source)?;
-        r.instances = tiles;
-        if *block == "pe" {
+        // Blocks are flattened (but for their memories) as a full flow would, so that logic is
+        // optimized across their submodules and the router's tied-off edge ports take away
+        // what they feed. The PE keeps its lanes apart: they are identical, mapped once, and
+        // its breakdown reports them.
+        let memories: Vec<String> = memories_in(&job.file.text)
+            .into_iter()
+            .map(|m| m.0)
+            .collect();
+        let hierarchy = if job.block == "pe" {
+            Hierarchy::Kept
+        } else {
+            Hierarchy::FlatExcept(&memories)
+        };
+        let (mut r, syn, timing) = measure(
+            &work,
+            (&job.key, &job.name),
+            &job.file,
+            &lib,
+            &config,
+            block_activity,
+            source,
+            hierarchy,
+        )?;
+        r.instances = job.instances;
+        if job.block == "pe" {
             r.parts = pe_parts(&config, &r, &syn, &timing);
         }
         for f in [
@@ -417,33 +525,83 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             "netlist.v",
             "constraint.sdc",
         ] {
-            out.adopt(&format!("work/{block}/{f}"));
+            out.adopt(&format!("work/{}/{f}", job.key));
         }
         reports.push(r);
     }
-    let tile = Totals {
-        area_um2: reports.iter().map(|r| r.area_um2).sum(),
-        power_mw: reports.iter().map(|r| r.power_mw).sum(),
+    let total = |per_tile: bool, f: fn(&BlockReport) -> f64| -> f64 {
+        reports
+            .iter()
+            .filter(|r| (r.top != HOST_TOP) == per_tile)
+            .map(|r| f(r) * r.instances as f64)
+            .sum()
     };
+    // The mean tile: its blocks, and its share of the mesh's routers.
+    let tile = Totals {
+        area_um2: total(true, |r| r.area_um2) / tiles as f64,
+        power_mw: total(true, |r| r.power_mw) / tiles as f64,
+    };
+    let module_area = total(true, |r| r.area_um2) + total(false, |r| r.area_um2);
+    let module_power = total(true, |r| r.power_mw) + total(false, |r| r.power_mw);
     let fmax = reports
         .iter()
         .map(|r| r.fmax_mhz)
         .fold(f64::INFINITY, f64::min);
     let clock_mhz = config.clock.target_mhz.min(fmax);
-    let has_pe = blocks.iter().any(|(b, _)| *b == "pe");
-    let leakage_mw: f64 = reports.iter().map(|r| r.leakage_mw).sum::<f64>() * tiles as f64;
-    let dynamic_mw = tile.power_mw * tiles as f64 - leakage_mw;
+    let has_pe = blocks.iter().any(|j| j.block == "pe");
+    let leakage_mw: f64 = reports
+        .iter()
+        .map(|r| r.leakage_mw * r.instances as f64)
+        .sum();
+    let dynamic_mw = module_power - leakage_mw;
     let networks = args
         .network_summaries
         .iter()
         .map(|p| network_figures(p, &config, tiles, dynamic_mw, leakage_mw, clock_mhz))
         .collect::<Result<Vec<_>>>()?;
+    let flat = if args.flat {
+        eprintln!("synthesizing the whole module flat, to check the composition");
+        let file = module_file(&config)?;
+        let mut stubs: Vec<String> = memories_in(&file.text).into_iter().map(|m| m.0).collect();
+        stubs.sort();
+        stubs.dedup();
+        let activity = Activity {
+            registers: module.register_rate(),
+            inputs: module.input_rate(),
+        };
+        let (r, syn, _) = measure(
+            &work,
+            (FLAT, "whole module, flat"),
+            &file,
+            &lib,
+            &config,
+            activity,
+            MODULE_ACTIVITY_SOURCE,
+            Hierarchy::FlatExcept(&stubs),
+        )?;
+        for f in ["synth_stat.txt", "sta.log"] {
+            out.adopt(&format!("work/{FLAT}/{f}"));
+        }
+        let error = |composed: f64, flat: f64| composed / flat - 1.0;
+        Some(FlatCheck {
+            area_error: error(module_area, r.area_um2),
+            leakage_error: error(leakage_mw, r.leakage_mw),
+            fmax_error: error(fmax, r.fmax_mhz),
+            area_um2: r.area_um2,
+            leakage_mw: r.leakage_mw,
+            composed_leakage_mw: leakage_mw,
+            fmax_mhz: r.fmax_mhz,
+            cells: syn.cells,
+        })
+    } else {
+        None
+    };
     let report = Report {
         library: lib.origin.clone(),
         target_mhz: config.clock.target_mhz,
         fmax_mhz: fmax,
-        area_um2: tile.area_um2 * tiles as f64,
-        power_mw: tile.power_mw * tiles as f64,
+        area_um2: module_area,
+        power_mw: module_power,
         peak_gops: if has_pe {
             OPS_PER_MAC * (config.pe.lanes * tiles) as f64 * clock_mhz * 1e-3
         } else {
@@ -453,15 +611,15 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         tile,
         blocks: reports,
         networks,
-        scope: "tile array without the host interface and the PE feeder/network interface glue"
-            .into(),
+        flat,
+        scope: "the tiles (each with one router, the mesh's) and the host interface".into(),
     };
     let json = serde_json::to_string_pretty(&report)?;
     let md = markdown(&report);
     out.write("ppa.json", &json)?;
     out.write("ppa.md", &md)?;
     out.write("ppa.svg", svg(&report))?;
-    if let Some((_, pe)) = blocks.iter().find(|(b, _)| *b == "pe") {
+    if let Some(pe) = blocks.iter().find(|j| j.block == "pe").map(|j| &j.file) {
         write_openroad_design(
             &mut out,
             &pe.file,
@@ -523,6 +681,25 @@ fn markdown(r: &Report) -> String {
                 n.dram_bytes
             ));
         }
+    }
+    if let Some(f) = &r.flat {
+        s.push_str(&format!(
+            "\nComposition against the whole module synthesized flat ({} cells):\n\n\
+             | figure | composed | flat | error |\n|---|---|---|---|\n\
+             | area (um^2) | {:.0} | {:.0} | {:+.1}% |\n\
+             | logic leakage (mW) | {:.3} | {:.3} | {:+.1}% |\n\
+             | fmax (MHz) | {:.0} | {:.0} | {:+.1}% |\n",
+            f.cells,
+            r.area_um2,
+            f.area_um2,
+            100.0 * f.area_error,
+            f.composed_leakage_mw,
+            f.leakage_mw,
+            100.0 * f.leakage_error,
+            r.fmax_mhz,
+            f.fmax_mhz,
+            100.0 * f.fmax_error
+        ));
     }
     if let Some(slowest) = r
         .blocks

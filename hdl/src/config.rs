@@ -24,7 +24,7 @@ pub const FRAC_BITS_RANGE: (u32, u32) = (5, 14);
 /// Master weights are 32-bit; one bit is the sign.
 pub const MAX_GRAD_FRAC_BITS: u32 = 30;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub array: ArrayConfig,
@@ -33,6 +33,9 @@ pub struct Config {
     pub clock: ClockConfig,
     pub noc: NocConfig,
     pub dram: DramConfig,
+    /// Settings of the EDA flow, not of the hardware (the emitted Verilog leaves them out).
+    #[serde(skip_serializing_if = "FlowConfig::is_default")]
+    pub flow: FlowConfig,
 }
 
 /// The grid of tiles (one tile per vault).
@@ -82,18 +85,22 @@ pub struct ClockConfig {
     pub target_mhz: f64,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            array: ArrayConfig::default(),
-            pe: PeConfig::default(),
-            format: FormatConfig::default(),
-            clock: ClockConfig::default(),
-            noc: NocConfig::default(),
-            dram: DramConfig::default(),
-        }
+/// The EDA flow's settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowConfig {
+    /// Liberty file or directory of `ntgen ppa` when neither `--liberty` nor `$NT_LIBERTY` names
+    /// one; a relative path is taken from the configuration file's folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liberty: Option<std::path::PathBuf>,
+}
+
+impl FlowConfig {
+    fn is_default(&self) -> bool {
+        *self == FlowConfig::default()
     }
 }
+
 
 impl Default for ArrayConfig {
     fn default() -> Self {
@@ -166,7 +173,23 @@ impl Config {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read configuration {}", path.display()))?;
-        Self::from_toml_with_overrides(&text, &path.display().to_string(), overrides)
+        let mut config =
+            Self::from_toml_with_overrides(&text, &path.display().to_string(), overrides)?;
+        if let (Some(lib), Some(dir)) = (&config.flow.liberty, path.parent()) {
+            if lib.is_relative() {
+                config.flow.liberty = Some(dir.join(lib));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The hardware's configuration: this one without the flow's settings, as the emitted
+    /// Verilog records it.
+    pub fn hardware(&self) -> Config {
+        Config {
+            flow: FlowConfig::default(),
+            ..self.clone()
+        }
     }
 
     /// The configuration as TOML, the format `load` reads.
@@ -306,6 +329,23 @@ mod tests {
     fn default_file_matches_built_in_defaults() {
         let c = Config::from_toml_str(DEFAULT_TOML, "default.toml").unwrap();
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn the_flow_library_is_relative_to_the_file_and_left_out_of_the_hardware() {
+        let dir = std::env::temp_dir().join(format!("nt_config_flow_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[flow]\nliberty = \"libs/x.lib\"\n").unwrap();
+        let c = Config::load(&file, &[]).unwrap();
+        assert_eq!(c.flow.liberty, Some(dir.join("libs/x.lib")));
+        assert!(c.to_toml().contains("[flow]"));
+        assert!(!c.hardware().to_toml().contains("flow"));
+        assert_eq!(c.hardware(), Config::default());
+        std::fs::write(&file, "[flow]\nlib = \"x\"\n").unwrap();
+        let e = format!("{:#}", Config::load(&file, &[]).unwrap_err());
+        assert!(e.contains("lib"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

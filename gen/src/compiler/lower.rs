@@ -1418,11 +1418,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     t,
                     Slot::B,
                     Dest::Pe,
-                    &Access::new(
-                        bl.g + first as u64 * GRAD,
-                        4,
-                        &[(params, GRAD as i64)],
-                    ),
+                    &Access::new(bl.g + first as u64 * GRAD, 4, &[(params, GRAD as i64)]),
                 );
                 s.write(
                     t,
