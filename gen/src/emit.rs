@@ -15,12 +15,24 @@ use nt_testbench::module_driver::{module_verilog, MODULE_TOP};
 use nt_testbench::noc_driver::{mesh_verilog, router_verilog, MESH_TOP, ROUTER_TOP};
 use nt_testbench::pe_driver::PE_TOP;
 use nt_testbench::vault_driver::VAULT_TOP;
+use rust_hdl::prelude::Block;
 
 /// One emitted Verilog file: its name, top module and text.
 pub struct DesignFile {
     pub file: String,
     pub top: String,
     pub text: String,
+}
+
+impl DesignFile {
+    /// The file `<top>.v`.
+    pub fn new(top: &str, text: String) -> DesignFile {
+        DesignFile {
+            file: format!("{top}.v"),
+            top: top.to_string(),
+            text,
+        }
+    }
 }
 
 /// The header lines every emitted file carries: the configuration it was generated from.
@@ -39,6 +51,14 @@ fn description(config: &Config, what: &str) -> String {
     s
 }
 
+/// One block's Verilog, `top` its top module, `what` its description.
+fn block_file<U: Block>(config: &Config, uut: &mut U, top: &str, what: &str) -> DesignFile {
+    DesignFile::new(
+        top,
+        nt_hdl::verilog::emit(uut, top, &description(config, what)),
+    )
+}
+
 /// Every Verilog file of the configured design (deterministic: same configuration, same bytes).
 pub fn design_files(config: &Config) -> Result<Vec<DesignFile>> {
     let mut files = vec![pe_file(config)];
@@ -55,28 +75,20 @@ pub fn module_file(config: &Config) -> Result<DesignFile> {
         "NeuroTrainer module: {}x{} tiles (vault controller, data-flow engine, PE feeder, {}-lane PE, network interface), mesh, host interface.",
         a.rows, a.cols, config.pe.lanes
     );
-    Ok(DesignFile {
-        file: format!("{MODULE_TOP}.v"),
-        top: MODULE_TOP.to_string(),
-        text: module_verilog(config, &description(config, &what))?,
-    })
+    Ok(DesignFile::new(
+        MODULE_TOP,
+        module_verilog(config, &description(config, &what))?,
+    ))
 }
 
 /// The processing engine.
 pub fn pe_file(config: &Config) -> DesignFile {
-    let pe_text = nt_hdl::verilog::emit(
+    block_file(
+        config,
         &mut Pe::new(config),
         PE_TOP,
-        &description(
-            config,
-            &format!("Processing engine: {} MAC lanes, fixed16.", config.pe.lanes),
-        ),
-    );
-    DesignFile {
-        file: format!("{PE_TOP}.v"),
-        top: PE_TOP.to_string(),
-        text: pe_text,
-    }
+        &format!("Processing engine: {} MAC lanes, fixed16.", config.pe.lanes),
+    )
 }
 
 /// The network on chip: the configured mesh of routers.
@@ -86,21 +98,20 @@ fn mesh_file(config: &Config) -> Result<DesignFile> {
         "Network on chip: {}x{} mesh, {}-bit flits, {}-flit input buffers.",
         a.rows, a.cols, n.flit_width, n.input_buffer_depth
     );
-    Ok(DesignFile {
-        file: format!("{MESH_TOP}.v"),
-        top: MESH_TOP.to_string(),
-        text: mesh_verilog(config, &description(config, &what))?,
-    })
+    Ok(DesignFile::new(
+        MESH_TOP,
+        mesh_verilog(config, &description(config, &what))?,
+    ))
 }
 
 /// The vault's memory side: the vault controller and the data-flow engine.
 pub fn vault_files(config: &Config) -> [DesignFile; 2] {
     let d = &config.dram;
-    let vc = nt_hdl::verilog::emit(
-        &mut VaultController::new(config),
-        VAULT_TOP,
-        &description(
+    [
+        block_file(
             config,
+            &mut VaultController::new(config),
+            VAULT_TOP,
             &format!(
                 "Vault controller: {} banks, {}-entry request queue, {}-byte bursts.",
                 d.banks,
@@ -108,26 +119,12 @@ pub fn vault_files(config: &Config) -> [DesignFile; 2] {
                 d.burst_bytes()
             ),
         ),
-    );
-    let engine = nt_hdl::verilog::emit(
-        &mut DataflowEngine::new(config),
-        ENGINE_TOP,
-        &description(
+        block_file(
             config,
+            &mut DataflowEngine::new(config),
+            ENGINE_TOP,
             "Data-flow engine: descriptor programs, streams a, b and w.",
         ),
-    );
-    [
-        DesignFile {
-            file: format!("{VAULT_TOP}.v"),
-            top: VAULT_TOP.to_string(),
-            text: vc,
-        },
-        DesignFile {
-            file: format!("{ENGINE_TOP}.v"),
-            top: ENGINE_TOP.to_string(),
-            text: engine,
-        },
     ]
 }
 
@@ -141,38 +138,22 @@ pub const HOST_TOP: &str = "nt_host_interface";
 /// The tile's glue between the vault and the PE and mesh: the PE feeder and the network
 /// interface, each on its own for synthesis (the module's Verilog holds them inside the tile).
 pub fn glue_files(config: &Config) -> Result<[DesignFile; 2]> {
-    let feeder = nt_hdl::verilog::emit(
+    let feeder = block_file(
+        config,
         &mut PeFeeder::new(config),
         FEEDER_TOP,
-        &description(
-            config,
-            &format!(
-                "PE feeder: two {}-entry lane buffers per lane, {} lanes.",
-                config.pe.lane_buffer_depth, config.pe.lanes
-            ),
+        &format!(
+            "PE feeder: two {}-entry lane buffers per lane, {} lanes.",
+            config.pe.lane_buffer_depth, config.pe.lanes
         ),
     );
-    let what = description(
-        config,
-        &format!("Network interface: {}-bit flits.", config.noc.flit_width),
-    );
+    let what = format!("Network interface: {}-bit flits.", config.noc.flit_width);
     let ni = match config.noc.flit_width {
-        32 => nt_hdl::verilog::emit(&mut NocInterface::<32>::new(config), NI_TOP, &what),
-        64 => nt_hdl::verilog::emit(&mut NocInterface::<64>::new(config), NI_TOP, &what),
+        32 => block_file(config, &mut NocInterface::<32>::new(config), NI_TOP, &what),
+        64 => block_file(config, &mut NocInterface::<64>::new(config), NI_TOP, &what),
         w => bail!("noc.flit_width = {w}: no network interface for this width"),
     };
-    Ok([
-        DesignFile {
-            file: format!("{FEEDER_TOP}.v"),
-            top: FEEDER_TOP.into(),
-            text: feeder,
-        },
-        DesignFile {
-            file: format!("{NI_TOP}.v"),
-            top: NI_TOP.into(),
-            text: ni,
-        },
-    ])
+    Ok([feeder, ni])
 }
 
 /// Mesh directions in router port order, with the neighbour each one faces.
@@ -254,14 +235,7 @@ pub fn router_files(config: &Config) -> Result<Vec<(usize, DesignFile)>> {
                 decls.join("\n"),
                 conns.join(",\n")
             ));
-            Ok((
-                count,
-                DesignFile {
-                    file: format!("{top}.v"),
-                    top,
-                    text,
-                },
-            ))
+            Ok((count, DesignFile::new(&top, text)))
         })
         .collect()
 }
@@ -269,20 +243,12 @@ pub fn router_files(config: &Config) -> Result<Vec<(usize, DesignFile)>> {
 /// The module's host interface, on its own for synthesis.
 pub fn host_file(config: &Config) -> DesignFile {
     let tiles = config.array.rows * config.array.cols;
-    DesignFile {
-        file: format!("{HOST_TOP}.v"),
-        top: HOST_TOP.into(),
-        text: nt_hdl::verilog::emit(
-            &mut HostInterface::new(tiles),
-            HOST_TOP,
-            &description(
-                config,
-                &format!(
-                    "Host interface: program, control and counter registers of {tiles} tiles."
-                ),
-            ),
-        ),
-    }
+    block_file(
+        config,
+        &mut HostInterface::new(tiles),
+        HOST_TOP,
+        &format!("Host interface: program, control and counter registers of {tiles} tiles."),
+    )
 }
 
 pub fn verilog_command(args: &VerilogArgs) -> Result<()> {

@@ -26,24 +26,13 @@ fn pdk(rel: &str) -> Option<PathBuf> {
     }
 }
 
-/// `ntgen ppa` on the 2x2-tile small configuration with `lanes` lanes, the given blocks (empty:
-/// all) and library.
-fn ppa(lanes: usize, blocks: &str, liberty: &str, dir: &Path) -> Value {
+/// `ntgen ppa --json` on the small configuration with `args`, writing to `dir`: the report.
+fn ppa_with(args: &[&str], dir: &Path) -> Value {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/small.toml");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ntgen"));
-    cmd.args(["ppa", "--config", config.to_str().unwrap()]);
-    cmd.args(["--set", &format!("pe.lanes={lanes}")]);
-    if !blocks.is_empty() {
-        cmd.args(["--blocks", blocks]);
-    }
-    let out = cmd
-        .args([
-            "--liberty",
-            liberty,
-            "--json",
-            "--out",
-            dir.to_str().unwrap(),
-        ])
+    let out = Command::new(env!("CARGO_BIN_EXE_ntgen"))
+        .args(["ppa", "--config", config.to_str().unwrap()])
+        .args(args)
+        .args(["--json", "--out", dir.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(
@@ -52,6 +41,17 @@ fn ppa(lanes: usize, blocks: &str, liberty: &str, dir: &Path) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON report on stdout")
+}
+
+/// `ntgen ppa` on the 2x2-tile small configuration with `lanes` lanes, the given blocks (empty:
+/// all) and library.
+fn ppa(lanes: usize, blocks: &str, liberty: &str, dir: &Path) -> Value {
+    let lanes = format!("pe.lanes={lanes}");
+    let mut args = vec!["--set", &lanes, "--liberty", liberty];
+    if !blocks.is_empty() {
+        args.extend(["--blocks", blocks]);
+    }
+    ppa_with(&args, dir)
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -300,21 +300,18 @@ fn the_configuration_names_the_library_relative_to_itself() {
 #[test]
 #[ignore]
 fn composition_is_close_to_a_flat_synthesis_of_the_module() {
-    let dir = scratch("ppa_flat");
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/small.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_ntgen"))
-        .args(["ppa", "--config", config.to_str().unwrap()])
-        .args(["--set", "array.rows=1", "--set", "pe.lanes=2"])
-        .args(["--liberty", "embedded", "--flat", "--json"])
-        .args(["--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let r = ppa_with(
+        &[
+            "--set",
+            "array.rows=1",
+            "--set",
+            "pe.lanes=2",
+            "--liberty",
+            "embedded",
+            "--flat",
+        ],
+        &scratch("ppa_flat"),
     );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let flat = &r["flat"];
     for (key, bound) in [
         ("area_error", 0.10),

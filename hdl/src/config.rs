@@ -101,7 +101,6 @@ impl FlowConfig {
     }
 }
 
-
 impl Default for ArrayConfig {
     fn default() -> Self {
         ArrayConfig { rows: 4, cols: 4 }
