@@ -524,6 +524,8 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             "sta.log",
             "netlist.v",
             "constraint.sdc",
+            "synth.log",
+            &job.file.file,
         ] {
             out.adopt(&format!("work/{}/{f}", job.key));
         }
