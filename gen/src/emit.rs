@@ -159,11 +159,11 @@ pub fn glue_files(config: &Config) -> Result<[DesignFile; 2]> {
 /// Mesh directions in router port order, with the neighbour each one faces.
 const DIRECTIONS: [&str; 4] = ["north", "east", "south", "west"];
 
-/// The routers of the mesh by their number of neighbours, each class with its instance count and
-/// a design for synthesis: a router of that class (the first in row-major order) in a wrapper
+/// The routers of the mesh by their number of neighbours, each class with that number, its
+/// instance count and a design for synthesis: a router of that class (the first in row-major order) in a wrapper
 /// that ties off its edge ports as the mesh does, so synthesis removes what the edges leave
 /// unused. Tops are `nt_router_n<neighbours>`.
-pub fn router_files(config: &Config) -> Result<Vec<(usize, DesignFile)>> {
+pub fn router_files(config: &Config) -> Result<Vec<(usize, usize, DesignFile)>> {
     let (rows, cols) = (config.array.rows, config.array.cols);
     let w = config.noc.flit_width;
     let mut classes: Vec<(usize, [bool; 4], (usize, usize), usize)> = vec![];
@@ -235,7 +235,7 @@ pub fn router_files(config: &Config) -> Result<Vec<(usize, DesignFile)>> {
                 decls.join("\n"),
                 conns.join(",\n")
             ));
-            Ok((count, DesignFile::new(&top, text)))
+            Ok((n, count, DesignFile::new(&top, text)))
         })
         .collect()
 }

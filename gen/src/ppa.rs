@@ -248,14 +248,13 @@ fn jobs(config: &Config, wanted: &[String]) -> Result<Vec<Job>> {
         push("host", host_file(config), 1);
     }
     if want("router") {
-        for (count, file) in router_files(config)? {
-            let neighbours = file.top.rsplit('n').next().unwrap_or("?").to_string();
+        for (neighbours, count, file) in router_files(config)? {
             out.push(Job {
                 block: "router",
                 key: file.top.clone(),
                 name: format!(
                     "router ({neighbours} neighbour{})",
-                    if neighbours == "1" { "" } else { "s" }
+                    if neighbours == 1 { "" } else { "s" }
                 ),
                 file,
                 instances: count,
@@ -286,9 +285,17 @@ fn measure(
     config: &Config,
     activity: Activity,
     activity_source: &str,
-    hierarchy: Hierarchy,
+    flat: bool,
 ) -> Result<(BlockReport, Synthesis, Timing)> {
     let dir = work.join(key);
+    // The memories are costed by the SRAM model: a flat synthesis keeps their stubs apart.
+    let memories = memories_in(&file.text);
+    let stubs: Vec<String> = memories.iter().map(|m| m.0.clone()).collect();
+    let hierarchy = if flat {
+        Hierarchy::FlatExcept(&stubs)
+    } else {
+        Hierarchy::Kept
+    };
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join(&file.file), &file.text)?;
     eprintln!("  {name}: Yosys");
@@ -312,7 +319,7 @@ fn measure(
     )
     .with_context(|| format!("OpenSTA on {}", file.top))?;
     let (mut sram_area, mut sram_power) = (0.0, 0.0);
-    for (module, words, bits) in memories_in(&file.text) {
+    for (module, words, bits) in memories {
         // The memories are costed by the SRAM model; their stubs' few gates stay in the logic.
         let m = Memory {
             words,
@@ -447,6 +454,11 @@ fn module_block(t: &Toggles, block: &str) -> Option<Activity> {
 pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     let config = args.config.load()?;
     let blocks = jobs(&config, &args.blocks)?;
+    if args.flat && !args.blocks.is_empty() {
+        bail!(
+            "--flat compares the whole module with the composition of every block: drop --blocks"
+        );
+    }
     let mut out = Staged::new(&args.out)?;
     let work = out.path("work");
     let lib = flow::resolve_library(
@@ -470,11 +482,6 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         registers: toggles.register_rate(),
         inputs: toggles.input_rate(),
     };
-    if args.flat && !args.blocks.is_empty() {
-        bail!(
-            "--flat compares the whole module with the composition of every block: drop --blocks"
-        );
-    }
     let module = if blocks.iter().any(|j| j.block != "pe") {
         eprintln!("simulating a training step of a small module for the other blocks' activity");
         module_activity(&config, &work.join("activity"))
@@ -494,15 +501,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         // optimized across their submodules and the router's tied-off edge ports take away
         // what they feed. The PE keeps its lanes apart: they are identical, mapped once, and
         // its breakdown reports them.
-        let memories: Vec<String> = memories_in(&job.file.text)
-            .into_iter()
-            .map(|m| m.0)
-            .collect();
-        let hierarchy = if job.block == "pe" {
-            Hierarchy::Kept
-        } else {
-            Hierarchy::FlatExcept(&memories)
-        };
+        let flat = job.block != "pe";
         let (mut r, syn, timing) = measure(
             &work,
             (&job.key, &job.name),
@@ -511,7 +510,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             &config,
             block_activity,
             source,
-            hierarchy,
+            flat,
         )?;
         r.instances = job.instances;
         if job.block == "pe" {
@@ -564,9 +563,6 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     let flat = if args.flat {
         eprintln!("synthesizing the whole module flat, to check the composition");
         let file = module_file(&config)?;
-        let mut stubs: Vec<String> = memories_in(&file.text).into_iter().map(|m| m.0).collect();
-        stubs.sort();
-        stubs.dedup();
         let activity = Activity {
             registers: module.register_rate(),
             inputs: module.input_rate(),
@@ -579,7 +575,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             &config,
             activity,
             MODULE_ACTIVITY_SOURCE,
-            Hierarchy::FlatExcept(&stubs),
+            true,
         )?;
         for f in ["synth_stat.txt", "sta.log"] {
             out.adopt(&format!("work/{FLAT}/{f}"));

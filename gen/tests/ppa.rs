@@ -1,20 +1,15 @@
 //! `ntgen ppa`: the synthesis, timing and power flow with the real Yosys and OpenSTA, on the
 //! embedded library always and on the NanGate libraries where ../shared/pdk has them.
 
+mod common;
+
+use common::{ntgen, root, scratch, small_config};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
 fn pdk(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/pdk")
-        .join(rel);
+    let p = root().join("../shared/pdk").join(rel);
     if p.exists() {
         Some(p)
     } else {
@@ -28,13 +23,11 @@ fn pdk(rel: &str) -> Option<PathBuf> {
 
 /// `ntgen ppa --json` on the small configuration with `args`, writing to `dir`: the report.
 fn ppa_with(args: &[&str], dir: &Path) -> Value {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/small.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_ntgen"))
-        .args(["ppa", "--config", config.to_str().unwrap()])
-        .args(args)
-        .args(["--json", "--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let config = small_config();
+    let mut all = vec!["ppa", "--config", config.to_str().unwrap()];
+    all.extend(args);
+    all.extend(["--json", "--out", dir.to_str().unwrap()]);
+    let out = ntgen(&all);
     assert!(
         out.status.success(),
         "ntgen ppa failed: {}",
@@ -210,44 +203,36 @@ fn a_library_directory_is_read_as_one_library() {
     assert!(num(&r, "power_mw") > 0.0);
 }
 
-#[test]
-fn an_unknown_block_is_an_error_and_writes_nothing() {
-    let dir = scratch("ppa_bad_block");
-    let out = Command::new(env!("CARGO_BIN_EXE_ntgen"))
-        .args([
-            "ppa",
-            "--config",
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../configs/small.toml")
-                .to_str()
-                .unwrap(),
-        ])
-        .args(["--blocks", "pe,cache", "--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
+/// `ntgen ppa --config CONFIG ARGS` fails naming `named`, and leaves no output folder.
+fn assert_ppa_fails(config: &Path, args: &[&str], scratch_name: &str, named: &str) {
+    let dir = scratch(scratch_name);
+    let mut all = vec!["ppa", "--config", config.to_str().unwrap()];
+    all.extend(args);
+    all.extend(["--out", dir.to_str().unwrap()]);
+    let out = ntgen(&all);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cache"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(named));
     assert!(!dir.exists());
 }
 
 #[test]
+fn an_unknown_block_is_an_error_and_writes_nothing() {
+    assert_ppa_fails(
+        &small_config(),
+        &["--blocks", "pe,cache"],
+        "ppa_bad_block",
+        "cache",
+    );
+}
+
+#[test]
 fn a_missing_library_is_an_error_and_writes_nothing() {
-    let dir = scratch("ppa_missing");
-    let out = Command::new(env!("CARGO_BIN_EXE_ntgen"))
-        .args([
-            "ppa",
-            "--config",
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../configs/default.toml")
-                .to_str()
-                .unwrap(),
-        ])
-        .args(["--liberty", "/no/such.lib", "--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such.lib"));
-    assert!(!dir.exists());
+    assert_ppa_fails(
+        &root().join("configs/default.toml"),
+        &["--liberty", "/no/such.lib"],
+        "ppa_missing",
+        "/no/such.lib",
+    );
 }
 
 #[test]
@@ -255,15 +240,10 @@ fn the_configuration_names_the_library_relative_to_itself() {
     let dir = scratch("ppa_config_liberty");
     std::fs::create_dir_all(dir.join("libs")).unwrap();
     let lib = dir.join("libs/mine.lib");
-    let written = Command::new(env!("CARGO_BIN_EXE_ntgen"))
-        .args(["liberty", "--out", lib.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(written.success());
-    let small = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/small.toml"),
-    )
-    .unwrap();
+    assert!(ntgen(&["liberty", "--out", lib.to_str().unwrap()])
+        .status
+        .success());
+    let small = std::fs::read_to_string(small_config()).unwrap();
     let run = |liberty: &str, out: &Path| {
         let config = dir.join(format!("{liberty}.toml").replace('/', "_"));
         std::fs::write(
@@ -271,6 +251,7 @@ fn the_configuration_names_the_library_relative_to_itself() {
             format!("{small}\n[flow]\nliberty = \"{liberty}\"\n"),
         )
         .unwrap();
+        // The configuration's key comes after $NT_LIBERTY: run without it.
         Command::new(env!("CARGO_BIN_EXE_ntgen"))
             .env_remove("NT_LIBERTY")
             .args(["ppa", "--config", config.to_str().unwrap()])

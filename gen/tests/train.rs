@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{design_figures, ntgen, root, scratch, small_config, summary, text};
+use common::{
+    design_figures, ntgen, root, scratch, small_config, summary, text, verilator_missing,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
@@ -104,8 +106,7 @@ fn rnn_trains_bit_exactly_through_time() {
 /// and loss for every phase of a training step.
 #[test]
 fn verilator_and_rust_hdl_report_the_same_training_step() {
-    if !nt_testbench::module_cosim::verilator_available() {
-        println!("SKIPPED: verilator is not on PATH");
+    if verilator_missing("") {
         return;
     }
     let mut runs = vec![];
@@ -126,8 +127,7 @@ fn verilator_and_rust_hdl_report_the_same_training_step() {
 /// buffers). scripts/run.sh trains them on the default module.
 #[test]
 fn every_example_trains_one_step_bit_exactly() {
-    if !nt_testbench::module_cosim::verilator_available() {
-        println!("SKIPPED: verilator is not on PATH (rust-hdl would take many minutes)");
+    if verilator_missing(" (rust-hdl would take many minutes)") {
         return;
     }
     let mut names = vec![];

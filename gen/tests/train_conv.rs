@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{design_figures, ntgen, scratch, small_config, summary};
+use common::{design_figures, ntgen, scratch, small_config, summary, verilator_missing};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -149,8 +149,7 @@ fn conv_pool_fc_trains_one_step_bit_exactly() {
 /// counter of a CNN's training step (the DRAM contents they leave match the golden model in both).
 #[test]
 fn verilator_and_rust_hdl_report_the_same_cnn_step() {
-    if !nt_testbench::module_cosim::verilator_available() {
-        println!("SKIPPED: verilator is not on PATH");
+    if verilator_missing("") {
         return;
     }
     let mut runs = vec![];

@@ -18,6 +18,15 @@ pub fn ntgen(args: &[&str]) -> Output {
         .expect("ntgen runs")
 }
 
+/// True, saying the test is skipped and `why`, when Verilator is not installed.
+pub fn verilator_missing(why: &str) -> bool {
+    let missing = !nt_testbench::module_cosim::verilator_available();
+    if missing {
+        println!("SKIPPED: verilator is not on PATH{why}");
+    }
+    missing
+}
+
 /// The project's root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
