@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-KEEP = ["INV_X1", "BUF_X1", "NAND2_X1", "NAND3_X1", "NAND4_X1", "NOR2_X1", "NOR3_X1", "NOR4_X1",
+KEEP = ["INV_X1", "BUF_X1", "BUF_X4", "NAND2_X1", "NAND3_X1", "NAND4_X1", "NOR2_X1", "NOR3_X1", "NOR4_X1",
         "AND2_X1", "AND3_X1", "AND4_X1", "OR2_X1", "OR3_X1", "OR4_X1", "XOR2_X1", "XNOR2_X1",
         "AOI21_X1", "AOI22_X1", "OAI21_X1", "OAI22_X1", "MUX2_X1", "DFFRNQ_X1"]
 SLEWS = (1.0, 30.0, 200.0)  # ps: the embedded library's 3x3 table points

@@ -1,9 +1,11 @@
-//! The EDA flow: Yosys maps the Verilog to a Liberty library (hierarchy kept, memories stubbed
-//! and costed by the SRAM model), OpenSTA reports slack, the critical path and power.
+//! The EDA flow: Yosys maps the Verilog to a Liberty library (memories stubbed and costed by the
+//! SRAM model), ntgen buffers its nets of high fanout ([`crate::fanout`]), OpenSTA reports slack,
+//! the critical path and power.
 //!
-//! The scripts live in `scripts/synth.ys` and `scripts/sta.tcl` (templates with `{NAME}` fields);
-//! the clock constraint comes from `constraints/clock.sdc`.
+//! The scripts live in `scripts/synth.ys`, `scripts/finish.ys` and `scripts/sta.tcl` (templates
+//! with `{NAME}` fields); the clock constraint comes from `constraints/clock.sdc`.
 
+use crate::fanout::{self, CellFacts};
 use crate::liberty::embedded_liberty;
 use crate::tools;
 use anyhow::{bail, Context, Result};
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const SYNTH_TEMPLATE: &str = include_str!("../../scripts/synth.ys");
+const FINISH_TEMPLATE: &str = include_str!("../../scripts/finish.ys");
 const STA_TEMPLATE: &str = include_str!("../../scripts/sta.tcl");
 const SDC_TEMPLATE: &str = include_str!("../../constraints/clock.sdc");
 
@@ -32,6 +35,8 @@ pub struct Library {
     pub path: PathBuf,
     /// Picoseconds per library time unit (1 for ps libraries, 1000 for ns).
     pub ps_per_unit: f64,
+    /// Its buffer and clock pins, for fanout buffering.
+    pub cells: CellFacts,
 }
 
 fn project_root() -> PathBuf {
@@ -96,10 +101,15 @@ pub fn resolve_library(
         bail!("{origin} does not look like a Liberty library");
     }
     let ps_per_unit = time_unit_ps(&text).with_context(|| format!("{origin}: no time_unit"))?;
+    let cells = CellFacts::from_liberty(&text);
+    if cells.buffer.is_none() {
+        bail!("{origin} has no buffer cell (one input, output function equal to it), which fanout buffering needs");
+    }
     Ok(Library {
         origin,
         path: dest,
         ps_per_unit,
+        cells,
     })
 }
 
@@ -138,11 +148,16 @@ fn first_cell(text: &str) -> Option<usize> {
 }
 
 /// The `keyword (name) { ... }` groups in `text`: (name, whole group text).
-fn groups<'a>(text: &'a str, keyword: &str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn groups<'a>(text: &'a str, keyword: &str) -> Vec<(&'a str, &'a str)> {
     let mut out = vec![];
     let mut from = 0;
     while let Some(i) = text[from..].find(keyword).map(|i| i + from) {
         from = i + keyword.len();
+        // A whole word only: `pin` is not the end of `pg_pin`.
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
         let rest = &text[from..];
         let Some(open) = rest.find('(') else { break };
         if !rest[..open].trim().is_empty() {
@@ -236,10 +251,24 @@ fn time_unit_ps(lib: &str) -> Option<f64> {
     )
 }
 
-/// `path` relative to `dir` where it lies inside it, so that the scripts left in an output
-/// directory still run after it moved into place.
+/// `path` relative to `dir` where they share a root (`../cells.lib`), so that the scripts left
+/// in an output directory still run after it moved into place.
 fn relative(path: &Path, dir: &Path) -> String {
-    path.strip_prefix(dir).unwrap_or(path).display().to_string()
+    let common = path
+        .components()
+        .zip(dir.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // Sharing only `/` is no common root: such a path stays absolute.
+    if common == 0 || (path.has_root() && common == 1) {
+        return path.display().to_string();
+    }
+    let mut rel = PathBuf::new();
+    for _ in dir.components().skip(common) {
+        rel.push("..");
+    }
+    rel.extend(path.components().skip(common));
+    rel.display().to_string()
 }
 
 fn render(template: &str, fields: &[(&str, String)]) -> String {
@@ -256,6 +285,8 @@ pub struct Synthesis {
     /// Per module: own cell area (um^2) and the submodules it instantiates, with counts.
     pub modules: BTreeMap<String, (f64, BTreeMap<String, u64>)>,
     pub cells: u64,
+    /// Buffers the fanout pass added.
+    pub buffers: usize,
     pub netlist: PathBuf,
 }
 
@@ -288,6 +319,10 @@ impl Synthesis {
     }
 }
 
+/// The mapped netlist synth.ys writes, and the buffered one finish.ys reads.
+const MAPPED_JSON: &str = "mapped.json";
+const BUFFERED_JSON: &str = "buffered.json";
+
 /// How a design's hierarchy is synthesized.
 pub enum Hierarchy<'a> {
     /// Every module mapped on its own (a per-block breakdown).
@@ -296,8 +331,8 @@ pub enum Hierarchy<'a> {
     FlatExcept(&'a [String]),
 }
 
-/// Maps `file` (top `top`) in `dir` to `lib` for a clock of `target_mhz`; writes `netlist.v` and
-/// the `stat` report.
+/// Maps `file` (top `top`) in `dir` to `lib` for a clock of `target_mhz` and buffers its nets of
+/// high fanout; writes `netlist.v` and the `stat` report.
 pub fn synthesize(
     dir: &Path,
     file: &str,
@@ -308,7 +343,7 @@ pub fn synthesize(
 ) -> Result<Synthesis> {
     let (keep, flatten) = match hierarchy {
         Hierarchy::Kept => (String::new(), ""),
-        Hierarchy::FlatExcept(kept) if kept.is_empty() => (String::new(), "-flatten"),
+        Hierarchy::FlatExcept([]) => (String::new(), "-flatten"),
         Hierarchy::FlatExcept(kept) => (
             format!("setattr -mod -set keep_hierarchy 1 {}", kept.join(" ")),
             "-flatten",
@@ -322,16 +357,37 @@ pub fn synthesize(
             ("VERILOG", file.to_string()),
             ("TOP", top.to_string()),
             ("LIBERTY", relative(&lib.path, dir)),
-            ("NETLIST", "netlist.v".into()),
-            ("STAT", "synth_stat.txt".into()),
+            ("MAPPED", MAPPED_JSON.into()),
             ("DELAY_PS", format!("{:.0}", 1.0e6 / target_mhz)),
         ],
     );
     std::fs::write(dir.join("synth.ys"), &script)?;
     tools::run("yosys", &["-q", "-l", "synth.log", "-s", "synth.ys"], dir)?;
+    let mapped = dir.join(MAPPED_JSON);
+    let mut netlist: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&mapped).context("reading Yosys's JSON netlist")?)
+            .context("parsing Yosys's JSON netlist")?;
+    let buffers = fanout::buffer_netlist(&mut netlist, &lib.cells)?;
+    std::fs::write(dir.join(BUFFERED_JSON), serde_json::to_vec(&netlist)?)?;
+    // The JSON netlists are large and only a step between the two scripts.
+    std::fs::remove_file(&mapped)?;
+    let finish = render(
+        FINISH_TEMPLATE,
+        &[
+            ("LIBERTY", relative(&lib.path, dir)),
+            ("BUFFERED", BUFFERED_JSON.into()),
+            ("TOP", top.to_string()),
+            ("NETLIST", "netlist.v".into()),
+            ("STAT", "synth_stat.txt".into()),
+        ],
+    );
+    std::fs::write(dir.join("finish.ys"), &finish)?;
+    tools::run("yosys", &["-q", "-l", "finish.log", "-s", "finish.ys"], dir)?;
+    std::fs::remove_file(dir.join(BUFFERED_JSON))?;
     let stat = std::fs::read_to_string(dir.join("synth_stat.txt")).context("reading Yosys stat")?;
     let mut syn = parse_stat(&stat);
     syn.cells = tools::parse_cell_count(&stat).unwrap_or(0);
+    syn.buffers = buffers;
     syn.netlist = dir.join("netlist.v");
     Ok(syn)
 }
@@ -410,7 +466,8 @@ pub struct Timing {
 /// The `Timing::blocks` key of the top module's own cells.
 pub const TOP_LEVEL: &str = "(top level)";
 
-/// Runs OpenSTA on the netlist at `target_mhz` with `activity`.
+/// Runs OpenSTA on the netlist at `target_mhz` with `activity`; its script and log are
+/// `{stem}.tcl` and `{stem}.log`.
 pub fn analyze(
     dir: &Path,
     syn: &Synthesis,
@@ -418,6 +475,7 @@ pub fn analyze(
     lib: &Library,
     target_mhz: f64,
     activity: Activity,
+    stem: &str,
 ) -> Result<Timing> {
     let period_ps = 1.0e6 / target_mhz;
     let period_units = period_ps / lib.ps_per_unit;
@@ -440,10 +498,11 @@ pub fn analyze(
             ("IN_ACTIVITY", format!("{:.6}", activity.inputs)),
         ],
     );
-    std::fs::write(dir.join("sta.tcl"), &script)?;
-    let out = tools::run("sta", &["-no_init", "-exit", "sta.tcl"], dir)?;
+    let tcl = format!("{stem}.tcl");
+    std::fs::write(dir.join(&tcl), &script)?;
+    let out = tools::run("sta", &["-no_init", "-exit", &tcl], dir)?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    std::fs::write(dir.join("sta.log"), &text)?;
+    std::fs::write(dir.join(format!("{stem}.log")), &text)?;
     parse_sta(&text, period_ps, lib.ps_per_unit)
 }
 
@@ -529,6 +588,15 @@ mod tests {
         assert!((t.blocks["lanes_0"] - 3.0).abs() < 1e-9);
         assert!((t.blocks[TOP_LEVEL] - 0.5).abs() < 1e-9);
         assert!((t.fmax_mhz - 1.0e6 / 900.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn paths_are_relative_where_they_share_a_root() {
+        let rel = |p: &str, d: &str| relative(Path::new(p), Path::new(d));
+        assert_eq!(rel("/o/work/cells.lib", "/o/work/pe"), "../cells.lib");
+        assert_eq!(rel("/o/work/pe/x.v", "/o/work/pe"), "x.v");
+        assert_eq!(rel("lib/a.lib", "/o/work"), "lib/a.lib");
+        assert_eq!(rel("/p/a.lib", "/o/work"), "/p/a.lib");
     }
 
     #[test]

@@ -207,6 +207,32 @@ const FITS: &[Fit] = &[
         data_energy: 0.0000,
     },
     Fit {
+        name: "BUF_X4",
+        area: 0.393216,
+        leakage: 46220.2,
+        pins: &[("I", 2.0215, 1.8013)],
+        rise_delay: [
+            2.8686, 4.5508, 12.1709, 6.7083, 8.5677, 16.0605, 11.0300, 13.6987, 22.1926,
+        ],
+        fall_delay: [
+            2.9885, 4.5908, 11.5141, 7.5591, 9.3764, 16.2251, 16.8832, 19.5190, 27.6635,
+        ],
+        rise_slew: [
+            1.0444, 3.5059, 17.8624, 2.1411, 4.2765, 18.0097, 6.0270, 8.2925, 20.6292,
+        ],
+        fall_slew: [
+            1.0687, 3.2450, 16.0165, 2.1980, 4.1177, 16.2013, 6.1439, 8.2926, 19.1408,
+        ],
+        rise_energy: [
+            1.0148, 1.4198, 1.6894, 2.2603, 2.4340, 2.4780, 9.3751, 9.2542, 9.9812,
+        ],
+        fall_energy: [
+            2.1905, 2.7293, 3.0180, 3.2229, 3.5592, 3.8816, 10.5183, 10.3994, 11.1056,
+        ],
+        clock_energy: 0.0000,
+        data_energy: 0.0000,
+    },
+    Fit {
         name: "DFFRNQ_X1",
         area: 1.277952,
         leakage: 44534.2,
@@ -679,7 +705,8 @@ const POINTS: usize = SLEWS.len() * LOADS.len();
 
 /// Inputs and Liberty function of each combinational cell.
 fn logic(name: &str) -> Option<(&'static [&'static str], &'static str)> {
-    Some(match name.trim_end_matches("_X1") {
+    // Drive strengths share a function: BUF_X1 and BUF_X4 are both "BUF".
+    Some(match name.split("_X").next().unwrap_or(name) {
         "INV" => (&["A"], "!A"),
         "BUF" => (&["A"], "A"),
         "NAND2" => (&["A", "B"], "!(A&B)"),

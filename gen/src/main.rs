@@ -7,6 +7,7 @@ mod bench_pe;
 mod cli;
 mod compiler;
 mod emit;
+mod fanout;
 mod flow;
 mod liberty;
 mod npy;

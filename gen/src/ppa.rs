@@ -72,9 +72,15 @@ struct BlockReport {
     leakage_mw: f64,
     sram_area_um2: f64,
     sram_power_mw: f64,
+    /// Logic power (mW) with no switching but the clock's: what a busy block's figure falls to
+    /// while it waits (no clock gating). Measured for the PE, whose activity is a busy one's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_power_mw: Option<f64>,
     fmax_mhz: f64,
     worst_slack_ps: f64,
     cells: u64,
+    /// Of the cells, the buffers of the fanout trees.
+    fanout_buffers: usize,
     register_activity: f64,
     activity_source: String,
     parts: Vec<Part>,
@@ -106,13 +112,14 @@ struct NetworkFigures {
 }
 
 /// Reads a training summary and charges its cycles and DRAM bytes: dynamic logic energy per
-/// cycle from the module's power at the target clock, leakage for the run's duration at the
-/// module's clock (the target, or fmax when lower), DRAM energy per bit.
+/// cycle from the module's power at the target clock (the PEs' as busy as the run's
+/// utilization, see [`Dynamic`]), leakage for the run's duration at the module's clock (the
+/// target, or fmax when lower), DRAM energy per bit.
 fn network_figures(
     path: &std::path::Path,
     config: &Config,
     tiles: usize,
-    dynamic_mw: f64,
+    dynamic: &Dynamic,
     leakage_mw: f64,
     clock_mhz: f64,
 ) -> Result<NetworkFigures> {
@@ -146,7 +153,8 @@ fn network_figures(
     let bytes = sum("dram_bytes_read") + sum("dram_bytes_written");
     let seconds = cycles as f64 / (clock_mhz * 1e6);
     let ops = OPS_PER_MAC * macs as f64;
-    let logic_j = dynamic_mw * 1e-3 / (config.clock.target_mhz * 1e6) * cycles as f64
+    let utilization = macs as f64 / (tiles * l) as f64 / cycles.max(1) as f64;
+    let logic_j = dynamic.at(utilization) * 1e-3 / (config.clock.target_mhz * 1e6) * cycles as f64
         + leakage_mw * 1e-3 * seconds;
     let dram_j = bytes as f64 * 8.0 * config.dram.energy_pj_per_bit * 1e-12;
     Ok(NetworkFigures {
@@ -159,9 +167,44 @@ fn network_figures(
         dram_bytes: bytes,
         logic_energy_uj: logic_j * 1e6,
         dram_energy_uj: dram_j * 1e6,
-        utilization: macs as f64 / (tiles * l) as f64 / cycles.max(1) as f64,
+        utilization,
         source: path.display().to_string(),
     })
+}
+
+/// The module's dynamic power (mW, at the target clock) as a function of the PEs' utilization.
+/// A block measured at its own mean activity (from a training step) counts as measured; a
+/// block with an idle figure (the PE, measured busy) is charged its idle power, plus its busy
+/// power's excess in proportion to the utilization.
+struct Dynamic {
+    /// Blocks at their mean activity, and the idle part of the others.
+    base_mw: f64,
+    /// Busy less idle, for the blocks with an idle figure.
+    busy_excess_mw: f64,
+}
+
+impl Dynamic {
+    fn of(reports: &[BlockReport]) -> Dynamic {
+        let mut d = Dynamic {
+            base_mw: 0.0,
+            busy_excess_mw: 0.0,
+        };
+        for r in reports {
+            let n = r.instances as f64;
+            match r.idle_power_mw {
+                Some(idle) => {
+                    d.base_mw += n * (idle - r.leakage_mw);
+                    d.busy_excess_mw += n * (r.power_mw - idle);
+                }
+                None => d.base_mw += n * (r.power_mw - r.leakage_mw),
+            }
+        }
+        d
+    }
+
+    fn at(&self, utilization: f64) -> f64 {
+        self.base_mw + utilization.clamp(0.0, 1.0) * self.busy_excess_mw
+    }
 }
 
 /// The composition checked against the whole module synthesized as one flat design. Power is
@@ -308,7 +351,7 @@ fn measure(
         hierarchy,
     )
     .with_context(|| format!("synthesis of {}", file.top))?;
-    eprintln!("  {name}: OpenSTA");
+    eprintln!("  {name}: OpenSTA ({} fanout buffers added)", syn.buffers);
     let timing = flow::analyze(
         &dir,
         &syn,
@@ -316,6 +359,7 @@ fn measure(
         lib,
         config.clock.target_mhz,
         activity,
+        "sta",
     )
     .with_context(|| format!("OpenSTA on {}", file.top))?;
     let (mut sram_area, mut sram_power) = (0.0, 0.0);
@@ -343,9 +387,11 @@ fn measure(
         leakage_mw: timing.leakage_mw,
         sram_area_um2: sram_area,
         sram_power_mw: sram_power,
+        idle_power_mw: None,
         fmax_mhz: timing.fmax_mhz,
         worst_slack_ps: timing.worst_slack_ps,
         cells: syn.cells,
+        fanout_buffers: syn.buffers,
         register_activity: activity.registers,
         activity_source: activity_source.into(),
         parts: vec![],
@@ -467,6 +513,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         &work,
     )?;
     eprintln!("library: {}", lib.origin);
+    out.adopt("work/cells.lib");
 
     eprintln!("simulating a training step for switching activity");
     let mut toggles = Toggles::default();
@@ -515,6 +562,26 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         r.instances = job.instances;
         if job.block == "pe" {
             r.parts = pe_parts(&config, &r, &syn, &timing);
+            let idle = Activity {
+                registers: 0.0,
+                inputs: 0.0,
+            };
+            let dir = work.join(&job.key);
+            let top = &job.file.top;
+            let t = flow::analyze(
+                &dir,
+                &syn,
+                top,
+                &lib,
+                config.clock.target_mhz,
+                idle,
+                "sta_idle",
+            )
+            .with_context(|| format!("OpenSTA on {top} at rest"))?;
+            r.idle_power_mw = Some(t.total_mw + r.sram_power_mw);
+            for f in ["sta_idle.tcl", "sta_idle.log"] {
+                out.adopt(&format!("work/{}/{f}", job.key));
+            }
         }
         for f in [
             "synth.ys",
@@ -524,6 +591,8 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             "netlist.v",
             "constraint.sdc",
             "synth.log",
+            "finish.ys",
+            "finish.log",
             &job.file.file,
         ] {
             out.adopt(&format!("work/{}/{f}", job.key));
@@ -554,11 +623,11 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         .iter()
         .map(|r| r.leakage_mw * r.instances as f64)
         .sum();
-    let dynamic_mw = module_power - leakage_mw;
+    let dynamic = Dynamic::of(&reports);
     let networks = args
         .network_summaries
         .iter()
-        .map(|p| network_figures(p, &config, tiles, dynamic_mw, leakage_mw, clock_mhz))
+        .map(|p| network_figures(p, &config, tiles, &dynamic, leakage_mw, clock_mhz))
         .collect::<Result<Vec<_>>>()?;
     let flat = if args.flat {
         eprintln!("synthesizing the whole module flat, to check the composition");
