@@ -157,12 +157,8 @@ pub(super) fn gradient(
     for c in chunks {
         let t = c.tile;
         s.fill(t, false, c.len, &[cv.pixels_of(&cv.d, c, batch)]);
-        s.compute(
+        s.gradient(
             t,
-            mode::GRADIENT,
-            0,
-            false,
-            true,
             reduce,
             c.len,
             &cv.taps(batch, false),

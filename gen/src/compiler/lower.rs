@@ -225,15 +225,24 @@ impl SegmentBuilder {
         self.push(tile, Instr::Run);
     }
 
+    /// A gradient run: each lane reduces `reduce` products of its buffer A entries (from the
+    /// first again for every reduction) with stream `b`; the G-bit sums are written by `w`.
+    pub(super) fn gradient(
+        &mut self,
+        tile: usize,
+        reduce: usize,
+        lanes: usize,
+        b: &Access,
+        w: &Access,
+    ) {
+        self.compute(tile, mode::GRADIENT, 0, false, true, reduce, lanes, b, w);
+    }
+
     /// The bias gradients of chunk `c`: `reduce` errors (already in buffer A) times the constant
     /// 1.0 at `konst`, aligned to G bits, written to the chunk's entries at `gb`.
     pub(super) fn bias_gradient(&mut self, c: &Chunk, konst: u64, reduce: usize, gb: u64) {
-        self.compute(
+        self.gradient(
             c.tile,
-            mode::GRADIENT,
-            0,
-            false,
-            true,
             reduce,
             c.len,
             &Access::new(konst, ACT as u32, &[(reduce, 0)]),
@@ -388,12 +397,8 @@ fn fc_gradient_by_outputs(
 ) {
     for c in chunks {
         s.fill(c.tile, false, c.len, &[err.block(c.start, c.len, batch)]);
-        s.compute(
+        s.gradient(
             c.tile,
-            mode::GRADIENT,
-            0,
-            false,
-            true,
             batch,
             c.len,
             &Access::new(
@@ -424,12 +429,8 @@ fn fc_gradient_by_inputs(
         for i0 in (0..n_in).step_by(lanes) {
             let w = lanes.min(n_in - i0);
             s.fill(c.tile, false, w, &[x.block(i0, w, batch)]);
-            s.compute(
+            s.gradient(
                 c.tile,
-                mode::GRADIENT,
-                0,
-                false,
-                true,
                 batch,
                 w,
                 &Access::new(
@@ -1359,12 +1360,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         (0, n, ly.gw),
                         (n, hidden, ly.gw + (hidden * n) as u64 * GRAD),
                     ] {
-                        s.compute(
+                        s.gradient(
                             t,
-                            mode::GRADIENT,
-                            0,
-                            false,
-                            true,
                             reduce,
                             c.len,
                             &Access::new(
