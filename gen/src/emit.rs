@@ -160,9 +160,9 @@ pub fn glue_files(config: &Config) -> Result<[DesignFile; 2]> {
 const DIRECTIONS: [&str; 4] = ["north", "east", "south", "west"];
 
 /// The routers of the mesh by their number of neighbours, each class with that number, its
-/// instance count and a design for synthesis: a router of that class (the first in row-major order) in a wrapper
-/// that ties off its edge ports as the mesh does, so synthesis removes what the edges leave
-/// unused. Tops are `nt_router_n<neighbours>`.
+/// instance count and a design for synthesis: a router of that class (the first in row-major
+/// order) in a wrapper that ties off its edge ports as the mesh does, so synthesis removes what
+/// the edges leave unused. Tops are `nt_router_n<neighbours>`.
 pub fn router_files(config: &Config) -> Result<Vec<(usize, usize, DesignFile)>> {
     let (rows, cols) = (config.array.rows, config.array.cols);
     let w = config.noc.flit_width;

@@ -147,15 +147,7 @@ fn clock_pins(
     loop {
         let mut found = vec![];
         for (name, m) in modules {
-            let mut on_clock = BTreeSet::new();
-            for c in m["cells"].as_object().into_iter().flat_map(|c| c.values()) {
-                let ctype = c["type"].as_str().unwrap_or("");
-                for (port, b) in c["connections"].as_object().into_iter().flatten() {
-                    if clocks.contains(&(ctype.to_string(), port.clone())) {
-                        on_clock.extend(bits(b));
-                    }
-                }
-            }
+            let on_clock = clock_bits(m, &clocks);
             for (port, p) in m["ports"].as_object().into_iter().flatten() {
                 let reaches = bits(&p["bits"]).any(|b| on_clock.contains(&b));
                 let key = (name.clone(), port.clone());
@@ -171,6 +163,24 @@ fn clock_pins(
     }
 }
 
+/// The bits of `module` that reach a clock pin (`clock_pins`: (cell type, port)).
+fn clock_bits(module: &Value, clock_pins: &BTreeSet<(String, String)>) -> BTreeSet<u64> {
+    let mut on_clock = BTreeSet::new();
+    for c in module["cells"]
+        .as_object()
+        .into_iter()
+        .flat_map(|c| c.values())
+    {
+        let ctype = c["type"].as_str().unwrap_or("");
+        for (port, b) in c["connections"].as_object().into_iter().flatten() {
+            if clock_pins.contains(&(ctype.to_string(), port.clone())) {
+                on_clock.extend(bits(b));
+            }
+        }
+    }
+    on_clock
+}
+
 fn buffer_module(
     module: &mut Value,
     buffer: (&str, &str, &str),
@@ -179,7 +189,7 @@ fn buffer_module(
     let is_top = module["attributes"].get("top").is_some();
     let mut drivers: BTreeSet<u64> = BTreeSet::new();
     let mut loads: BTreeMap<u64, Vec<Load>> = BTreeMap::new();
-    let mut clocks: BTreeSet<u64> = BTreeSet::new();
+    let clocks = clock_bits(module, clock_pins);
     let mut next_bit = 0;
     if let Some(ports) = module["ports"].as_object() {
         for p in ports.values() {
@@ -201,7 +211,6 @@ fn buffer_module(
     let empty = serde_json::Map::new();
     let cells = module["cells"].as_object().unwrap_or(&empty);
     for (cname, c) in cells {
-        let ctype = c["type"].as_str().unwrap_or("");
         let conns = c["connections"]
             .as_object()
             .context("a cell has no connections")?;
@@ -216,9 +225,6 @@ fn buffer_module(
                             .entry(b)
                             .or_default()
                             .push((cname.clone(), port.clone(), i));
-                        if clock_pins.contains(&(ctype.to_string(), port.clone())) {
-                            clocks.insert(b);
-                        }
                     }
                     "output" => {
                         drivers.insert(b);
