@@ -31,7 +31,7 @@ pub const PROGRAM_WINDOW: u64 = 1 << BEAT_ADDR_BITS;
 
 /// Index `k` of each tile register.
 pub mod tile_reg {
-    /// {error_code[7:4], error[2], done[1], busy[0]}
+    /// {error_code[7:4], vault controller idle[3], error[2], done[1], busy[0]}
     pub const STATUS: usize = 0;
     pub const ELEMENTS: usize = 1;
     pub const BYTES_READ: usize = 2;

@@ -30,6 +30,8 @@ pub struct Module<const W: usize> {
     pub done: Signal<Out, Bit>,
     pub error: Signal<Out, Bit>,
     pub noc_overflow: Signal<Out, Bit>,
+    /// Every vault controller is idle: all writes accepted so far are in the DRAM.
+    pub mem_idle: Signal<Out, Bit>,
     // Per vault, indexed by tile; data beats as in [`Tile`].
     pub cmd: Vec<Signal<Out, Bits<3>>>,
     pub cmd_bank: Vec<Signal<Out, Bits<BANK_BITS>>>,
@@ -52,6 +54,8 @@ pub struct Module<const W: usize> {
     done_l: Signal<Local, Bit>,
     error_l: Signal<Local, Bit>,
     code_l: Signal<Local, Bits<4>>,
+    mem_idle_l: Signal<Local, Bit>,
+    all_mem_idle: Signal<Local, Bit>,
     _tiles: usize,
 }
 
@@ -68,6 +72,7 @@ impl<const W: usize> Module<W> {
             done: Default::default(),
             error: Default::default(),
             noc_overflow: Default::default(),
+            mem_idle: Default::default(),
             cmd: (0..tiles).map(|_| Default::default()).collect(),
             cmd_bank: (0..tiles).map(|_| Default::default()).collect(),
             cmd_row: (0..tiles).map(|_| Default::default()).collect(),
@@ -93,6 +98,8 @@ impl<const W: usize> Module<W> {
             done_l: Default::default(),
             error_l: Default::default(),
             code_l: Default::default(),
+            mem_idle_l: Default::default(),
+            all_mem_idle: Default::default(),
             _tiles: tiles,
         }
     }
@@ -110,6 +117,7 @@ impl<const W: usize> Logic for Module<W> {
         self.done.next = self.host.all_done.val();
         self.error.next = self.host.any_error.val();
         self.noc_overflow.next = self.mesh.overflow.val();
+        self.all_mem_idle.next = true;
         for t in 0..self._tiles {
             self.tiles[t].clock.next = self.clock.val();
             self.tiles[t].tile_x.next = self.tile_x[t].val();
@@ -144,9 +152,14 @@ impl<const W: usize> Logic for Module<W> {
             self.done_l.next = self.tiles[t].done.val();
             self.error_l.next = self.tiles[t].error.val();
             self.code_l.next = self.tiles[t].error_code.val();
+            self.mem_idle_l.next = self.tiles[t].mem_idle.val();
+            if !self.mem_idle_l.val() {
+                self.all_mem_idle.next = false;
+            }
             self.status_l.next = bit_cast::<32, 1>(self.busy_l.val().into())
                 | (bit_cast::<32, 1>(self.done_l.val().into()) << 1)
                 | (bit_cast::<32, 1>(self.error_l.val().into()) << 2)
+                | (bit_cast::<32, 1>(self.mem_idle_l.val().into()) << 3)
                 | (bit_cast::<32, 4>(self.code_l.val()) << 4);
             self.host.tile_regs[t * 9].next = self.status_l.val();
             self.host.tile_regs[t * 9 + 1].next = self.tiles[t].elements.val();
@@ -158,6 +171,7 @@ impl<const W: usize> Logic for Module<W> {
             self.host.tile_regs[t * 9 + 7].next = self.tiles[t].sat_events.val();
             self.host.tile_regs[t * 9 + 8].next = self.tiles[t].flits_sent.val();
         }
+        self.mem_idle.next = self.all_mem_idle.val();
     }
 }
 

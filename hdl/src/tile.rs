@@ -40,6 +40,8 @@ pub struct Tile<const W: usize> {
     pub done: Signal<Out, Bit>,
     pub error: Signal<Out, Bit>,
     pub error_code: Signal<Out, Bits<4>>,
+    /// The vault controller holds no request: the tile's writes are all in the DRAM.
+    pub mem_idle: Signal<Out, Bit>,
     // Counters.
     pub elements: Signal<Out, Bits<COUNTER_BITS>>,
     pub bytes_read: Signal<Out, Bits<COUNTER_BITS>>,
@@ -105,6 +107,7 @@ impl<const W: usize> Tile<W> {
             done: Default::default(),
             error: Default::default(),
             error_code: Default::default(),
+            mem_idle: Default::default(),
             elements: Default::default(),
             bytes_read: Default::default(),
             bytes_written: Default::default(),
@@ -168,6 +171,7 @@ impl<const W: usize> Logic for Tile<W> {
         self.done.next = self.engine.done.val();
         self.error.next = self.engine.error.val();
         self.error_code.next = self.engine.error_code.val();
+        self.mem_idle.next = self.vault.idle.val();
 
         // Engine and vault controller.
         self.vault.req_valid.next = self.engine.mem_req_valid.val();

@@ -113,6 +113,9 @@ pub struct VaultController {
     pub row_misses: Signal<Out, Bits<COUNTER_BITS>>,
     /// Cycles in which requests waited while a refresh was due or in progress.
     pub refresh_stalls: Signal<Out, Bits<COUNTER_BITS>>,
+    /// Nothing queued, scheduled or buffered: every write accepted so far is in the DRAM and
+    /// every read has returned. A host must see this before it reads the DRAM another way.
+    pub idle: Signal<Out, Bit>,
 
     banks: Vec<BankMachine>,
     wbuf: Vec<BeatBuffer>,
@@ -351,6 +354,7 @@ impl VaultController {
             row_hits: Default::default(),
             row_misses: Default::default(),
             refresh_stalls: Default::default(),
+            idle: Default::default(),
             banks: (0..nb).map(|_| BankMachine::new(&t)).collect(),
             wbuf: (0..words).map(|_| BeatBuffer::new(beat_depth)).collect(),
             mbuf: BeatBuffer::new(beat_depth),
@@ -1024,6 +1028,11 @@ impl Logic for VaultController {
             }
         }
         self.resp_valid.next = self.resp_valid_r.q.val();
+        self.idle.next = (self.q_live.q.val() == 0)
+            & (self.wsched.q.val() == 0)
+            & (self.wd_avail.q.val() == 0)
+            & (self.rsched.q.val() == 0)
+            & !self.resp_valid_r.q.val();
         self.resp_last.next = self.resp_last_r.q.val();
         self.resp_tag.next = self.resp_tag_r.q.val();
         for w in 0..self._words {

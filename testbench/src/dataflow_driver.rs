@@ -6,6 +6,7 @@
 
 use crate::cosim::{run_icarus, Port};
 use crate::dram::{Beat, Command};
+use crate::module_driver::DRAIN_LIMIT_CYCLES;
 use crate::sim::{Clocked, ClockedBlock, MAX_SETTLE_PASSES};
 use anyhow::{bail, ensure, Result};
 use nt_hdl::dataflow_engine::{DataflowEngine, SPACE_BITS, UNLIMITED_SPACE};
@@ -444,8 +445,11 @@ pub fn run_on_vault(
             && (run.done || eng.uut.error.val())
             && vc.uut.dram_wvalid.val() == false
         {
-            // Let queued writes drain into the DRAM.
-            for _ in 0..200 {
+            // Let queued writes drain into the DRAM (a refresh may hold them for a while).
+            for _ in 0..DRAIN_LIMIT_CYCLES {
+                if vc.uut.idle.val() {
+                    break;
+                }
                 let (cmd, wbeat) = dram_side(&vc.uut);
                 dram.step(cmd, wbeat.as_ref())
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -453,6 +457,10 @@ pub fn run_on_vault(
                 vc.uut.wd_valid.next = false;
                 vc.tick()?;
             }
+            ensure!(
+                vc.uut.idle.val(),
+                "the vault controller still held requests {DRAIN_LIMIT_CYCLES} cycles after the run"
+            );
             break;
         }
     }

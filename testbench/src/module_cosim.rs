@@ -17,7 +17,7 @@ mod sources;
 
 use crate::module_driver::{
     CommandDigest, CommandRecord, ModuleSim, ProgramFault, DIGEST_BASIS, DIGEST_PRIME,
-    DRAIN_QUIET_CYCLES,
+    DRAIN_LIMIT_CYCLES,
 };
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use nt_hdl::bank_machine::ROW_BITS;
@@ -467,7 +467,7 @@ fn host_values(config: &Config) -> Vec<(&'static str, String)> {
         ("TILE_REGS", format!("{TILE_REGS:x}")),
         ("TILE_REG_STRIDE", format!("{TILE_REG_STRIDE:x}")),
         ("TILES", (config.array.rows * config.array.cols).to_string()),
-        ("DRAIN_QUIET_CYCLES", DRAIN_QUIET_CYCLES.to_string()),
+        ("DRAIN_LIMIT_CYCLES", DRAIN_LIMIT_CYCLES.to_string()),
         ("BEAT_BYTES", config.dram.bytes_per_cycle.to_string()),
     ]
 }

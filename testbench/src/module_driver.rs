@@ -21,8 +21,9 @@ impl<const W: usize> ClockedBlock for Module<W> {
     }
 }
 
-/// Cycles without a DRAM write after which a vault's queued writes have all landed.
-pub const DRAIN_QUIET_CYCLES: u64 = 64;
+/// Cycles a drain waits for the vault controllers to go idle before it gives up: far beyond a
+/// full request queue behind a refresh.
+pub const DRAIN_LIMIT_CYCLES: u64 = 100_000;
 
 /// One tile's counters after a program.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -198,10 +199,8 @@ impl<const W: usize> ModuleSim<W> {
     }
 
     /// One clock cycle: every vault's DRAM takes its controller's command of this cycle (the
-    /// controllers' outputs come from registers), then the clock ticks. Returns whether some
-    /// vault wrote data this cycle.
-    fn step(&mut self) -> Result<bool> {
-        let mut wrote = false;
+    /// controllers' outputs come from registers), then the clock ticks.
+    fn step(&mut self) -> Result<()> {
         for t in 0..self.tiles {
             let m = &self.sim.uut;
             let rec = CommandRecord {
@@ -232,7 +231,6 @@ impl<const W: usize> ModuleSim<W> {
                     mask: m.dram_wmask[t].val().to_u64() as u32,
                 }
             });
-            wrote |= wbeat.is_some();
             let rbeat = self.drams[t]
                 .step(cmd, wbeat.as_ref())
                 .map_err(|e| anyhow!("vault {t}: {e}"))?;
@@ -240,7 +238,7 @@ impl<const W: usize> ModuleSim<W> {
             self.sim.uut.dram_rdata[t].next = beat_bits(&words);
         }
         self.sim.tick()?;
-        Ok(wrote)
+        Ok(())
     }
 
     pub fn host_write(&mut self, addr: u64, data: u32) -> Result<()> {
@@ -305,12 +303,16 @@ impl<const W: usize> ModuleSim<W> {
     }
 
     /// Runs until every vault's queued writes have reached its DRAM.
+    /// A tile is done once its last write is queued in the vault controller, which may still
+    /// hold it through a refresh: the module's `mem_idle` says when nothing is left.
     pub fn drain(&mut self) -> Result<()> {
-        let mut quiet = 0;
-        while quiet < DRAIN_QUIET_CYCLES {
-            quiet = if self.step()? { 0 } else { quiet + 1 };
+        for _ in 0..DRAIN_LIMIT_CYCLES {
+            if self.sim.uut.mem_idle.val() {
+                return Ok(());
+            }
+            self.step()?;
         }
-        Ok(())
+        bail!("the vault controllers still held requests {DRAIN_LIMIT_CYCLES} cycles after the programs finished")
     }
 }
 

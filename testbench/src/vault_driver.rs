@@ -91,6 +91,7 @@ pub fn output_ports(words: usize) -> Vec<Port> {
         Port::new("row_hits", COUNTER_BITS),
         Port::new("row_misses", COUNTER_BITS),
         Port::new("refresh_stalls", COUNTER_BITS),
+        Port::new("idle", 1),
     ];
     p.extend((0..words).map(|i| Port::new(format!("resp_data_{i}"), 32)));
     p.extend((0..words).map(|i| Port::new(format!("dram_wdata_{i}"), 32)));
@@ -115,6 +116,7 @@ fn sample(v: &VaultController) -> Vec<u64> {
         v.row_hits.val().to_u64(),
         v.row_misses.val().to_u64(),
         v.refresh_stalls.val().to_u64(),
+        v.idle.val() as u64,
     ];
     r.extend(v.resp_data.iter().map(|s| s.val().to_u64()));
     r.extend(v.dram_wdata.iter().map(|s| s.val().to_u64()));
@@ -131,7 +133,8 @@ const O_CMD: usize = 5;
 const O_WVALID: usize = 9;
 const O_WMASK: usize = 10;
 const O_COUNTERS: usize = 11;
-const O_WORDS: usize = 16;
+const O_IDLE: usize = 16;
+const O_WORDS: usize = 17;
 
 fn apply(v: &mut VaultController, row: &[u64]) {
     v.req_valid.next = row[0] != 0;
@@ -220,6 +223,8 @@ pub fn run_rust(
     let mut start: Option<u64> = None;
     let limit = 2000 + ops.len() as u64 * 200;
     let mut idle_wanted = false;
+    let (mut reads_accepted, mut writes_accepted) = (0usize, 0u64);
+    let (mut beats_taken, mut dram_beats) = (0u64, 0u64);
     loop {
         let n = sim.cycles;
         ensure!(
@@ -228,6 +233,18 @@ pub fn run_rust(
             next,
             ops.len(),
             stats.reads_checked
+        );
+        // Idle exactly when every accepted read has returned and every write beat handed over
+        // (and every accepted write's beats) has reached the DRAM.
+        let pending = reads_accepted > stats.reads_checked
+            || dram_beats < beats_taken
+            || dram_beats < writes_accepted * bl as u64;
+        ensure!(
+            (out[O_IDLE] != 0) != pending,
+            "cycle {n}: idle is {} with {} reads and {} write beats outstanding",
+            out[O_IDLE],
+            reads_accepted - stats.reads_checked,
+            (writes_accepted * bl as u64).max(beats_taken) - dram_beats
         );
         // The DRAM sees this cycle's command and write beat.
         let cmd = Command::decode(
@@ -243,6 +260,7 @@ pub fn run_rust(
                 .collect(),
             mask: out[O_WMASK] as u32,
         });
+        dram_beats += wbeat.is_some() as u64;
         let rbeat = dram
             .step(cmd, wbeat.as_ref())
             .with_context(|| format!("DRAM timing checker after {} requests", next))?;
@@ -276,8 +294,8 @@ pub fn run_rust(
             && beats.is_empty()
             && dram.stats.rd + dram.stats.wr == ops.len() as u64
         {
-            // Let the last writes reach the DRAM.
-            if n > stats.cycles + start.unwrap_or(0) + 64 {
+            // The last writes have reached the DRAM.
+            if out[O_IDLE] != 0 {
                 break;
             }
         }
@@ -293,6 +311,7 @@ pub fn run_rust(
                 start.get_or_insert(n);
                 let bb = op.data.len().max(bl * bpc);
                 if op.write {
+                    writes_accepted += 1;
                     let line = mem.entry(op.addr).or_insert_with(|| vec![0; bb]);
                     for (i, b) in op.data.iter().enumerate() {
                         if op.mask[i] {
@@ -315,6 +334,7 @@ pub fn run_rust(
                         dram.peek(a, bb)
                     });
                     expected_reads.push_back(((next % 256) as u8, op.addr, want));
+                    reads_accepted += 1;
                 }
                 next += 1;
                 idle_wanted = gap > 0.0 && rng.gen_bool(gap);
@@ -330,6 +350,7 @@ pub fn run_rust(
             }
             if out[O_WD_READY] != 0 {
                 beats.pop_front();
+                beats_taken += 1;
             }
         }
         if let Some(b) = &rbeat {

@@ -2,7 +2,9 @@
 
 use nt_hdl::dataflow_program::{encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::host_interface::{SEED, STATUS};
+use nt_hdl::pe_feeder::{Feed, FeedSetting};
 use nt_hdl::Config;
+use nt_testbench::golden::fixed16::Fixed16;
 use nt_testbench::module_driver::{ModuleHost, ModuleSim, ProgramFault};
 
 fn small() -> Config {
@@ -84,4 +86,89 @@ fn a_tile_copies_a_block_into_another_vault_over_the_network() {
     assert!(m.counters(0).unwrap().flits_sent >= 2 * 32);
     // Nothing else was written in the other vaults.
     assert_eq!(m.drams[1].peek(0x2000, 64), vec![0; 64]);
+}
+
+/// A `pe` instruction: the feeder's operation word.
+fn op(mode: u8, feed: Feed, opa_wrap: bool) -> Instr {
+    Instr::Pe(FeedSetting::Op {
+        mode,
+        act: 0,
+        feed,
+        opb_step: false,
+        opa_wrap,
+    })
+}
+
+fn shape(reduce: u32, lanes: u32) -> Instr {
+    Instr::Pe(FeedSetting::Shape { reduce, lanes })
+}
+
+/// Gradient runs of different widths back to back, each a single beat: two 4-lane runs (each
+/// after a 4-element fill of buffer A) and then a 1-lane run after a 1-element fill. This is a
+/// fully connected layer's weight gradient with the lanes over blocks of inputs, at batch 1,
+/// followed by its bias gradient. Every result must be the product of its lane's buffer entry
+/// and the broadcast element.
+#[test]
+fn gradient_runs_of_different_widths_follow_each_other() {
+    const GRADIENT: u8 = 2;
+    let config = small();
+    let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
+    let mut m = ModuleSim::<64>::new(&config).unwrap();
+    let (konst, x, e, gw, gb) = (0x0, 0x700u32, 0x940u32, 0x880u32, 0x8c0u32);
+    let xs: [i16; 8] = [300, -512, 77, 1024, -3, 900, 0, 451];
+    let err: i16 = -613;
+    let le = |v: &[i16]| v.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+    m.poke(0, konst, &le(&[q.one() as i16])).unwrap();
+    m.poke(0, x as u64, &le(&xs)).unwrap();
+    m.poke(0, e as u64, &le(&[err])).unwrap();
+    let mut prog = vec![];
+    for block in 0..2u32 {
+        prog.extend([
+            op(0, Feed::FillA, false),
+            shape(1, 4),
+            stream(Slot::A, Dest::Pe, 2, x + 8 * block, &[(4, 2), (1, 16)]),
+            Instr::Run,
+            op(GRADIENT, Feed::Compute, true),
+            shape(1, 4),
+            stream(Slot::B, Dest::Pe, 2, e, &[(1, 4), (1, 2)]),
+            stream(Slot::W, Dest::Dram, 4, gw + 16 * block, &[(4, 4), (1, 32)]),
+            Instr::Run,
+        ]);
+    }
+    prog.extend([
+        op(0, Feed::FillA, false),
+        shape(1, 1),
+        stream(Slot::A, Dest::Pe, 2, e, &[(1, 2), (1, 4)]),
+        Instr::Run,
+        op(GRADIENT, Feed::Compute, true),
+        shape(1, 1),
+        stream(Slot::B, Dest::Pe, 2, konst as u32, &[(1, 0)]),
+        stream(Slot::W, Dest::Dram, 4, gb, &[(1, 4)]),
+        Instr::Run,
+        Instr::End,
+    ]);
+    for t in 0..m.tiles() {
+        let p = if t == 0 {
+            prog.clone()
+        } else {
+            vec![Instr::End]
+        };
+        m.load_program(t, &encode(&p)).unwrap();
+    }
+    m.run(20_000).unwrap();
+    m.drain().unwrap();
+    let words = |addr: u32, n: usize| -> Vec<i32> {
+        m.drams[0]
+            .peek(addr as u64, 4 * n)
+            .chunks(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let expected: Vec<i32> = xs
+        .iter()
+        .map(|&v| q.grad_align(Fixed16::mul(v, err)).0)
+        .collect();
+    assert_eq!(words(gw, 8), expected, "weight gradients");
+    let bias = q.grad_align(Fixed16::mul(err, q.one() as i16)).0;
+    assert_eq!(words(gb, 1), vec![bias], "bias gradient");
 }

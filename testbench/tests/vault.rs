@@ -161,3 +161,22 @@ fn back_to_back_writes_then_reads_of_the_same_bursts() {
         ops.iter().filter(|o| o.write).count()
     );
 }
+
+#[test]
+fn idle_stays_low_until_the_last_write_is_in_the_dram() {
+    // A short burst of writes and nothing after: the queue empties at the last WR, and the data
+    // beats follow CWL cycles later. The driver checks `idle` against what is outstanding on
+    // every cycle and ends the run on it.
+    let c = Config::default();
+    let mut ops = random_ops(&c, 5, 0, 0, 1 << 20);
+    for i in 0..12u64 {
+        ops.push(nt_testbench::vault_driver::Op {
+            write: true,
+            addr: 0x1_0000 + i * 32 * 41 % (1 << 15),
+            data: (0..32).map(|b| (i as u8).wrapping_mul(29) ^ b).collect(),
+            mask: vec![true; 32],
+        });
+    }
+    let run = vault_driver::run_rust(&c, &ops, 0.0, 0, false).unwrap();
+    assert_eq!(run.stats.dram.wr, 12);
+}
