@@ -10,9 +10,11 @@
 //! - error at the layer's input (lanes over the inputs): buffer A <- `W[j][i0+k]` read across
 //!   the rows (the transpose is the stride order), buffer B <- the stored input values (for the
 //!   derivative); stream b = the errors of each sample;
-//! - gradient: buffer A <- the errors of the chunk, sample by sample; stream b = one input
-//!   element across the batch, for each input: one reduction over the batch per weight; bias
-//!   gradients with stream b = the constant 1.0;
+//! - gradient (fully connected): lanes over a block of inputs, buffer A <- `x[b][i0+k]`; stream
+//!   b = the errors of one output across the batch, for each output of the chunk: one reduction
+//!   over the batch per weight (lanes over the outputs where that program is too long, see
+//!   [`fc_gradient_by_inputs`]); bias gradients with buffer A <- the chunk's errors and stream
+//!   b = the constant 1.0;
 //! - update: element-wise, stream a = master weights, stream b = gradients; the new master and
 //!   MAC weight go back into the records.
 //!
@@ -40,7 +42,9 @@ use super::{GoldenRef, ParamKind, ParamRef, Phase, Plan, Segment, TensorCheck};
 use super::{ACT, GRAD};
 use anyhow::{bail, Result};
 use nt_hdl::config::Config;
+use nt_hdl::dataflow_program::encode;
 use nt_hdl::dataflow_program::{Dest, Instr, Slot};
+use nt_hdl::host_interface::PROGRAM_WINDOW;
 use nt_hdl::pe_feeder::{Feed, FeedSetting};
 use nt_testbench::golden::Activation;
 use nt_testbench::network::{Layer, Network, Shape};
@@ -378,6 +382,70 @@ struct UpdateBlock {
     cols: usize,
     index0: usize,
     kind: ParamKind,
+}
+
+/// A fully connected layer's weight gradients, lanes over the outputs of each chunk: buffer A <-
+/// the chunk's errors, sample by sample; stream b = one input across the batch, for each input.
+/// The stream is batch-inner, so it costs a DRAM burst per element: `batch x n_in` per chunk.
+fn fc_gradient_by_outputs(
+    s: &mut SegmentBuilder,
+    chunks: &[Chunk],
+    x: View,
+    err: View,
+    (gw, n_in): (u64, usize),
+    batch: usize,
+) {
+    for c in chunks {
+        s.fill(c.tile, false, c.len, &[err.block(c.start, c.len, batch)]);
+        s.gradient(
+            c.tile,
+            batch,
+            c.len,
+            &Access::new(
+                x.base,
+                ACT as u32,
+                &[(batch, x.sample as i64), (n_in, ACT as i64)],
+            ),
+            &gradient_rows(gw, c, n_in),
+        );
+    }
+}
+
+/// The same gradients, lanes over blocks of `lanes` inputs: buffer A <- `x[b][i0 + k]`, read in
+/// memory order; stream b = each of the chunk's outputs' errors across the batch. The
+/// batch-inner stream is then `batch x len` errors per block: fewer DRAM bursts than
+/// [`fc_gradient_by_outputs`] when the chunk is narrower than the layer's input, at a fill and
+/// a run per block.
+fn fc_gradient_by_inputs(
+    s: &mut SegmentBuilder,
+    chunks: &[Chunk],
+    x: View,
+    err: View,
+    (gw, n_in): (u64, usize),
+    lanes: usize,
+    batch: usize,
+) {
+    for c in chunks {
+        for i0 in (0..n_in).step_by(lanes) {
+            let w = lanes.min(n_in - i0);
+            s.fill(c.tile, false, w, &[x.block(i0, w, batch)]);
+            s.gradient(
+                c.tile,
+                batch,
+                w,
+                &Access::new(
+                    err.base + c.start as u64 * ACT,
+                    ACT as u32,
+                    &[(batch, err.sample as i64), (c.len, ACT as i64)],
+                ),
+                &Access::new(
+                    gw + (c.start * n_in + i0) as u64 * GRAD,
+                    GRAD as u32,
+                    &[(w, GRAD as i64), (c.len, (n_in as u64 * GRAD) as i64)],
+                ),
+            );
+        }
+    }
 }
 
 pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result<Plan> {
@@ -1227,21 +1295,27 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 ));
             }
             Kind::Fc { n_in } => {
-                for c in &ly.chunks {
-                    let t = c.tile;
-                    s.fill(t, false, c.len, &[ly.err.block(c.start, c.len, batch)]);
-                    s.gradient(
-                        t,
-                        batch,
-                        c.len,
-                        &Access::new(
-                            x.base,
-                            ACT as u32,
-                            &[(batch, x.sample as i64), (n_in, ACT as i64)],
-                        ),
-                        &gradient_rows(ly.gw, c, n_in),
-                    );
-                    s.bias_gradient(c, konst, batch, ly.gb);
+                let biases = |s: &mut SegmentBuilder| {
+                    for c in &ly.chunks {
+                        s.fill(c.tile, false, c.len, &[ly.err.block(c.start, c.len, batch)]);
+                        s.bias_gradient(c, konst, batch, ly.gb);
+                    }
+                };
+                let weights = (ly.gw, n_in);
+                let mut by_inputs = SegmentBuilder::new(s.seg.label.clone(), l, tiles);
+                fc_gradient_by_inputs(&mut by_inputs, &ly.chunks, x, ly.err, weights, lanes, batch);
+                biases(&mut by_inputs);
+                // Each program and the END the segment adds must fit the program memory.
+                let fits = by_inputs
+                    .seg
+                    .programs
+                    .iter()
+                    .all(|p| (encode(p).len() as u64) < PROGRAM_WINDOW);
+                if fits {
+                    s = by_inputs;
+                } else {
+                    fc_gradient_by_outputs(&mut s, &ly.chunks, x, ly.err, weights, batch);
+                    biases(&mut s);
                 }
                 checks.push(row_check(
                     "gradient",
