@@ -7,9 +7,13 @@
 //! when all of them have finished; END stops it. The host writes the program memory through
 //! `prog_*` and pulses `start`.
 //!
-//! Memory side: one burst request per element on the vault controller's request port (the element
-//! sits at `tag` offset in the burst), round robin between the slots; a write request's beats carry
-//! the element under a byte mask, so bytes around it are untouched.
+//! Memory side: burst requests on the vault controller's request port, round robin between the
+//! slots. A read stream's elements that fall in the burst it last requested ride on it (the read
+//! port keeps the burst); the others request their own (the element sits at `tag` offset in the
+//! burst). The write stream gathers consecutive elements of one burst in a combining buffer and
+//! writes the burst once, its beats under a byte mask of the bytes written, so bytes around them
+//! are untouched; the buffer is written when an element falls in another burst and when the
+//! stream ends, and a run finishes only once it has been.
 //!
 //! Faults stop the program before the faulty access: unknown opcode, bad slot, direction or
 //! destination, bad loop or element size, a zero or oversized count, an element outside the vault
@@ -152,10 +156,11 @@ pub struct DataflowEngine {
     resp_beat: DFF<Bits<4>>,
     push_left: DFF<Bits<4>>,
     push_beat: DFF<Bits<4>>,
-    push_target: DFF<Bits<4>>,
-    push_word: DFF<Bits<4>>,
-    push_data: DFF<Bits<32>>,
-    push_mask: DFF<Bits<MASK_BITS>>,
+    // The write-combining buffer: one burst of the write stream, its bytes under a byte mask.
+    wc_valid: DFF<Bit>,
+    wc_burst: DFF<Bits<32>>,
+    wc_mask: DFF<Bits<MAX_BURST_BYTES>>,
+    wc_data: Vec<DFF<Bits<32>>>,
 
     word: Signal<Local, Bits<32>>,
     pc_n: Signal<Local, Bits<BEAT_ADDR_BITS>>,
@@ -174,7 +179,6 @@ pub struct DataflowEngine {
     g_dist: Signal<Local, Bits<2>>,
     g_slot: Signal<Local, Bits<2>>,
     g_addr: Signal<Local, Bits<32>>,
-    g_size: Signal<Local, Bits<2>>,
     grant: Signal<Local, Bit>,
     offset: Signal<Local, Bits<32>>,
     size_mask: Signal<Local, Bits<32>>,
@@ -187,20 +191,33 @@ pub struct DataflowEngine {
     beat_word_shift: Vec<Constant<Bits<8>>>,
     wd_word_l: Signal<Local, Bits<32>>,
     elem_add: Signal<Local, Bits<32>>,
+    w_ok: Signal<Local, Bit>,
+    w_same: Signal<Local, Bit>,
+    w_take: Signal<Local, Bit>,
+    w_addr: Signal<Local, Bits<32>>,
+    w_size: Signal<Local, Bits<2>>,
+    w_offset: Signal<Local, Bits<32>>,
+    w_bytes: Signal<Local, Bits<MAX_BURST_BYTES>>,
+    w_bits: Signal<Local, Bits<32>>,
+    w_flushing: Signal<Local, Bit>,
 
     slot_id: Vec<Constant<Bits<2>>>,
     word_id: Vec<Constant<Bits<4>>>,
+    /// Per word of the combining buffer: its index in the burst, its beat, its word in the beat.
+    wc_index: Vec<Constant<Bits<32>>>,
+    wc_beat: Vec<Constant<Bits<4>>>,
+    wc_word: Vec<Constant<Bits<4>>>,
     tag_slot_shift: Constant<Bits<8>>,
     slot_bit: Vec<Constant<Bits<SLOTS>>>,
     vault_last: Constant<Bits<32>>,
     burst_mask: Constant<Bits<32>>,
     beat_shift: Constant<Bits<32>>,
-    beat_byte_mask: Constant<Bits<32>>,
     burst_beats: Constant<Bits<4>>,
     max_loops: Constant<Bits<3>>,
     count_limit: Constant<Bits<32>>,
     last_pc: Constant<Bits<BEAT_ADDR_BITS>>,
     _words: usize,
+    _burst_words: usize,
 }
 
 fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
@@ -276,10 +293,10 @@ impl DataflowEngine {
             resp_beat: Default::default(),
             push_left: Default::default(),
             push_beat: Default::default(),
-            push_target: Default::default(),
-            push_word: Default::default(),
-            push_data: Default::default(),
-            push_mask: Default::default(),
+            wc_valid: Default::default(),
+            wc_burst: Default::default(),
+            wc_mask: Default::default(),
+            wc_data: (0..burst / 4).map(|_| Default::default()).collect(),
             word: Default::default(),
             pc_n: Default::default(),
             fault_l: Default::default(),
@@ -297,7 +314,6 @@ impl DataflowEngine {
             g_dist: Default::default(),
             g_slot: Default::default(),
             g_addr: Default::default(),
-            g_size: Default::default(),
             grant: Default::default(),
             offset: Default::default(),
             size_mask: Default::default(),
@@ -310,19 +326,31 @@ impl DataflowEngine {
             beat_word_shift: (0..words).map(|w| konst(32 * w as u64)).collect(),
             wd_word_l: Default::default(),
             elem_add: Default::default(),
+            w_ok: Default::default(),
+            w_same: Default::default(),
+            w_take: Default::default(),
+            w_addr: Default::default(),
+            w_size: Default::default(),
+            w_offset: Default::default(),
+            w_bytes: Default::default(),
+            w_bits: Default::default(),
+            w_flushing: Default::default(),
             slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
             word_id: (0..words).map(|w| konst(w as u64)).collect(),
+            wc_index: (0..burst / 4).map(|i| konst(i as u64)).collect(),
+            wc_beat: (0..burst / 4).map(|i| konst((i / words) as u64)).collect(),
+            wc_word: (0..burst / 4).map(|i| konst((i % words) as u64)).collect(),
             tag_slot_shift: konst(TAG_SLOT_SHIFT as u64),
             slot_bit: (0..SLOTS).map(|s| konst(1 << s)).collect(),
             vault_last: konst(d.vault_bytes() - 1),
             burst_mask: konst(burst as u64 - 1),
             beat_shift: konst(d.bytes_per_cycle.trailing_zeros() as u64),
-            beat_byte_mask: konst(d.bytes_per_cycle as u64 - 1),
             burst_beats: konst(d.timing().bl as u64),
             max_loops: konst(MAX_LOOPS as u64),
             count_limit: konst(1 << COUNT_BITS),
             last_pc: konst(PROGRAM_WORDS as u64 - 1),
             _words: words,
+            _burst_words: burst / 4,
         }
     }
 }
@@ -331,26 +359,13 @@ impl Logic for DataflowEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self,
-            clock,
-            fsm,
-            pc,
-            cur_slot,
-            field,
-            last_field,
-            loaded,
-            rr,
-            err_code,
-            err_count,
-            elem_count,
-            resp_beat,
-            push_left,
-            push_beat,
-            push_target,
-            push_word,
-            push_data,
-            push_mask
+            self, clock, fsm, pc, cur_slot, field, last_field, loaded, rr, err_code, err_count,
+            elem_count, resp_beat, push_left, push_beat, wc_valid, wc_burst, wc_mask
         );
+        for i in 0..self._burst_words {
+            self.wc_data[i].clock.next = self.clock.val();
+            self.wc_data[i].d.next = self.wc_data[i].q.val();
+        }
         self.prog_mem.clock.next = self.clock.val();
         self.prog_mem.write_enable.next = self.prog_we.val();
         self.prog_mem.write_address.next = self.prog_addr.val();
@@ -374,7 +389,7 @@ impl Logic for DataflowEngine {
                 self.all_idle.next = false;
             }
         }
-        if (self.push_left.q.val() != 0) | self.ext_busy.val() {
+        if (self.push_left.q.val() != 0) | self.wc_valid.q.val() | self.ext_busy.val() {
             self.all_idle.next = false;
         }
         self.pe_cfg_valid.next = false;
@@ -456,7 +471,6 @@ impl Logic for DataflowEngine {
         self.g_dist.next = 0.into();
         self.g_slot.next = 0.into();
         self.g_addr.next = 0.into();
-        self.g_size.next = 0.into();
         self.el_fault.next = 0.into();
         // The read ports say whether each read stream's next element rides on its last burst.
         for s in 0..SLOTS {
@@ -471,6 +485,10 @@ impl Logic for DataflowEngine {
             self.rp_merge_ok[s].next = self.read_ports[s].merge_ok.val();
             self.rp_request_ok[s].next = self.read_ports[s].request_ok.val();
         }
+        self.w_ok.next = false;
+        self.w_same.next = false;
+        self.w_addr.next = 0.into();
+        self.w_size.next = 0.into();
         for s in 0..SLOTS {
             self.el_addr.next = self.streams[s].addr.val();
             self.el_size_m1.next =
@@ -494,9 +512,22 @@ impl Logic for DataflowEngine {
                 & self.el_ok.val()
                 & (self.loaded.q.val() & self.slot_bit[s].val()).any();
             if self.slot_id[s].val() == 2 {
-                if !self.w_valid.val() | (self.push_left.q.val() != 0) {
-                    self.eligible.next = false;
-                }
+                // Write elements join the combining buffer without a request. Its burst is
+                // requested as soon as the stream's next address falls in another burst (before
+                // the element itself arrives) or the stream has no more, and no element joins
+                // while its beats go out. After a fault the elements before it are written all
+                // the same.
+                self.w_addr.next = self.el_addr.val();
+                self.w_size.next = self.streams[s].size_code.val();
+                self.w_ok.next =
+                    self.eligible.val() & self.w_valid.val() & (self.push_left.q.val() == 0);
+                self.w_same.next = self.wc_valid.q.val()
+                    & ((self.el_addr.val() & !self.burst_mask.val()) == self.wc_burst.q.val());
+                self.eligible.next = self.wc_valid.q.val()
+                    & (self.push_left.q.val() == 0)
+                    & ((self.eligible.val() & !self.w_same.val())
+                        | ((self.fsm.q.val() == 3) & !self.streams[s].valid.val())
+                        | (self.fsm.q.val() == 5));
             } else {
                 // A read element either merges (no memory request) or needs a burst slot.
                 self.merge_v[s].next = self.eligible.val() & self.rp_merge_ok[s].val();
@@ -515,7 +546,9 @@ impl Logic for DataflowEngine {
                 self.g_dist.next = self.rr_dist.val();
                 self.g_slot.next = self.slot_id[s].val();
                 self.g_addr.next = self.el_addr.val();
-                self.g_size.next = self.streams[s].size_code.val();
+                if self.slot_id[s].val() == 2 {
+                    self.g_addr.next = self.wc_burst.q.val();
+                }
             }
         }
         if (self.fsm.q.val() == 3) & (self.el_fault.val() != 0) {
@@ -532,51 +565,65 @@ impl Logic for DataflowEngine {
         self.mem_req_tag.next = (bit_cast::<TAG_BITS, 2>(self.g_slot.val())
             << self.tag_slot_shift.val())
             | bit_cast::<TAG_BITS, 32>(self.offset.val());
-        self.w_ready.next = self.grant.val() & (self.g_slot.val() == 2);
         if self.grant.val() {
             self.rr.d.next = self.g_slot.val() + 1;
             if self.g_slot.val() == 2 {
                 self.rr.d.next = 0.into();
-            }
-            if self.g_slot.val() == 2 {
-                self.elem_add.next = 1.into();
-                // The element's bytes, in place in its beat, under a byte mask.
-                self.size_mask.next = 0xFF.into();
-                if self.g_size.val() == 1 {
-                    self.size_mask.next = 0xFFFF.into();
-                }
-                if self.g_size.val() == 2 {
-                    self.size_mask.next = 0xFFFF_FFFF_u64.into();
-                }
+                // The combined burst goes out beat by beat; the buffer is free once it has.
                 self.push_left.d.next = self.burst_beats.val();
                 self.push_beat.d.next = 0.into();
-                self.push_target.d.next =
-                    bit_cast::<4, 32>(self.offset.val() >> self.beat_shift.val());
-                self.push_word.d.next =
-                    bit_cast::<4, 32>((self.offset.val() & self.beat_byte_mask.val()) >> 2);
-                self.push_data.d.next =
-                    (self.w_data.val() & self.size_mask.val()) << ((self.offset.val() & 3) << 3);
-                self.push_mask.d.next = bit_cast::<MASK_BITS, 32>(
-                    ((bit_cast::<32, 1>(1.into())
-                        << (bit_cast::<32, 1>(1.into()) << self.g_size.val()))
-                        - 1)
-                        << (self.offset.val() & self.beat_byte_mask.val()),
-                );
+                self.wc_valid.d.next = false;
             }
         }
 
-        // Write beats: the element's beat carries it, the others have an empty mask.
-        self.mem_wd_valid.next = self.push_left.q.val() != 0;
-        self.mem_wd_mask.next = 0.into();
-        if self.push_beat.q.val() == self.push_target.q.val() {
-            self.mem_wd_mask.next = self.push_mask.q.val();
+        // A write element joins the combining buffer: its bytes in place, under the byte mask.
+        self.w_take.next = self.w_ok.val() & (!self.wc_valid.q.val() | self.w_same.val());
+        self.w_ready.next = self.w_take.val();
+        self.w_offset.next = self.w_addr.val() & self.burst_mask.val();
+        self.size_mask.next = 0xFF.into();
+        if self.w_size.val() == 1 {
+            self.size_mask.next = 0xFFFF.into();
         }
+        if self.w_size.val() == 2 {
+            self.size_mask.next = 0xFFFF_FFFF_u64.into();
+        }
+        self.w_bits.next = self.size_mask.val() << ((self.w_offset.val() & 3) << 3);
+        self.w_bytes.next = ((bit_cast::<MAX_BURST_BYTES, 1>(1.into())
+            << (bit_cast::<MAX_BURST_BYTES, 1>(1.into()) << self.w_size.val()))
+            - 1)
+            << self.w_offset.val();
+        if self.w_take.val() {
+            self.elem_add.next = 1.into();
+            self.wc_valid.d.next = true;
+            self.wc_mask.d.next = self.wc_mask.q.val() | self.w_bytes.val();
+            if !self.wc_valid.q.val() {
+                self.wc_burst.d.next = self.w_addr.val() & !self.burst_mask.val();
+                self.wc_mask.d.next = self.w_bytes.val();
+            }
+            for i in 0..self._burst_words {
+                if self.wc_index[i].val() == (self.w_offset.val() >> 2) {
+                    self.wc_data[i].d.next = (self.wc_data[i].q.val() & !self.w_bits.val())
+                        | ((self.w_data.val() << ((self.w_offset.val() & 3) << 3))
+                            & self.w_bits.val());
+                }
+            }
+        }
+
+        // Write beats: the combined burst, each beat under its slice of the byte mask.
+        self.mem_wd_valid.next = self.push_left.q.val() != 0;
+        self.mem_wd_mask.next = bit_cast::<MASK_BITS, MAX_BURST_BYTES>(
+            self.wc_mask.q.val()
+                >> (bit_cast::<MAX_BURST_BYTES, 4>(self.push_beat.q.val())
+                    << self.beat_shift.val()),
+        );
         for w in 0..self._words {
             self.wd_word_l.next = 0.into();
-            if (self.push_beat.q.val() == self.push_target.q.val())
-                & (self.word_id[w].val() == self.push_word.q.val())
-            {
-                self.wd_word_l.next = self.push_data.q.val();
+            for i in 0..self._burst_words {
+                if (self.wc_beat[i].val() == self.push_beat.q.val())
+                    & (self.wc_word[i].val() == self.word_id[w].val())
+                {
+                    self.wd_word_l.next = self.wc_data[i].q.val();
+                }
             }
             self.mem_wd_data[w].next = self.wd_word_l.val();
         }
@@ -653,12 +700,21 @@ impl Logic for DataflowEngine {
             self.streams[s].advance.next = (self.grant.val()
                 & (self.g_slot.val() == self.slot_id[s].val()))
                 | self.merge_v[s].val();
+            // The write stream's grants are the combining buffer's; its elements advance as
+            // they join the buffer.
+            if self.slot_id[s].val() == 2 {
+                self.streams[s].advance.next = self.w_take.val();
+            }
         }
 
-        self.busy.next =
-            (self.fsm.q.val() == 1) | (self.fsm.q.val() == 2) | (self.fsm.q.val() == 3);
+        // A fault is reported once the writes before it are out of the combining buffer.
+        self.w_flushing.next = self.wc_valid.q.val() | (self.push_left.q.val() != 0);
+        self.busy.next = (self.fsm.q.val() == 1)
+            | (self.fsm.q.val() == 2)
+            | (self.fsm.q.val() == 3)
+            | ((self.fsm.q.val() == 5) & self.w_flushing.val());
         self.done.next = self.fsm.q.val() == 4;
-        self.error.next = self.fsm.q.val() == 5;
+        self.error.next = (self.fsm.q.val() == 5) & !self.w_flushing.val();
         self.error_code.next = self.err_code.q.val();
         self.error_count.next = self.err_count.q.val();
         self.elements.next = self.elem_count.q.val();
