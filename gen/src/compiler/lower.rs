@@ -272,19 +272,45 @@ pub(super) fn gradient_rows(base: u64, c: &Chunk, cols: usize) -> Access {
     )
 }
 
-/// All-gather: every tile's `pieces` end up in every vault, one round per segment.
+/// All-gather: every tile's `pieces` end up in every vault, one round per segment. Each round
+/// every tile sends to one tile and receives from one, so its write stream takes the arriving
+/// elements in order. With a power-of-two number of tiles the rounds double what each tile holds
+/// (tile t swaps with tile t ^ 2^k everything of its group of 2^k tiles): log2(tiles) rounds.
+/// Otherwise a ring of `tiles - 1` rounds passes every tile's own pieces on.
 pub(super) fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<Segment> {
     let tiles = pieces.len();
-    (1..tiles)
-        .map(|r| {
-            let mut s = SegmentBuilder::new(format!("{label} round {r}"), layer, tiles);
+    // Round r: (the tile t sends to, the tile it receives from, which tiles' pieces each sends).
+    type Round = Box<dyn Fn(usize) -> (usize, usize, std::ops::Range<usize>)>;
+    let rounds: Vec<Round> = if tiles.is_power_of_two() {
+        (0..tiles.trailing_zeros())
+            .map(|k| -> Round {
+                Box::new(move |t: usize| {
+                    let group = (t >> k) << k;
+                    (t ^ 1 << k, t ^ 1 << k, group..group + (1 << k))
+                })
+            })
+            .collect()
+    } else {
+        (1..tiles)
+            .map(|r| -> Round {
+                Box::new(move |t: usize| ((t + r) % tiles, (t + tiles - r) % tiles, t..t + 1))
+            })
+            .collect()
+    };
+    rounds
+        .iter()
+        .enumerate()
+        .map(|(r, round)| {
+            let mut s = SegmentBuilder::new(format!("{label} round {}", r + 1), layer, tiles);
             for t in 0..tiles {
-                let (dst, src) = ((t + r) % tiles, (t + tiles - r) % tiles);
-                for i in 0..pieces[t].len().max(pieces[src].len()) {
-                    if let Some(a) = pieces[t].get(i) {
+                let (dst, src, owners) = round(t);
+                let sends: Vec<&Access> = owners.flat_map(|u| &pieces[u]).collect();
+                let receives: Vec<&Access> = round(src).2.flat_map(|u| &pieces[u]).collect();
+                for i in 0..sends.len().max(receives.len()) {
+                    if let Some(a) = sends.get(i) {
                         s.read(t, Slot::A, Dest::Tile(dst as u8), a);
                     }
-                    if let Some(a) = pieces[src].get(i) {
+                    if let Some(a) = receives.get(i) {
                         s.write(t, a);
                     }
                     s.push(t, Instr::Run);
@@ -1624,4 +1650,79 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         konst,
         konst_values,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// One run of a gather program: (the piece sent and where, the piece written).
+    type GatherRun = (Option<(u8, u32)>, Option<u32>);
+
+    fn runs(program: &[Instr]) -> Vec<GatherRun> {
+        let mut out = vec![];
+        let (mut send, mut write) = (None, None);
+        for i in program {
+            match i {
+                Instr::Stream(d) if d.slot == Slot::A => {
+                    let Dest::Tile(t) = d.dest else {
+                        panic!("a gather reads to the network only")
+                    };
+                    send = Some((t, d.base));
+                }
+                Instr::Stream(d) => write = Some(d.base),
+                Instr::Run => out.push((send.take(), write.take())),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Every piece reaches every vault, each tile sends only pieces it already holds, and each
+    /// receiver writes, run by run, what its one sender of the round sends it.
+    fn assert_all_gathered(tiles: usize, rounds: usize) {
+        // Some tiles own two pieces, some none.
+        let pieces: Vec<Vec<Access>> = (0..tiles)
+            .map(|t| {
+                (0..t % 3)
+                    .map(|i| Access::new((0x1000 + 0x100 * t + 0x40 * i) as u64, 2, &[(4, 2)]))
+                    .collect()
+            })
+            .collect();
+        let segs = gather("g", 0, &pieces);
+        assert_eq!(segs.len(), rounds, "{tiles} tiles");
+        let mut held: Vec<BTreeSet<u32>> = pieces
+            .iter()
+            .map(|p| p.iter().map(|a| a.base as u32).collect())
+            .collect();
+        for seg in &segs {
+            let runs: Vec<Vec<GatherRun>> = seg.programs.iter().map(|p| runs(p)).collect();
+            let mut next = held.clone();
+            for (t, tile_runs) in runs.iter().enumerate() {
+                for (i, (send, write)) in tile_runs.iter().enumerate() {
+                    if let Some((dst, base)) = send {
+                        assert!(held[t].contains(base), "tile {t} sends {base:#x} it lacks");
+                        assert_eq!(runs[*dst as usize][i].1, Some(*base), "{}", seg.label);
+                    }
+                    if let Some(base) = write {
+                        next[t].insert(*base);
+                    }
+                }
+            }
+            held = next;
+        }
+        let all: BTreeSet<u32> = held.iter().flatten().copied().collect();
+        for (t, h) in held.iter().enumerate() {
+            assert_eq!(h, &all, "tile {t} of {tiles}");
+        }
+    }
+
+    #[test]
+    fn gathers_double_over_powers_of_two_and_ring_otherwise() {
+        assert_all_gathered(4, 2);
+        assert_all_gathered(16, 4);
+        assert_all_gathered(6, 5);
+        assert_all_gathered(3, 2);
+    }
 }
