@@ -3,9 +3,12 @@
 //! write-back stream.
 //!
 //! Sending: an element of stream a with a remote destination enters the injection FIFO with its
-//! destination tile; each element travels as one packet of two flits, a header (kind `operand`,
-//! length 1) and the element in the low 32 bits of a payload flit. Flits leave only with a credit
-//! of the router's tile input buffer (`noc.input_buffer_depth` of them).
+//! destination tile. Elements leave in packets: a header (kind `operand`, length L), then L
+//! payload flits, each with one element in its low 32 bits. When every element waiting in the
+//! FIFO goes to the same tile, the packet takes them all (L = their number); otherwise it takes
+//! the head alone. A stream that outruns the network thus costs about one flit per element, where
+//! a packet per element costs two. Flits leave only with a credit of the router's tile input
+//! buffer (`noc.input_buffer_depth` of them).
 //!
 //! Receiving: arriving flits wait in the ejection FIFO (the router assumes it holds
 //! `noc.input_buffer_depth` flits and gets a credit back per flit taken); headers are dropped and
@@ -59,7 +62,12 @@ pub struct NocInterface<const W: usize> {
 
     inj_fifo: FlitFifo<INJECTION_BITS>,
     ej_fifo: FlitFifo<W>,
-    payload_next: DFF<Bit>,
+    /// Payload flits still to send in the current packet (0: the next flit is a header).
+    left: DFF<Bits<COUNT_BITS>>,
+    /// The destination of the last element pushed, and how many elements at the FIFO's tail go
+    /// there.
+    last_dest: DFF<Bits<TILE_BITS>>,
+    same_tail: DFF<Bits<COUNT_BITS>>,
     used: DFF<Bits<COUNT_BITS>>,
     out_valid_r: DFF<Bit>,
     out_tail_r: DFF<Bit>,
@@ -74,13 +82,16 @@ pub struct NocInterface<const W: usize> {
     dest_x: Signal<Local, Bits<COORD_BITS>>,
     dest_y: Signal<Local, Bits<COORD_BITS>>,
     header: Signal<Local, Bits<W>>,
+    length: Signal<Local, Bits<COUNT_BITS>>,
+    occ_next: Signal<Local, Bits<COUNT_BITS>>,
+    same_next: Signal<Local, Bits<COUNT_BITS>>,
 
     tile_id: Vec<Constant<Bits<TILE_BITS>>>,
     tile_x_of: Vec<Constant<Bits<COORD_BITS>>>,
     tile_y_of: Vec<Constant<Bits<COORD_BITS>>>,
     credits: Constant<Bits<COUNT_BITS>>,
     inj_depth: Constant<Bits<COUNT_BITS>>,
-    one_payload: Constant<Bits<W>>,
+    length_lsb: Constant<Bits<SHIFT_BITS>>,
     dest_y_lsb: Constant<Bits<SHIFT_BITS>>,
     src_x_lsb: Constant<Bits<SHIFT_BITS>>,
     src_y_lsb: Constant<Bits<SHIFT_BITS>>,
@@ -116,7 +127,9 @@ impl<const W: usize> NocInterface<W> {
             credit_out: Default::default(),
             inj_fifo: FlitFifo::new(INJECTION_DEPTH),
             ej_fifo: FlitFifo::new(depth),
-            payload_next: Default::default(),
+            left: Default::default(),
+            last_dest: Default::default(),
+            same_tail: Default::default(),
             used: Default::default(),
             out_valid_r: Default::default(),
             out_tail_r: Default::default(),
@@ -130,6 +143,9 @@ impl<const W: usize> NocInterface<W> {
             dest_x: Default::default(),
             dest_y: Default::default(),
             header: Default::default(),
+            length: Default::default(),
+            occ_next: Default::default(),
+            same_next: Default::default(),
             tile_id: (0..tiles).map(|t| Constant::new(bits(t as u64))).collect(),
             tile_x_of: (0..tiles)
                 .map(|t| Constant::new(bits((t % cols) as u64)))
@@ -139,7 +155,7 @@ impl<const W: usize> NocInterface<W> {
                 .collect(),
             credits: Constant::new(bits(depth as u64)),
             inj_depth: Constant::new(bits(INJECTION_DEPTH as u64)),
-            one_payload: Constant::new(bits(1 << LENGTH_LSB)),
+            length_lsb: Constant::new(bits(LENGTH_LSB as u64)),
             dest_y_lsb: Constant::new(bits(DEST_Y_LSB as u64)),
             src_x_lsb: Constant::new(bits(SRC_X_LSB as u64)),
             src_y_lsb: Constant::new(bits(SRC_Y_LSB as u64)),
@@ -154,7 +170,9 @@ impl<const W: usize> Logic for NocInterface<W> {
         dff_setup!(
             self,
             clock,
-            payload_next,
+            left,
+            last_dest,
+            same_tail,
             used,
             out_valid_r,
             out_tail_r,
@@ -166,7 +184,7 @@ impl<const W: usize> Logic for NocInterface<W> {
         self.inj_fifo.clock.next = self.clock.val();
         self.ej_fifo.clock.next = self.clock.val();
 
-        // Sending: header, then the element, each with a credit.
+        // Sending: a header, then its payloads, each flit with a credit.
         self.inj_fifo.push.next = self.inj_valid.val();
         self.inj_fifo.push_tail.next = false;
         self.inj_fifo.push_data.next = bit_cast::<INJECTION_BITS, 32>(self.inj_data.val())
@@ -180,23 +198,50 @@ impl<const W: usize> Logic for NocInterface<W> {
                 self.dest_y.next = self.tile_y_of[t].val();
             }
         }
+        // The packet takes every waiting element when they all go to one tile, else the head.
+        self.length.next = 1.into();
+        if self.same_tail.q.val() == self.inj_fifo.occupancy.val() {
+            self.length.next = self.inj_fifo.occupancy.val();
+        }
         self.header.next = bit_cast::<W, COORD_BITS>(self.dest_x.val())
             | (bit_cast::<W, COORD_BITS>(self.dest_y.val()) << self.dest_y_lsb.val())
             | (bit_cast::<W, COORD_BITS>(self.tile_x.val()) << self.src_x_lsb.val())
             | (bit_cast::<W, COORD_BITS>(self.tile_y.val()) << self.src_y_lsb.val())
-            | self.one_payload.val();
+            | (bit_cast::<W, COUNT_BITS>(self.length.val()) << self.length_lsb.val());
         self.send.next = self.inj_fifo.valid.val() & (self.used.q.val() < self.credits.val());
-        self.inj_fifo.pop.next = self.send.val() & self.payload_next.q.val();
+        self.inj_fifo.pop.next = self.send.val() & (self.left.q.val() != 0);
         self.out_valid_r.d.next = self.send.val();
-        self.out_tail_r.d.next = self.payload_next.q.val();
+        self.out_tail_r.d.next = self.left.q.val() == 1;
         self.out_data_r.d.next = self.header.val();
-        if self.payload_next.q.val() {
+        if self.left.q.val() != 0 {
             self.out_data_r.d.next =
                 bit_cast::<W, 32>(self.inj_fifo.head_data.val().get_bits::<32>(0));
         }
         if self.send.val() {
-            self.payload_next.d.next = !self.payload_next.q.val();
+            if self.left.q.val() == 0 {
+                self.left.d.next = self.length.val();
+            } else {
+                self.left.d.next = self.left.q.val() - 1;
+            }
         }
+        // How many elements at the FIFO's tail go to the last pushed one's tile (at most all).
+        self.occ_next.next = self.inj_fifo.occupancy.val();
+        self.same_next.next = self.same_tail.q.val();
+        if self.inj_valid.val() {
+            self.occ_next.next = self.occ_next.val() + 1;
+            self.same_next.next = 1.into();
+            if (self.inj_tile.val() == self.last_dest.q.val()) & (self.same_tail.q.val() != 0) {
+                self.same_next.next = self.same_tail.q.val() + 1;
+            }
+            self.last_dest.d.next = self.inj_tile.val();
+        }
+        if self.inj_fifo.pop.val() {
+            self.occ_next.next = self.occ_next.val() - 1;
+        }
+        if self.same_next.val() > self.occ_next.val() {
+            self.same_next.next = self.occ_next.val();
+        }
+        self.same_tail.d.next = self.same_next.val();
         if self.send.val() & !self.credit_in.val() {
             self.used.d.next = self.used.q.val() + 1;
         }
@@ -217,7 +262,7 @@ impl<const W: usize> Logic for NocInterface<W> {
         if self.inj_fifo.occupancy.val() < self.inj_depth.val() {
             self.inj_space.next = self.inj_depth.val() - self.inj_fifo.occupancy.val() - 1;
         }
-        self.busy.next = self.inj_fifo.valid.val() | self.payload_next.q.val();
+        self.busy.next = self.inj_fifo.valid.val() | (self.left.q.val() != 0);
 
         // Receiving: drop headers, offer payloads.
         self.ej_fifo.push.next = self.in_valid.val();

@@ -83,7 +83,9 @@ fn a_tile_copies_a_block_into_another_vault_over_the_network() {
     m.run(20_000).unwrap();
     m.drain().unwrap();
     assert_eq!(m.drams[3].peek(0x2000, 64), data);
-    assert!(m.counters(0).unwrap().flits_sent >= 2 * 32);
+    // 32 elements to one tile: packets of several elements, fewer flits than two per element.
+    let flits = m.counters(0).unwrap().flits_sent;
+    assert!(flits > 32 && flits < 2 * 32, "{flits} flits");
     // Nothing else was written in the other vaults.
     assert_eq!(m.drams[1].peek(0x2000, 64), vec![0; 64]);
 }
