@@ -279,33 +279,21 @@ pub(super) fn gradient_rows(base: u64, c: &Chunk, cols: usize) -> Access {
 /// Otherwise a ring of `tiles - 1` rounds passes every tile's own pieces on.
 pub(super) fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<Segment> {
     let tiles = pieces.len();
-    // Round r: (the tile t sends to, the tile it receives from, which tiles' pieces each sends).
-    type Round = Box<dyn Fn(usize) -> (usize, usize, std::ops::Range<usize>)>;
-    let rounds: Vec<Round> = if tiles.is_power_of_two() {
-        (0..tiles.trailing_zeros())
-            .map(|k| -> Round {
-                Box::new(move |t: usize| {
-                    let group = (t >> k) << k;
-                    (t ^ 1 << k, t ^ 1 << k, group..group + (1 << k))
-                })
-            })
-            .collect()
+    let rounds = if tiles.is_power_of_two() {
+        tiles.trailing_zeros() as usize
     } else {
-        (1..tiles)
-            .map(|r| -> Round {
-                Box::new(move |t: usize| ((t + r) % tiles, (t + tiles - r) % tiles, t..t + 1))
-            })
-            .collect()
+        tiles - 1
     };
-    rounds
-        .iter()
-        .enumerate()
-        .map(|(r, round)| {
+    (0..rounds)
+        .map(|r| {
             let mut s = SegmentBuilder::new(format!("{label} round {}", r + 1), layer, tiles);
             for t in 0..tiles {
-                let (dst, src, owners) = round(t);
+                let (dst, src, owners) = gather_round(tiles, r, t);
                 let sends: Vec<&Access> = owners.flat_map(|u| &pieces[u]).collect();
-                let receives: Vec<&Access> = round(src).2.flat_map(|u| &pieces[u]).collect();
+                let receives: Vec<&Access> = gather_round(tiles, r, src)
+                    .2
+                    .flat_map(|u| &pieces[u])
+                    .collect();
                 for i in 0..sends.len().max(receives.len()) {
                     if let Some(a) = sends.get(i) {
                         s.read(t, Slot::A, Dest::Tile(dst as u8), a);
@@ -319,6 +307,18 @@ pub(super) fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<S
             s.finish()
         })
         .collect()
+}
+
+/// Round `r` (from 0) of a gather over `tiles` tiles, for tile `t`: the tile it sends to, the
+/// tile it receives from, and the tiles whose pieces it sends.
+fn gather_round(tiles: usize, r: usize, t: usize) -> (usize, usize, std::ops::Range<usize>) {
+    if tiles.is_power_of_two() {
+        let group = t >> r << r;
+        (t ^ 1 << r, t ^ 1 << r, group..group + (1 << r))
+    } else {
+        let d = r + 1;
+        ((t + d) % tiles, (t + tiles - d) % tiles, t..t + 1)
+    }
 }
 
 /// The pieces of `view` each tile owns (its chunks), for a gather.
