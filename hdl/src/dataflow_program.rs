@@ -2,7 +2,7 @@
 //! tests and the assembler: instructions as Rust values, encoded to and decoded from 32-bit words.
 
 use crate::dataflow_engine::{dest, opcode, PE_CFG_BITS, SLOT_A, SLOT_B, SLOT_W};
-use crate::pe_feeder::FeedSetting;
+use crate::pe_feeder::{Feed, FeedSetting};
 use crate::stream_generator::{COUNT_BITS, MAX_LOOPS};
 use anyhow::{bail, Result};
 
@@ -51,6 +51,25 @@ pub enum Instr {
     Pe(FeedSetting),
     Run,
     End,
+}
+
+/// The PE feeder's operation word for the next run (`mode` from [`crate::pe_feeder::mode`]).
+pub fn op(mode: u8, act: u8, feed: Feed, opb_step: bool, opa_wrap: bool) -> Instr {
+    Instr::Pe(FeedSetting::Op {
+        mode,
+        act,
+        feed,
+        opb_step,
+        opa_wrap,
+    })
+}
+
+/// The PE feeder's shape word for the next run: terms per reduction, lanes in use.
+pub fn shape(reduce: usize, lanes: usize) -> Instr {
+    Instr::Pe(FeedSetting::Shape {
+        reduce: reduce as u32,
+        lanes: lanes as u32,
+    })
 }
 
 impl Descriptor {

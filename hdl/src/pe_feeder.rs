@@ -58,6 +58,16 @@ pub mod field {
     pub const LANES_SHIFT: u32 = 16;
 }
 
+/// PE modes as the operation word encodes them (`PeMode` order).
+pub mod mode {
+    pub const FORWARD: u8 = 0;
+    pub const BACKWARD: u8 = 1;
+    pub const GRADIENT: u8 = 2;
+    pub const UPDATE: u8 = 3;
+    pub const MAX: u8 = 4;
+    pub const SELECT: u8 = 5;
+}
+
 /// How the feeder uses the streams (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Feed {

@@ -1,8 +1,8 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
-use nt_hdl::dataflow_program::{encode, Descriptor, Dest, Instr, Slot};
+use nt_hdl::dataflow_program::{encode, op, shape, Descriptor, Dest, Instr, Slot};
 use nt_hdl::host_interface::{SEED, STATUS};
-use nt_hdl::pe_feeder::{Feed, FeedSetting};
+use nt_hdl::pe_feeder::{mode, Feed};
 use nt_hdl::Config;
 use nt_testbench::golden::fixed16::Fixed16;
 use nt_testbench::module_driver::{ModuleHost, ModuleSim, ProgramFault};
@@ -90,21 +90,6 @@ fn a_tile_copies_a_block_into_another_vault_over_the_network() {
     assert_eq!(m.drams[1].peek(0x2000, 64), vec![0; 64]);
 }
 
-/// A `pe` instruction: the feeder's operation word.
-fn op(mode: u8, feed: Feed, opa_wrap: bool) -> Instr {
-    Instr::Pe(FeedSetting::Op {
-        mode,
-        act: 0,
-        feed,
-        opb_step: false,
-        opa_wrap,
-    })
-}
-
-fn shape(reduce: u32, lanes: u32) -> Instr {
-    Instr::Pe(FeedSetting::Shape { reduce, lanes })
-}
-
 /// Gradient runs of different widths back to back, each a single beat: two 4-lane runs (each
 /// after a 4-element fill of buffer A) and then a 1-lane run after a 1-element fill. This is a
 /// fully connected layer's weight gradient with the lanes over blocks of inputs, at batch 1,
@@ -112,7 +97,6 @@ fn shape(reduce: u32, lanes: u32) -> Instr {
 /// and the broadcast element.
 #[test]
 fn gradient_runs_of_different_widths_follow_each_other() {
-    const GRADIENT: u8 = 2;
     let config = small();
     let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
     let mut m = ModuleSim::<64>::new(&config).unwrap();
@@ -126,11 +110,11 @@ fn gradient_runs_of_different_widths_follow_each_other() {
     let mut prog = vec![];
     for block in 0..2u32 {
         prog.extend([
-            op(0, Feed::FillA, false),
+            op(mode::FORWARD, 0, Feed::FillA, false, false),
             shape(1, 4),
             stream(Slot::A, Dest::Pe, 2, x + 8 * block, &[(4, 2), (1, 16)]),
             Instr::Run,
-            op(GRADIENT, Feed::Compute, true),
+            op(mode::GRADIENT, 0, Feed::Compute, false, true),
             shape(1, 4),
             stream(Slot::B, Dest::Pe, 2, e, &[(1, 4), (1, 2)]),
             stream(Slot::W, Dest::Dram, 4, gw + 16 * block, &[(4, 4), (1, 32)]),
@@ -138,11 +122,11 @@ fn gradient_runs_of_different_widths_follow_each_other() {
         ]);
     }
     prog.extend([
-        op(0, Feed::FillA, false),
+        op(mode::FORWARD, 0, Feed::FillA, false, false),
         shape(1, 1),
         stream(Slot::A, Dest::Pe, 2, e, &[(1, 2), (1, 4)]),
         Instr::Run,
-        op(GRADIENT, Feed::Compute, true),
+        op(mode::GRADIENT, 0, Feed::Compute, false, true),
         shape(1, 1),
         stream(Slot::B, Dest::Pe, 2, konst as u32, &[(1, 0)]),
         stream(Slot::W, Dest::Dram, 4, gb, &[(1, 4)]),

@@ -9,8 +9,9 @@
 
 use nt_hdl::config::Config;
 use nt_hdl::dataflow_engine::fault;
-use nt_hdl::dataflow_program::{encode, Descriptor, Dest, Instr, Slot};
+use nt_hdl::dataflow_program::{encode, op, shape, Descriptor, Dest, Instr, Slot};
 use nt_hdl::module::tile_salt;
+use nt_hdl::pe_feeder::mode::{FORWARD, UPDATE};
 use nt_hdl::pe_feeder::{Feed, FeedSetting};
 use nt_testbench::golden::lfsr::Lfsr;
 use nt_testbench::golden::{Activation, Fixed16};
@@ -30,10 +31,6 @@ const TILES: usize = 4;
 const FLIT: usize = 64;
 const MAX_CYCLES_PER_SEGMENT: u64 = 20_000;
 const SEED: u32 = 0x1234_5678;
-
-/// PE modes and activation codes as the feeder encodes them.
-const FORWARD: u8 = 0;
-const UPDATE: u8 = 3;
 
 // Tile 0: two forward layers, BATCH samples.
 const BATCH: usize = 3;
@@ -91,23 +88,6 @@ fn stream(slot: Slot, dest: Dest, size: u32, base: u64, loops: &[(u32, i32)]) ->
     })
 }
 
-fn op(mode: u8, act: Activation, feed: Feed, opa_wrap: bool) -> Instr {
-    Instr::Pe(FeedSetting::Op {
-        mode,
-        act: act.code(),
-        feed,
-        opb_step: false,
-        opa_wrap,
-    })
-}
-
-fn shape(reduce: usize) -> Instr {
-    Instr::Pe(FeedSetting::Shape {
-        reduce: reduce as u32,
-        lanes: LANES as u32,
-    })
-}
-
 /// A forward layer on the PE: weights (transposed, [input][lane]) into buffer A, biases into
 /// buffer B, then one reduction of `n_in` terms per sample; results of `out_size` bytes.
 fn forward_layer(
@@ -117,8 +97,14 @@ fn forward_layer(
     (wt, bias, x, y): (u64, u64, u64, u64),
     out_size: u32,
 ) {
-    p.push(op(FORWARD, Activation::Identity, Feed::FillA, false));
-    p.push(shape(1));
+    p.push(op(
+        FORWARD,
+        Activation::Identity.code(),
+        Feed::FillA,
+        false,
+        false,
+    ));
+    p.push(shape(1, LANES));
     p.push(stream(
         Slot::A,
         Dest::Pe,
@@ -127,12 +113,18 @@ fn forward_layer(
         &[((n_in * LANES) as u32, 2)],
     ));
     p.push(Instr::Run);
-    p.push(op(FORWARD, Activation::Identity, Feed::FillB, false));
-    p.push(shape(1));
+    p.push(op(
+        FORWARD,
+        Activation::Identity.code(),
+        Feed::FillB,
+        false,
+        false,
+    ));
+    p.push(shape(1, LANES));
     p.push(stream(Slot::A, Dest::Pe, 4, bias, &[(LANES as u32, 4)]));
     p.push(Instr::Run);
-    p.push(op(FORWARD, act, Feed::Compute, true));
-    p.push(shape(n_in));
+    p.push(op(FORWARD, act.code(), Feed::Compute, false, true));
+    p.push(shape(n_in, LANES));
     p.push(stream(
         Slot::B,
         Dest::Pe,
@@ -293,8 +285,14 @@ fn job(d: &Data) -> ModuleJob {
     );
     t0.push(Instr::End);
     let t1 = vec![
-        op(UPDATE, Activation::Identity, Feed::Elementwise, false),
-        shape(1),
+        op(
+            UPDATE,
+            Activation::Identity.code(),
+            Feed::Elementwise,
+            false,
+            false,
+        ),
+        shape(1, LANES),
         Instr::Pe(FeedSetting::Eta(ETA)),
         stream(Slot::A, Dest::Pe, 4, MASTER, &[(PARAMS as u32, 4)]),
         stream(Slot::B, Dest::Pe, 4, GRAD, &[(PARAMS as u32, 4)]),

@@ -1,7 +1,9 @@
 //! Building blocks of tile programs.
 
+pub use nt_hdl::dataflow_program::{op, shape};
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
-use nt_hdl::pe_feeder::{Feed, FeedSetting};
+pub use nt_hdl::pe_feeder::mode;
+use nt_hdl::pe_feeder::Feed;
 
 /// An element stream's addresses: base, element size and loops (count, stride), innermost first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,34 +43,6 @@ impl Access {
                 .collect(),
         })
     }
-}
-
-/// The feeder settings of one run.
-pub fn op(mode: u8, act: u8, feed: Feed, opb_step: bool, opa_wrap: bool) -> Instr {
-    Instr::Pe(FeedSetting::Op {
-        mode,
-        act,
-        feed,
-        opb_step,
-        opa_wrap,
-    })
-}
-
-pub fn shape(reduce: usize, lanes: usize) -> Instr {
-    Instr::Pe(FeedSetting::Shape {
-        reduce: reduce as u32,
-        lanes: lanes as u32,
-    })
-}
-
-/// PE modes as the feeder encodes them.
-pub mod mode {
-    pub const FORWARD: u8 = 0;
-    pub const BACKWARD: u8 = 1;
-    pub const GRADIENT: u8 = 2;
-    pub const UPDATE: u8 = 3;
-    pub const MAX: u8 = 4;
-    pub const SELECT: u8 = 5;
 }
 
 /// Fills buffer A (`b == false`) or B with `access`, `lanes` elements per entry.
