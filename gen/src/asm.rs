@@ -106,7 +106,8 @@ fn name_index(names: &[&str], v: &str, what: &str) -> Result<u8> {
         .ok_or_else(|| anyhow::anyhow!("{what} `{v}` is not one of {}", names.join(", ")))
 }
 
-/// `pe op mode=M act=A feed=F [opb_step] [opa_wrap]`, `pe shape reduce=R lanes=L`, `pe eta=E`.
+/// `pe op mode=M act=A feed=F [opb_step] [opa_wrap]`, `pe shape reduce=R lanes=L`, `pe eta=E`,
+/// `pe by_lane start=S`.
 fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
     let kv = |w: &str| -> Result<(String, String)> {
         let (k, v) = w
@@ -161,6 +162,19 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
                 lanes: lanes.ok_or_else(|| anyhow::anyhow!("pe shape needs lanes="))?,
             })
         }
+        Some("by_lane") => match words[1..] {
+            [w] => match kv(w)? {
+                (k, v) if k == "start" => {
+                    let n = parse_int(&v)?;
+                    if !(0..1 << REDUCE_BITS).contains(&n) {
+                        bail!("start={n} is out of range");
+                    }
+                    Ok(FeedSetting::ByLane { start: n as u32 })
+                }
+                (k, _) => bail!("unknown pe by_lane field `{k}`"),
+            },
+            _ => bail!("pe by_lane takes start=S"),
+        },
         Some(w) if w.starts_with("eta=") => {
             let n = parse_int(&w[4..])?;
             if !(0..=u16::MAX as i64).contains(&n) {
@@ -168,7 +182,7 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             }
             Ok(FeedSetting::Eta(n as u16))
         }
-        _ => bail!("pe takes `op ...`, `shape ...` or `eta=...`"),
+        _ => bail!("pe takes `op ...`, `shape ...`, `eta=...` or `by_lane start=...`"),
     }
 }
 
@@ -190,6 +204,7 @@ fn pe_text(f: &FeedSetting) -> String {
         ),
         FeedSetting::Shape { reduce, lanes } => format!("pe shape reduce={reduce} lanes={lanes}"),
         FeedSetting::Eta(e) => format!("pe eta={e:#x}"),
+        FeedSetting::ByLane { start } => format!("pe by_lane start={start}"),
     }
 }
 
@@ -346,7 +361,7 @@ end
     #[test]
     fn pe_settings_round_trip_in_every_mode() {
         for mode in MODE_NAMES {
-            let text = format!("pe op mode={mode} act=tanh feed=compute opb_step\npe shape reduce=4 lanes=3\nend\n");
+            let text = format!("pe op mode={mode} act=tanh feed=compute opb_step\npe shape reduce=4 lanes=3\npe by_lane start=5\nend\n");
             let p = assemble(&text).unwrap();
             let back = decode(&encode(&p)).unwrap();
             assert_eq!(back, p);
@@ -356,6 +371,8 @@ end
             );
         }
         assert!(err("pe op mode=min feed=compute\nend").contains("mode `min` is not one of"));
+        assert!(err("pe by_lane start=70000\nend").contains("start=70000 is out of range"));
+        assert!(err("pe by_lane first=1\nend").contains("unknown pe by_lane field `first`"));
     }
 
     #[test]

@@ -72,6 +72,14 @@ pub fn shape(reduce: usize, lanes: usize) -> Instr {
     })
 }
 
+/// The PE feeder's fill-by-lane word: the fills up to the next operation word go lane by lane,
+/// entries `start..reduce` of each (`reduce` from the shape word).
+pub fn by_lane(start: usize) -> Instr {
+    Instr::Pe(FeedSetting::ByLane {
+        start: start as u32,
+    })
+}
+
 impl Descriptor {
     /// Checks what the encoding cannot express; the hardware checks the same at run time.
     pub fn check(&self) -> Result<()> {

@@ -8,6 +8,7 @@
 //! | feed | stream a | stream b | a beat |
 //! |---|---|---|---|
 //! | `fill_a` / `fill_b` | element k to lane `k % lanes`, entry `k / lanes` | unused | none |
+//! | the same after `by_lane(s)` | element k to lane `k / (R - s)`, entry `s + k % (R - s)` | unused | none |
 //! | `compute` | unused | one beat per element: the broadcast operand | opa from buffer A, opb from buffer B |
 //! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
 //!
@@ -19,6 +20,11 @@
 //! wide one for gradient, for update the new master weight then the new MAC weight, and for max
 //! the index of the maximum then the maximum.
 //!
+//! A fill by lane (R the shape's `reduce`) writes each lane's entries in one run of the stream, so
+//! a lane's operands that lie side by side in DRAM (a weight row) arrive as one sequential stream
+//! rather than one element per row in turn; `s` lets a second run continue the lanes' entries.
+//! The operation word ends it.
+//!
 //! Settings arrive as `pe` instructions of the engine's program ([`FeedSetting`]); the engine
 //! waits for `busy` to fall before it takes the next instruction after a `run`.
 
@@ -27,7 +33,7 @@ use crate::dataflow_engine::{PE_CFG_BITS, SPACE_BITS};
 use crate::flit_fifo::FlitFifo;
 use crate::memory::Memory;
 use crate::ops::{ActFn, PeMode, MODE_BITS};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rust_hdl::prelude::*;
 
 /// Elements each stream FIFO holds (the engine keeps its requests in flight below the free space).
@@ -46,6 +52,7 @@ pub mod field {
     pub const KIND_OP: u32 = 0;
     pub const KIND_SHAPE: u32 = 1;
     pub const KIND_ETA: u32 = 2;
+    pub const KIND_BY_LANE: u32 = 3;
     // Operation word (the feeder's logic decodes these positions as literals: keep both in step).
     pub const MODE_SHIFT: u32 = 0;
     pub const MODE_MASK: u32 = (1 << crate::ops::MODE_BITS) - 1;
@@ -105,6 +112,9 @@ pub enum FeedSetting {
     Shape { reduce: u32, lanes: u32 },
     /// Learning rate (16 fraction bits) of update beats.
     Eta(u16),
+    /// The fills until the next operation word go lane by lane, from entry `start` of lane 0 to
+    /// entry `reduce - 1` of each lane.
+    ByLane { start: u32 },
 }
 
 impl FeedSetting {
@@ -130,6 +140,7 @@ impl FeedSetting {
                 KIND_SHAPE << KIND_SHIFT | reduce << REDUCE_SHIFT | lanes << LANES_SHIFT
             }
             FeedSetting::Eta(e) => KIND_ETA << KIND_SHIFT | e as u32,
+            FeedSetting::ByLane { start } => KIND_BY_LANE << KIND_SHIFT | start,
         }
     }
 
@@ -148,7 +159,9 @@ impl FeedSetting {
                 lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
             },
             KIND_ETA => FeedSetting::Eta(p as u16),
-            k => bail!("pe setting kind {k} is not op (0), shape (1) or eta (2)"),
+            _ => FeedSetting::ByLane {
+                start: p & ((1 << REDUCE_BITS) - 1),
+            },
         })
     }
 }
@@ -205,6 +218,8 @@ pub struct PeFeeder {
     eta: DFF<Bits<16>>,
     fill_lane: DFF<Bits<LANES_BITS>>,
     fill_addr: DFF<Bits<LB>>,
+    by_lane: DFF<Bit>,
+    fill_base: DFF<Bits<LB>>,
     term: DFF<Bits<REDUCE_BITS>>,
     reduction: DFF<Bits<LB>>,
     beat: DFF<Bits<LB>>,
@@ -292,6 +307,8 @@ impl PeFeeder {
             eta: Default::default(),
             fill_lane: Default::default(),
             fill_addr: Default::default(),
+            by_lane: Default::default(),
+            fill_base: Default::default(),
             term: Default::default(),
             reduction: Default::default(),
             beat: Default::default(),
@@ -334,7 +351,7 @@ impl Logic for PeFeeder {
     fn update(&mut self) {
         dff_setup!(
             self, clock, mode, act, feed, opb_step, opa_wrap, reduce_m1, lanes_m1, eta, fill_lane,
-            fill_addr, term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast,
+            fill_addr, by_lane, fill_base, term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast,
             wr_bank, rd_bank, stored, pending, ser_lane, ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
@@ -356,6 +373,7 @@ impl Logic for PeFeeder {
                 self.opa_wrap.d.next = self.cfg_data.val().get_bit(9);
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
+                self.by_lane.d.next = false;
                 self.term.d.next = 0.into();
                 self.reduction.d.next = 0.into();
                 self.beat.d.next = 0.into();
@@ -366,6 +384,12 @@ impl Logic for PeFeeder {
             }
             if self.cfg_data.val().get_bits::<2>(26) == 2 {
                 self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
+            }
+            if self.cfg_data.val().get_bits::<2>(26) == 3 {
+                self.by_lane.d.next = true;
+                self.fill_lane.d.next = 0.into();
+                self.fill_base.d.next = self.cfg_data.val().get_bits::<LB>(0);
+                self.fill_addr.d.next = self.cfg_data.val().get_bits::<LB>(0);
             }
         }
 
@@ -389,7 +413,7 @@ impl Logic for PeFeeder {
         self.fifo_a.pop.next = self.fill_go.val() | self.ew_go.val();
         self.fifo_b.pop.next = self.beat_go.val() | self.ew_go.val();
 
-        // Fills and element-wise operands: element k goes to lane k % lanes.
+        // Fills and element-wise operands: element k goes to lane k % lanes (fills by lane: see the module documentation).
         for l in 0..self._lanes {
             self.buf_a[l].clock.next = self.clock.val();
             self.buf_b[l].clock.next = self.clock.val();
@@ -421,7 +445,15 @@ impl Logic for PeFeeder {
                 self.buf_b[l].read_address.next = self.reduction.q.val();
             }
         }
-        if self.fill_go.val() | self.ew_go.val() {
+        if self.fill_go.val() & self.by_lane.q.val() {
+            if bit_cast::<REDUCE_BITS, LB>(self.fill_addr.q.val()) == self.reduce_m1.q.val() {
+                self.fill_addr.d.next = self.fill_base.q.val();
+                self.fill_lane.d.next = self.fill_lane.q.val() + 1;
+            } else {
+                self.fill_addr.d.next = self.fill_addr.q.val() + 1;
+            }
+        }
+        if (self.fill_go.val() & !self.by_lane.q.val()) | self.ew_go.val() {
             if self.fill_lane.q.val() == self.lanes_m1.q.val() {
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = self.fill_addr.q.val() + 1;
@@ -607,6 +639,9 @@ mod tests {
                     }
                 }
             }
+        }
+        for s in [FeedSetting::ByLane { start: 0 }, FeedSetting::ByLane { start: 1023 }] {
+            assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
-use nt_hdl::dataflow_program::{encode, op, shape, Descriptor, Dest, Instr, Slot};
+use nt_hdl::dataflow_program::{by_lane, encode, op, shape, Descriptor, Dest, Instr, Slot};
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
 use nt_hdl::Config;
@@ -157,4 +157,67 @@ fn gradient_runs_of_different_widths_follow_each_other() {
     assert_eq!(words(gw, 8), expected, "weight gradients");
     let bias = q.grad_align(Fixed16::mul(err, q.one() as i16)).0;
     assert_eq!(words(gb, 1), vec![bias], "bias gradient");
+}
+
+/// A fill by lane in two runs: a 4 x 3 matrix stored row after row (lane l's entries side by
+/// side) goes into buffer A, columns 0..2 in the first run and column 2 in the second. Forward
+/// runs with a zero bias and the unit vector e_k as stream b then hand out column k: every
+/// result must be the matrix entry of its lane and k, which pins down where each element went.
+#[test]
+fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
+    let config = small();
+    let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
+    let mut m = ModuleSim::<64>::new(&config).unwrap();
+    let (w, zero, unit, y) = (0x400u32, 0x480u32, 0x500u32, 0x600u32);
+    let rows: [[i16; 3]; 4] = [[11, -12, 13], [-21, 22, 1023], [31, -32000, 33], [0, 42, -43]];
+    let le = |v: &[i16]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    m.poke(0, w as u64, &le(&rows.concat())).unwrap();
+    m.poke(0, zero as u64, &[0; 4]).unwrap();
+    // Unit vectors e_0, e_1, e_2 one after another.
+    let units: Vec<i16> = (0..9)
+        .map(|i| if i % 4 == 0 { q.one() as i16 } else { 0 })
+        .collect();
+    m.poke(0, unit as u64, &le(&units)).unwrap();
+    let mut prog = vec![
+        op(mode::FORWARD, 0, Feed::FillB, false, false),
+        shape(1, 4),
+        stream(Slot::A, Dest::Pe, 4, zero, &[(4, 0)]),
+        Instr::Run,
+        op(mode::FORWARD, 0, Feed::FillA, false, false),
+        shape(2, 4),
+        by_lane(0),
+        stream(Slot::A, Dest::Pe, 2, w, &[(2, 2), (4, 6)]),
+        Instr::Run,
+        shape(3, 4),
+        by_lane(2),
+        stream(Slot::A, Dest::Pe, 2, w + 4, &[(1, 2), (4, 6)]),
+        Instr::Run,
+    ];
+    for k in 0..3u32 {
+        prog.extend([
+            op(mode::FORWARD, 0, Feed::Compute, false, true),
+            shape(3, 4),
+            stream(Slot::B, Dest::Pe, 2, unit + 6 * k, &[(3, 2)]),
+            stream(Slot::W, Dest::Dram, 2, y + 8 * k, &[(4, 2)]),
+            Instr::Run,
+        ]);
+    }
+    prog.push(Instr::End);
+    for t in 0..m.tiles() {
+        let p = if t == 0 {
+            prog.clone()
+        } else {
+            vec![Instr::End]
+        };
+        m.load_program(t, &encode(&p)).unwrap();
+    }
+    m.run(20_000).unwrap();
+    m.drain().unwrap();
+    let got: Vec<i16> = m.drams[0]
+        .peek(y as u64, 24)
+        .chunks(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let expected: Vec<i16> = (0..3).flat_map(|k| rows.map(|r| r[k])).collect();
+    assert_eq!(got, expected);
 }

@@ -37,7 +37,7 @@ use super::image::{alloc_error, alloc_output, ImageView, RnnRows};
 use super::memory_map::{MemoryMap, RECORD_BYTES, RECORD_MAC_OFFSET};
 use super::partition::{chunks, of_tile, Chunk};
 use super::pool::{self, PoolLayout, WINDOW};
-use super::program::{fill, mode, op, shape, Access};
+use super::program::{self, mode, op, shape, Access};
 use super::{GoldenRef, ParamKind, ParamRef, Phase, Plan, Segment, TensorCheck};
 use super::{ACT, GRAD};
 use anyhow::{bail, Result};
@@ -51,8 +51,10 @@ use nt_testbench::network::{Layer, Network, Shape};
 
 pub const CONST_REGION: &str = "const";
 /// The constants are 1.0 and -1.0 (output error and bias gradients), then the pool window
-/// positions 0..3 (the broadcast operand of routing), which start here.
+/// positions 0..3 (the broadcast operand of routing), which start here, then a 32-bit zero (a
+/// bias of nothing).
 const KONST_POSITIONS: u64 = 2 * ACT;
+const KONST_ZERO: u64 = KONST_POSITIONS + WINDOW as u64 * ACT;
 
 /// Activations of a batch: element `(b, i)` at `base + b * sample + 2 * i`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +104,8 @@ struct Lowered {
 enum Kind {
     Fc {
         n_in: usize,
+        /// The errors at the output transposed for the weight gradient: `dt[o][b]`.
+        dt: u64,
     },
     Rnn {
         n: usize,
@@ -139,6 +143,8 @@ impl Lowered {
 /// Builds one segment from per-tile programs.
 pub(super) struct SegmentBuilder {
     pub(super) seg: Segment,
+    /// Bytes of a DRAM burst: the unit a fill's two element orders are costed in.
+    burst: u64,
 }
 
 fn nest(a: &Access) -> String {
@@ -147,7 +153,7 @@ fn nest(a: &Access) -> String {
 }
 
 impl SegmentBuilder {
-    pub(super) fn new(label: String, layer: usize, tiles: usize) -> SegmentBuilder {
+    pub(super) fn new(label: String, layer: usize, tiles: usize, burst: u64) -> SegmentBuilder {
         SegmentBuilder {
             seg: Segment {
                 label,
@@ -159,6 +165,7 @@ impl SegmentBuilder {
                 noc_elements: 0,
                 nests: vec![],
             },
+            burst,
         }
     }
 
@@ -166,19 +173,52 @@ impl SegmentBuilder {
         self.seg.programs[tile].push(i);
     }
 
-    /// Fills buffer A or B with the accesses, one run each, entries continuing across them.
+    /// Fills buffer A or B with the accesses (lanes innermost: element k of a part to lane
+    /// `k % lanes`), one run each, entries continuing across them. Where taking each lane's
+    /// entries in turn costs fewer DRAM bursts (a lane's entries side by side in DRAM, the lanes
+    /// apart), the runs go lane by lane instead.
     pub(super) fn fill(&mut self, tile: usize, buffer_b: bool, lanes: usize, parts: &[Access]) {
-        for (n, a) in parts.iter().enumerate() {
-            if n == 0 {
-                fill(&mut self.seg.programs[tile], buffer_b, lanes, a);
-            } else {
+        let what = if buffer_b { "fill B" } else { "fill A" };
+        let feed = if buffer_b { Feed::FillB } else { Feed::FillA };
+        self.push(tile, op(mode::FORWARD, 0, feed, false, false));
+        self.seg.bytes_read += parts.iter().map(Access::bytes).sum::<u64>();
+        if let Some(by_lane) = self.by_lane(lanes, parts) {
+            let mut start = 0;
+            for a in &by_lane {
+                let entries = a.elements() as usize / lanes;
+                self.push(tile, shape(start + entries, lanes));
+                self.push(tile, program::by_lane(start));
                 self.push(tile, a.stream(Slot::A, Dest::Pe));
                 self.push(tile, Instr::Run);
+                self.seg.nests.push((tile, format!("{what} by lane {}", nest(a))));
+                start += entries;
             }
-            self.seg.bytes_read += a.bytes();
-            let what = if buffer_b { "fill B" } else { "fill A" };
+            return;
+        }
+        self.push(tile, shape(1, lanes));
+        for a in parts {
+            self.push(tile, a.stream(Slot::A, Dest::Pe));
+            self.push(tile, Instr::Run);
             self.seg.nests.push((tile, format!("{what} {}", nest(a))));
         }
+    }
+
+    /// The parts in lane-by-lane order (each part's lane loop outermost), if that costs fewer
+    /// DRAM bursts than the parts as they are.
+    fn by_lane(&self, lanes: usize, parts: &[Access]) -> Option<Vec<Access>> {
+        if lanes < 2 || parts.iter().any(|a| a.loops.len() < 2 || a.loops[0].0 != lanes) {
+            return None;
+        }
+        let by_lane: Vec<Access> = parts
+            .iter()
+            .map(|a| {
+                let mut loops = a.loops[1..].to_vec();
+                loops.push(a.loops[0]);
+                Access::new(a.base, a.size, &loops)
+            })
+            .collect();
+        let cost = |v: &[Access]| v.iter().map(|a| a.bursts(self.burst)).sum::<u64>();
+        (cost(&by_lane) < cost(parts)).then_some(by_lane)
     }
 
     pub(super) fn read(&mut self, tile: usize, slot: Slot, dest: Dest, a: &Access) {
@@ -277,7 +317,12 @@ pub(super) fn gradient_rows(base: u64, c: &Chunk, cols: usize) -> Access {
 /// elements in order. With a power-of-two number of tiles the rounds double what each tile holds
 /// (tile t swaps with tile t ^ 2^k everything of its group of 2^k tiles): log2(tiles) rounds.
 /// Otherwise a ring of `tiles - 1` rounds passes every tile's own pieces on.
-pub(super) fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<Segment> {
+pub(super) fn gather(
+    label: &str,
+    layer: usize,
+    pieces: &[Vec<Access>],
+    burst: u64,
+) -> Vec<Segment> {
     let tiles = pieces.len();
     let rounds = if tiles.is_power_of_two() {
         tiles.trailing_zeros() as usize
@@ -286,7 +331,7 @@ pub(super) fn gather(label: &str, layer: usize, pieces: &[Vec<Access>]) -> Vec<S
     };
     (0..rounds)
         .map(|r| {
-            let mut s = SegmentBuilder::new(format!("{label} round {}", r + 1), layer, tiles);
+            let mut s = SegmentBuilder::new(format!("{label} round {}", r + 1), layer, tiles, burst);
             for t in 0..tiles {
                 let (dst, src, owners) = gather_round(tiles, r, t);
                 let sends: Vec<&Access> = owners.flat_map(|u| &pieces[u]).collect();
@@ -410,49 +455,68 @@ struct UpdateBlock {
     kind: ParamKind,
 }
 
-/// A fully connected layer's weight gradients, lanes over the outputs of each chunk: buffer A <-
-/// the chunk's errors, sample by sample; stream b = one input across the batch, for each input.
-/// The stream is batch-inner, so it costs a DRAM burst per element: `batch x n_in` per chunk.
-fn fc_gradient_by_outputs(
+/// The first step of a fully connected layer's weight gradients: each chunk's errors (`err`,
+/// sample-major) transposed into `dt[o][b]`, so that an output's errors across the batch lie side
+/// by side. Per group of up to `lanes` samples: buffer A <- the group's errors (a lane per
+/// sample, filled lane by lane), buffer B <- zero biases; a forward beat per output, with the
+/// broadcast 1.0, hands out that output's errors, one per lane.
+fn fc_transpose_errors(
     s: &mut SegmentBuilder,
     chunks: &[Chunk],
-    x: View,
     err: View,
-    (gw, n_in): (u64, usize),
-    batch: usize,
-) {
-    for c in chunks {
-        s.fill(c.tile, false, c.len, &[err.block(c.start, c.len, batch)]);
-        s.gradient(
-            c.tile,
-            batch,
-            c.len,
-            &Access::new(
-                x.base,
-                ACT as u32,
-                &[(batch, x.sample as i64), (n_in, ACT as i64)],
-            ),
-            &gradient_rows(gw, c, n_in),
-        );
-    }
-}
-
-/// The same gradients, lanes over blocks of `lanes` inputs: buffer A <- `x[b][i0 + k]`, read in
-/// memory order; stream b = each of the chunk's outputs' errors across the batch. The
-/// batch-inner stream is then `batch x len` errors per block: fewer DRAM bursts than
-/// [`fc_gradient_by_outputs`] when the chunk is narrower than the layer's input, at a fill and
-/// a run per block.
-fn fc_gradient_by_inputs(
-    s: &mut SegmentBuilder,
-    chunks: &[Chunk],
-    x: View,
-    err: View,
-    (gw, n_in): (u64, usize),
+    (dt, konst): (u64, u64),
     lanes: usize,
     batch: usize,
 ) {
     for c in chunks {
-        for i0 in (0..n_in).step_by(lanes) {
+        for b0 in (0..batch).step_by(lanes) {
+            let nb = lanes.min(batch - b0);
+            let rows = Access::new(
+                err.base + b0 as u64 * err.sample + c.start as u64 * ACT,
+                ACT as u32,
+                &[(nb, err.sample as i64), (c.len, ACT as i64)],
+            );
+            s.fill(c.tile, false, nb, &[rows]);
+            s.fill(
+                c.tile,
+                true,
+                nb,
+                &[Access::new(konst + KONST_ZERO, GRAD as u32, &[(nb, 0)])],
+            );
+            s.compute(
+                c.tile,
+                mode::FORWARD,
+                0,
+                false,
+                false,
+                1,
+                nb,
+                &Access::new(konst, ACT as u32, &[(c.len, 0)]),
+                &Access::new(
+                    dt + (c.start * batch + b0) as u64 * ACT,
+                    ACT as u32,
+                    &[(nb, ACT as i64), (c.len, (batch as u64 * ACT) as i64)],
+                ),
+            );
+        }
+    }
+}
+
+/// A fully connected layer's weight gradients for the inputs of blocks `blocks` (of `lanes`
+/// inputs each), lanes over a block's inputs: buffer A <- `x[b][i0 + k]`, read in memory order;
+/// stream b = each of the chunk's outputs' errors across the batch, from `dt` (also in memory
+/// order); one reduction over the batch per weight.
+fn fc_gradient_blocks(
+    s: &mut SegmentBuilder,
+    chunks: &[Chunk],
+    (x, dt): (View, u64),
+    (gw, n_in): (u64, usize),
+    blocks: std::ops::Range<usize>,
+    lanes: usize,
+    batch: usize,
+) {
+    for c in chunks {
+        for i0 in blocks.clone().map(|k| k * lanes) {
             let w = lanes.min(n_in - i0);
             s.fill(c.tile, false, w, &[x.block(i0, w, batch)]);
             s.gradient(
@@ -460,9 +524,9 @@ fn fc_gradient_by_inputs(
                 batch,
                 w,
                 &Access::new(
-                    err.base + c.start as u64 * ACT,
+                    dt + (c.start * batch) as u64 * ACT,
                     ACT as u32,
-                    &[(batch, err.sample as i64), (c.len, ACT as i64)],
+                    &[(batch * c.len, ACT as i64)],
                 ),
                 &Access::new(
                     gw + (c.start * n_in + i0) as u64 * GRAD,
@@ -480,6 +544,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     let tiles = config.array.rows * config.array.cols;
     let lanes = config.pe.lanes;
     let depth = config.pe.lane_buffer_depth;
+    let burst = config.dram.burst_bytes() as u64;
     let nl = net.layers.len();
     if batch == 0 {
         bail!("batch size 0");
@@ -497,6 +562,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     ]
     .into_iter()
     .chain((0..WINDOW).map(|r| r as i16))
+    .chain([0, 0])
     .collect();
     let konst = map.alloc(CONST_REGION, konst_values.len() as u64 * ACT);
     let in_len = shapes[0].input.len();
@@ -586,9 +652,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 };
                 let y = map.alloc(&format!("{name}.y"), (batch * n_out) as u64 * ACT);
                 let d = map.alloc(&format!("{name}.d"), (batch * n_out) as u64 * ACT);
+                let dt = map.alloc(&format!("{name}.dt"), (batch * n_out) as u64 * ACT);
                 (
                     Kind::Fc {
                         n_in: s.input.len(),
+                        dt,
                     },
                     dense(y),
                     dense(d),
@@ -882,6 +950,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &format!("{} gather outputs", ly.name),
                 l,
                 &image_pieces(y, &ly.chunks, tiles, batch),
+                burst,
             ));
         }
     };
@@ -893,8 +962,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let x = in_view(l);
         let cost = costs[l].forward * batch as u64;
         match ly.kind {
-            Kind::Fc { n_in } => {
-                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles);
+            Kind::Fc { n_in, .. } => {
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, burst);
                 for c in &ly.chunks {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_rows(ly.w, c, n_in)]);
@@ -935,6 +1004,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         &format!("{} gather outputs", ly.name),
                         l,
                         &view_pieces(&ly.out, &ly.chunks, tiles, batch),
+                        burst,
                     ));
                 }
             }
@@ -961,6 +1031,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         format!("{} forward step {}", ly.name, st + 1),
                         l,
                         tiles,
+                        burst,
                     );
                     for c in &ly.chunks {
                         let t = c.tile;
@@ -1002,6 +1073,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             &format!("{} gather h{}", ly.name, st + 1),
                             l,
                             &view_pieces(&h_view(st + 1), &ly.chunks, tiles, batch),
+                            burst,
                         ));
                     }
                 }
@@ -1016,14 +1088,14 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 ));
             }
             Kind::Conv(cv) => {
-                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles);
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, burst);
                 conv::forward(&mut s, &cv, (ly.w, ly.b), ly.act, &ly.chunks, batch);
                 s.seg.macs = cost;
                 forward.push(s.finish());
                 image_forward(&mut forward, &mut checks, l, ly, &cv.y);
             }
             Kind::Pool(p) => {
-                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles);
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, burst);
                 pool::forward(&mut s, &p, &ly.chunks, batch, depth, konst, l)?;
                 forward.push(s.finish());
                 image_forward(&mut forward, &mut checks, l, ly, &p.y);
@@ -1036,7 +1108,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     {
         let l = nl - 1;
         let ly = &lw[l];
-        let mut s = SegmentBuilder::new(format!("{} output error", ly.name), l, tiles);
+        let mut s = SegmentBuilder::new(format!("{} output error", ly.name), l, tiles, burst);
         for c in &ly.chunks {
             let t = c.tile;
             let y = ly.out.block(c.start, c.len, batch);
@@ -1088,6 +1160,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather errors step {}", ly.name, st + 2),
                     l,
                     &view_pieces(&dview(st + 1), &ly.chunks, tiles, batch),
+                    burst,
                 ));
                 let h = View {
                     base: u + (st + 1) as u64 * row + n as u64 * ACT,
@@ -1095,7 +1168,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     n: hidden,
                 };
                 let mut s =
-                    SegmentBuilder::new(format!("{} backward step {}", ly.name, st + 1), l, tiles);
+                    SegmentBuilder::new(format!("{} backward step {}", ly.name, st + 1), l, tiles, burst);
                 for c in &ly.chunks {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_cols(wh, c, hidden, hidden)]);
@@ -1134,6 +1207,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather errors step 1", ly.name),
                     l,
                     &view_pieces(&dview(0), &ly.chunks, tiles, batch),
+                    burst,
                 ));
                 let fch = chunks(n, tiles, lanes);
                 let per_step = |base: u64, c: &Chunk, row: u64, sample: u64| {
@@ -1147,7 +1221,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         ],
                     )
                 };
-                let mut s = SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles);
+                let mut s = SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles, burst);
                 for c in &fch {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_cols(ly.w, c, hidden, n)]);
@@ -1178,6 +1252,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather input errors", ly.name),
                     l,
                     &pieces,
+                    burst,
                 ));
             }
             continue;
@@ -1200,8 +1275,9 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         &format!("{} gather errors", ly.name),
                         l,
                         &image_pieces(&cv.d, &ly.chunks, tiles, batch),
+                        burst,
                     ));
-                    let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles);
+                    let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
                     conv::backward(&mut s, &cv, ly.w, prev.act, &prev.chunks, batch, depth, l)?;
                     s.seg.macs = costs[l].backward * batch as u64;
                     backward.push(s.finish());
@@ -1222,7 +1298,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     false,
                     batch,
                 ));
-                let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles);
+                let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
                 pool::backward(
                     &mut s,
                     &p,
@@ -1237,7 +1313,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             }
             _ => {}
         }
-        let Kind::Fc { n_in } = ly.kind else {
+        let Kind::Fc { n_in, .. } = ly.kind else {
             unreachable!()
         };
         checks.push(act_check(
@@ -1256,6 +1332,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             &format!("{} gather errors", ly.name),
             l,
             &view_pieces(&ly.err, &ly.chunks, tiles, batch),
+            burst,
         ));
         // An image layer's chunks are channels: lanes here take input neurons, and the errors go
         // to every vault afterwards, where the image layer's channel owners find them.
@@ -1266,7 +1343,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             prev.chunks.clone()
         };
         let n_out = ly.out.n;
-        let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles);
+        let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
         for c in &in_chunks {
             let t = c.tile;
             s.fill(t, false, c.len, &[mac_cols(ly.w, c, n_out, n_in)]);
@@ -1290,6 +1367,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &format!("{} gather input errors", ly.name),
                 l,
                 &view_pieces(&prev.err, &in_chunks, tiles, batch),
+                burst,
             ));
         }
     }
@@ -1302,7 +1380,9 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             continue;
         }
         let x = in_view(l);
-        let mut s = SegmentBuilder::new(format!("{} gradient", ly.name), l, tiles);
+        let mut s = SegmentBuilder::new(format!("{} gradient", ly.name), l, tiles, burst);
+        // MACs of the layer's earlier gradient segments.
+        let mut weight_macs_before = 0;
         match ly.kind {
             Kind::Pool(_) => unreachable!("no parameters"),
             Kind::Conv(cv) => {
@@ -1320,28 +1400,77 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     false,
                 ));
             }
-            Kind::Fc { n_in } => {
+            Kind::Fc { n_in, dt } => {
                 let biases = |s: &mut SegmentBuilder| {
                     for c in &ly.chunks {
                         s.fill(c.tile, false, c.len, &[ly.err.block(c.start, c.len, batch)]);
                         s.bias_gradient(c, konst, batch, ly.gb);
                     }
                 };
-                let weights = (ly.gw, n_in);
-                let mut by_inputs = SegmentBuilder::new(s.seg.label.clone(), l, tiles);
-                fc_gradient_by_inputs(&mut by_inputs, &ly.chunks, x, ly.err, weights, lanes, batch);
-                biases(&mut by_inputs);
-                // Each program and the END the segment adds must fit the program memory.
-                let fits = by_inputs
-                    .seg
-                    .programs
-                    .iter()
-                    .all(|p| (encode(p).len() as u64) < PROGRAM_WINDOW);
-                if fits {
-                    s = by_inputs;
-                } else {
-                    fc_gradient_by_outputs(&mut s, &ly.chunks, x, ly.err, weights, batch);
-                    biases(&mut s);
+                // The input blocks go over as few segments as have programs that fit the
+                // program memory (with the END each segment adds); the first transposes the
+                // errors, the last adds the bias gradients.
+                let blocks = n_in.div_ceil(lanes);
+                let label = s.seg.label.clone();
+                let mut parts = 1;
+                let mut segs = loop {
+                    let segs: Vec<SegmentBuilder> = (0..parts)
+                        .map(|p| {
+                            let mut s = SegmentBuilder::new(
+                                if parts == 1 {
+                                    label.clone()
+                                } else {
+                                    format!("{label} part {}", p + 1)
+                                },
+                                l,
+                                tiles,
+                                burst,
+                            );
+                            if p == 0 {
+                                fc_transpose_errors(
+                                    &mut s, &ly.chunks, ly.err, (dt, konst), lanes, batch,
+                                );
+                            }
+                            let range = p * blocks / parts..(p + 1) * blocks / parts;
+                            // Weight gradient MACs of these inputs.
+                            let inputs = n_in.min(range.end * lanes) - range.start * lanes;
+                            s.seg.macs = (batch * ly.out.n * inputs) as u64;
+                            fc_gradient_blocks(
+                                &mut s,
+                                &ly.chunks,
+                                (x, dt),
+                                (ly.gw, n_in),
+                                range,
+                                lanes,
+                                batch,
+                            );
+                            if p + 1 == parts {
+                                biases(&mut s);
+                            }
+                            s
+                        })
+                        .collect();
+                    let fits = segs.iter().all(|s| {
+                        s.seg
+                            .programs
+                            .iter()
+                            .all(|p| (encode(p).len() as u64) < PROGRAM_WINDOW)
+                    });
+                    if fits {
+                        break segs;
+                    }
+                    if parts == blocks {
+                        bail!(
+                            "layer {l} (fc): the weight gradient of one block of inputs does not fit a tile's program memory ({PROGRAM_WINDOW} words)"
+                        );
+                    }
+                    parts += 1;
+                };
+                s = segs.pop().expect("at least one part");
+                for seg in segs {
+                    let macs = seg.seg.macs;
+                    weight_macs_before += macs;
+                    gradient.push(seg.finish());
                 }
                 checks.push(row_check(
                     "gradient",
@@ -1442,7 +1571,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             &ly.chunks,
             false,
         ));
-        s.seg.macs = costs[l].weight_grad * batch as u64;
+        s.seg.macs = costs[l].weight_grad * batch as u64 - weight_macs_before;
         gradient.push(s.finish());
     }
 
@@ -1461,7 +1590,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 index0: 0,
                 kind: ParamKind::Weight,
             }),
-            Kind::Fc { n_in } => blocks.push(UpdateBlock {
+            Kind::Fc { n_in, .. } => blocks.push(UpdateBlock {
                 w: ly.w,
                 g: ly.gw,
                 cols: n_in,
@@ -1492,7 +1621,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             index0: 0,
             kind: ParamKind::Bias,
         });
-        let mut s = SegmentBuilder::new(format!("{} update", ly.name), l, tiles);
+        let mut s = SegmentBuilder::new(format!("{} update", ly.name), l, tiles, burst);
         for t in 0..tiles {
             if !of_tile(&ly.chunks, t).is_empty() {
                 s.push(t, Instr::Pe(FeedSetting::Eta(eta)));
@@ -1587,7 +1716,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let ly = &lw[l];
         // Blocks read across their rows (transposed) by backward: W_h, W_x for an input error.
         let blocks = match ly.kind {
-            Kind::Fc { n_in } if ly.input_error => vec![(ly.w, n_in, "")],
+            Kind::Fc { n_in, .. } if ly.input_error => vec![(ly.w, n_in, "")],
             Kind::Conv(cv) if ly.input_error => vec![(ly.w, cv.forward_terms(), "")],
             Kind::Rnn { n, hidden, .. } => {
                 let mut b = vec![];
@@ -1612,6 +1741,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &format!("{} gather MAC weights{which}", ly.name),
                 l,
                 &pieces,
+                burst,
             ));
         }
     }
@@ -1690,7 +1820,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let segs = gather("g", 0, &pieces);
+        let segs = gather("g", 0, &pieces, 32);
         assert_eq!(segs.len(), rounds, "{tiles} tiles");
         let mut held: Vec<BTreeSet<u32>> = pieces
             .iter()

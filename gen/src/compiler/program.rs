@@ -1,9 +1,8 @@
 //! Building blocks of tile programs.
 
-pub use nt_hdl::dataflow_program::{op, shape};
+pub use nt_hdl::dataflow_program::{by_lane, op, shape};
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 pub use nt_hdl::pe_feeder::mode;
-use nt_hdl::pe_feeder::Feed;
 
 /// An element stream's addresses: base, element size and loops (count, stride), innermost first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +29,40 @@ impl Access {
         self.elements() * self.size as u64
     }
 
+    /// The element addresses in stream order.
+    pub fn addresses(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut index = vec![0usize; self.loops.len()];
+        (0..self.elements()).map(move |_| {
+            let offset: i64 = index
+                .iter()
+                .zip(&self.loops)
+                .map(|(&i, &(_, stride))| i as i64 * stride)
+                .sum();
+            for (i, &(count, _)) in index.iter_mut().zip(&self.loops) {
+                *i += 1;
+                if *i < count {
+                    break;
+                }
+                *i = 0;
+            }
+            (self.base as i64 + offset) as u64
+        })
+    }
+
+    /// DRAM bursts of `burst` bytes the stream asks for: one whenever an element lies outside
+    /// the burst asked for last (the engine merges an element only into that one).
+    pub fn bursts(&self, burst: u64) -> u64 {
+        let mut last = None;
+        self.addresses()
+            .filter(|a| {
+                let b = Some(a / burst);
+                let new = b != last;
+                last = b;
+                new
+            })
+            .count() as u64
+    }
+
     pub fn stream(&self, slot: Slot, dest: Dest) -> Instr {
         Instr::Stream(Descriptor {
             slot,
@@ -43,13 +76,4 @@ impl Access {
                 .collect(),
         })
     }
-}
-
-/// Fills buffer A (`b == false`) or B with `access`, `lanes` elements per entry.
-pub fn fill(prog: &mut Vec<Instr>, buffer_b: bool, lanes: usize, access: &Access) {
-    let feed = if buffer_b { Feed::FillB } else { Feed::FillA };
-    prog.push(op(mode::FORWARD, 0, feed, false, false));
-    prog.push(shape(1, lanes));
-    prog.push(access.stream(Slot::A, Dest::Pe));
-    prog.push(Instr::Run);
 }
