@@ -334,10 +334,15 @@ pub(super) fn gather(
             let mut s = SegmentBuilder::new(format!("{label} round {}", r + 1), layer, tiles, burst);
             for t in 0..tiles {
                 let (dst, src, owners) = gather_round(tiles, r, t);
-                let sends: Vec<&Access> = owners.flat_map(|u| &pieces[u]).collect();
-                let receives: Vec<&Access> = gather_round(tiles, r, src)
+                // Sender and receiver take a piece in the same order: memory order.
+                let sends: Vec<Access> = owners
+                    .flat_map(|u| &pieces[u])
+                    .map(Access::in_memory_order)
+                    .collect();
+                let receives: Vec<Access> = gather_round(tiles, r, src)
                     .2
                     .flat_map(|u| &pieces[u])
+                    .map(Access::in_memory_order)
                     .collect();
                 for i in 0..sends.len().max(receives.len()) {
                     if let Some(a) = sends.get(i) {

@@ -29,6 +29,14 @@ impl Access {
         self.elements() * self.size as u64
     }
 
+    /// The same elements with the loops by increasing stride magnitude: memory order, where a
+    /// DRAM burst serves every element it holds in turn.
+    pub fn in_memory_order(&self) -> Access {
+        let mut loops = self.loops.clone();
+        loops.sort_by_key(|&(_, stride)| stride.unsigned_abs());
+        Access::new(self.base, self.size, &loops)
+    }
+
     /// The element addresses in stream order.
     pub fn addresses(&self) -> impl Iterator<Item = u64> + '_ {
         let mut index = vec![0usize; self.loops.len()];
