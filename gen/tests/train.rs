@@ -243,3 +243,44 @@ fn compile_lists_the_plan_with_every_macs_of_the_network() {
     assert_eq!(macs("update"), 64 * 32 + 32 + 32 * 10 + 10);
     assert!(segs.iter().any(|s| s["tiles_used"] == 16));
 }
+
+/// The benchmark networks (examples/bench/) compile on the default module at batch 16 with every
+/// MAC of the network in the plan, and a weight gradient too long for one program is spread over
+/// several segments.
+#[test]
+fn benchmark_networks_compile_on_the_default_module() {
+    let plan = |net: &str| -> Vec<Value> {
+        let r = ntgen(&[
+            "compile",
+            "--config",
+            &root().join("configs/default.toml").display().to_string(),
+            "--net",
+            &root().join(net).display().to_string(),
+            "--batch",
+            "16",
+            "--json",
+        ]);
+        assert!(r.status.success(), "{net}: {}", text(&r));
+        let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+        v["segments"].as_array().unwrap().clone()
+    };
+    let macs = |segs: &[Value], phase: &str| -> u64 {
+        segs.iter()
+            .filter(|s| s["phase"] == phase)
+            .map(|s| s["macs"].as_u64().unwrap())
+            .sum()
+    };
+    let fc = plan("examples/bench/fc.toml");
+    assert_eq!(macs(&fc, "forward"), 16 * 2 * 256 * 256);
+    assert_eq!(macs(&fc, "backward"), 16 * 256 * 256);
+    assert_eq!(macs(&fc, "gradient"), 16 * 2 * 256 * 256);
+    let gradient_segments = fc.iter().filter(|s| s["phase"] == "gradient").count();
+    assert!(gradient_segments > 2, "{gradient_segments} gradient segments");
+    let rnn = plan("examples/bench/rnn.toml");
+    // Four steps of 224 outputs over 32 + 224 terms, less the first step's recurrent terms
+    // (h_0 = 0 adds nothing), then 16 outputs of 224.
+    assert_eq!(
+        macs(&rnn, "forward"),
+        16 * (4 * 224 * 256 - 224 * 224 + 16 * 224)
+    );
+}

@@ -115,6 +115,8 @@ enum Kind {
         u: u64,
         /// Errors of `h_1..h_T`: `d[b][s][j]`.
         d: u64,
+        /// The errors transposed for the weight gradient: `dt[j][b * steps + s]`.
+        dt: u64,
     },
     Conv(ConvLayout),
     Pool(PoolLayout),
@@ -460,33 +462,51 @@ struct UpdateBlock {
     kind: ParamKind,
 }
 
-/// The first step of a fully connected layer's weight gradients: each chunk's errors (`err`,
-/// sample-major) transposed into `dt[o][b]`, so that an output's errors across the batch lie side
-/// by side. Per group of up to `lanes` samples: buffer A <- the group's errors (a lane per
-/// sample, filled lane by lane), buffer B <- zero biases; a forward beat per output, with the
-/// broadcast 1.0, hands out that output's errors, one per lane.
-fn fc_transpose_errors(
+/// A weight gradient `dW[o][i] = sum over terms t of e[t][o] * x[t][i]`: the terms are the
+/// batch (fully connected) or the batch's steps (Elman, `t = b * steps + s`).
+struct GradientTerms {
+    terms: usize,
+    /// Term t's errors at `err + t * err_stride` (the chunk's outputs side by side).
+    err: u64,
+    err_stride: u64,
+    /// The errors transposed, `dt[o][t]`: an output's errors over the terms side by side.
+    dt: u64,
+    /// Loops over the terms of an input row (innermost first, in the order of t).
+    x_terms: Vec<(usize, i64)>,
+}
+
+/// One matrix of a weight gradient: term 0's inputs at `x`, `cols` of them; rows at `gw`.
+struct GradientMatrix {
+    x: u64,
+    cols: usize,
+    gw: u64,
+}
+
+/// The first step of a weight gradient: each chunk's errors transposed into `dt`. Per group of
+/// up to `lanes` terms: buffer A <- the group's errors (a lane per term, filled lane by lane),
+/// buffer B <- zero biases; a forward beat per output, with the broadcast 1.0, hands out that
+/// output's errors, one per lane.
+fn transpose_errors(
     s: &mut SegmentBuilder,
     chunks: &[Chunk],
-    err: View,
-    (dt, konst): (u64, u64),
+    g: &GradientTerms,
+    konst: u64,
     lanes: usize,
-    batch: usize,
 ) {
     for c in chunks {
-        for b0 in (0..batch).step_by(lanes) {
-            let nb = lanes.min(batch - b0);
+        for t0 in (0..g.terms).step_by(lanes) {
+            let nt = lanes.min(g.terms - t0);
             let rows = Access::new(
-                err.base + b0 as u64 * err.sample + c.start as u64 * ACT,
+                g.err + t0 as u64 * g.err_stride + c.start as u64 * ACT,
                 ACT as u32,
-                &[(nb, err.sample as i64), (c.len, ACT as i64)],
+                &[(nt, g.err_stride as i64), (c.len, ACT as i64)],
             );
-            s.fill(c.tile, false, nb, &[rows]);
+            s.fill(c.tile, false, nt, &[rows]);
             s.fill(
                 c.tile,
                 true,
-                nb,
-                &[Access::new(konst + KONST_ZERO, GRAD as u32, &[(nb, 0)])],
+                nt,
+                &[Access::new(konst + KONST_ZERO, GRAD as u32, &[(nt, 0)])],
             );
             s.compute(
                 c.tile,
@@ -495,52 +515,125 @@ fn fc_transpose_errors(
                 false,
                 false,
                 1,
-                nb,
+                nt,
                 &Access::new(konst, ACT as u32, &[(c.len, 0)]),
                 &Access::new(
-                    dt + (c.start * batch + b0) as u64 * ACT,
+                    g.dt + (c.start * g.terms + t0) as u64 * ACT,
                     ACT as u32,
-                    &[(nb, ACT as i64), (c.len, (batch as u64 * ACT) as i64)],
+                    &[(nt, ACT as i64), (c.len, (g.terms as u64 * ACT) as i64)],
                 ),
             );
         }
     }
 }
 
-/// A fully connected layer's weight gradients for the inputs of blocks `blocks` (of `lanes`
-/// inputs each), lanes over a block's inputs: buffer A <- `x[b][i0 + k]`, read in memory order;
-/// stream b = each of the chunk's outputs' errors across the batch, from `dt` (also in memory
-/// order); one reduction over the batch per weight.
-fn fc_gradient_blocks(
+/// Weight gradients of one block of up to `lanes` inputs (`i0..`) of matrix `m`, lanes over the
+/// inputs: buffer A <- `x[t][i0 + k]`, read in memory order; stream b = each of the chunk's
+/// outputs' errors over the terms, from `dt` (also in memory order); one reduction per weight.
+fn gradient_block(
     s: &mut SegmentBuilder,
-    chunks: &[Chunk],
-    (x, dt): (View, u64),
-    (gw, n_in): (u64, usize),
-    blocks: std::ops::Range<usize>,
+    c: &Chunk,
+    g: &GradientTerms,
+    m: &GradientMatrix,
+    i0: usize,
     lanes: usize,
-    batch: usize,
 ) {
-    for c in chunks {
-        for i0 in blocks.clone().map(|k| k * lanes) {
-            let w = lanes.min(n_in - i0);
-            s.fill(c.tile, false, w, &[x.block(i0, w, batch)]);
-            s.gradient(
-                c.tile,
-                batch,
-                w,
-                &Access::new(
-                    dt + (c.start * batch) as u64 * ACT,
-                    ACT as u32,
-                    &[(batch * c.len, ACT as i64)],
-                ),
-                &Access::new(
-                    gw + (c.start * n_in + i0) as u64 * GRAD,
-                    GRAD as u32,
-                    &[(w, GRAD as i64), (c.len, (n_in as u64 * GRAD) as i64)],
-                ),
-            );
+    let w = lanes.min(m.cols - i0);
+    let mut x_loops = vec![(w, ACT as i64)];
+    x_loops.extend(&g.x_terms);
+    s.fill(
+        c.tile,
+        false,
+        w,
+        &[Access::new(m.x + i0 as u64 * ACT, ACT as u32, &x_loops)],
+    );
+    s.gradient(
+        c.tile,
+        g.terms,
+        w,
+        &Access::new(
+            g.dt + (c.start * g.terms) as u64 * ACT,
+            ACT as u32,
+            &[(g.terms * c.len, ACT as i64)],
+        ),
+        &Access::new(
+            m.gw + (c.start * m.cols + i0) as u64 * GRAD,
+            GRAD as u32,
+            &[(w, GRAD as i64), (c.len, (m.cols as u64 * GRAD) as i64)],
+        ),
+    );
+}
+
+/// A layer's weight and bias gradients as segments: the errors transposed first, then the
+/// matrices' input blocks, spread over as few segments as have programs that fit the program
+/// memory (with the END each segment adds), then the bias gradients (buffer A <- the chunk's
+/// errors, stream b = 1.0). `macs` are shared out by the blocks' inputs. The segments are left
+/// open for the caller to finish.
+#[allow(clippy::too_many_arguments)]
+fn weight_gradients(
+    label: &str,
+    (l, tiles, burst): (usize, usize, u64),
+    chunks: &[Chunk],
+    g: &GradientTerms,
+    matrices: &[GradientMatrix],
+    (konst, gb): (u64, u64),
+    lanes: usize,
+    macs: u64,
+) -> Result<Vec<SegmentBuilder>> {
+    let blocks: Vec<(&GradientMatrix, usize)> = matrices
+        .iter()
+        .flat_map(|m| (0..m.cols).step_by(lanes).map(move |i0| (m, i0)))
+        .collect();
+    let inputs: usize = matrices.iter().map(|m| m.cols).sum();
+    for parts in 1..=blocks.len() {
+        let mut segs = vec![];
+        let mut given = 0;
+        for p in 0..parts {
+            let name = if parts == 1 {
+                label.to_string()
+            } else {
+                format!("{label} part {}", p + 1)
+            };
+            let mut s = SegmentBuilder::new(name, l, tiles, burst);
+            if p == 0 {
+                transpose_errors(&mut s, chunks, g, konst, lanes);
+            }
+            let range = &blocks[p * blocks.len() / parts..(p + 1) * blocks.len() / parts];
+            for c in chunks {
+                for &(m, i0) in range {
+                    gradient_block(&mut s, c, g, m, i0, lanes);
+                }
+            }
+            let cols: usize = range.iter().map(|&(m, i0)| lanes.min(m.cols - i0)).sum();
+            s.seg.macs = macs * cols as u64 / inputs as u64;
+            if p + 1 == parts {
+                for c in chunks {
+                    let errors = Access::new(
+                        g.err + c.start as u64 * ACT,
+                        ACT as u32,
+                        &[(c.len, ACT as i64), (g.terms, g.err_stride as i64)],
+                    );
+                    s.fill(c.tile, false, c.len, &[errors]);
+                    s.bias_gradient(c, konst, g.terms, gb);
+                }
+                s.seg.macs = macs - given;
+            }
+            given += s.seg.macs;
+            segs.push(s);
+        }
+        let fits = segs.iter().all(|s| {
+            s.seg
+                .programs
+                .iter()
+                .all(|p| (encode(p).len() as u64) < PROGRAM_WINDOW)
+        });
+        if fits {
+            return Ok(segs);
         }
     }
+    bail!(
+        "layer {l}: the weight gradient of one block of inputs does not fit a tile's program memory ({PROGRAM_WINDOW} words)"
+    )
 }
 
 pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result<Plan> {
@@ -711,6 +804,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     rows.base
                 };
                 let d = map.alloc(&format!("{name}.d"), (batch * steps * hidden) as u64 * ACT);
+                let dt = map.alloc(&format!("{name}.dt"), (batch * steps * hidden) as u64 * ACT);
                 let out = View {
                     base: u + steps as u64 * row + n as u64 * ACT,
                     sample,
@@ -728,6 +822,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         steps,
                         u,
                         d,
+                        dt,
                     },
                     out,
                     err,
@@ -1150,6 +1245,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             steps,
             u,
             d,
+            ..
         } = ly.kind
         {
             // Through time: delta_s from delta_{s+1} and W_h.
@@ -1386,8 +1482,6 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         }
         let x = in_view(l);
         let mut s = SegmentBuilder::new(format!("{} gradient", ly.name), l, tiles, burst);
-        // MACs of the layer's earlier gradient segments.
-        let mut weight_macs_before = 0;
         match ly.kind {
             Kind::Pool(_) => unreachable!("no parameters"),
             Kind::Conv(cv) => {
@@ -1406,77 +1500,30 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 ));
             }
             Kind::Fc { n_in, dt } => {
-                let biases = |s: &mut SegmentBuilder| {
-                    for c in &ly.chunks {
-                        s.fill(c.tile, false, c.len, &[ly.err.block(c.start, c.len, batch)]);
-                        s.bias_gradient(c, konst, batch, ly.gb);
-                    }
+                let g = GradientTerms {
+                    terms: batch,
+                    err: ly.err.base,
+                    err_stride: ly.err.sample,
+                    dt,
+                    x_terms: vec![(batch, x.sample as i64)],
                 };
-                // The input blocks go over as few segments as have programs that fit the
-                // program memory (with the END each segment adds); the first transposes the
-                // errors, the last adds the bias gradients.
-                let blocks = n_in.div_ceil(lanes);
-                let label = s.seg.label.clone();
-                let mut parts = 1;
-                let mut segs = loop {
-                    let segs: Vec<SegmentBuilder> = (0..parts)
-                        .map(|p| {
-                            let mut s = SegmentBuilder::new(
-                                if parts == 1 {
-                                    label.clone()
-                                } else {
-                                    format!("{label} part {}", p + 1)
-                                },
-                                l,
-                                tiles,
-                                burst,
-                            );
-                            if p == 0 {
-                                fc_transpose_errors(
-                                    &mut s, &ly.chunks, ly.err, (dt, konst), lanes, batch,
-                                );
-                            }
-                            let range = p * blocks / parts..(p + 1) * blocks / parts;
-                            // Weight gradient MACs of these inputs.
-                            let inputs = n_in.min(range.end * lanes) - range.start * lanes;
-                            s.seg.macs = (batch * ly.out.n * inputs) as u64;
-                            fc_gradient_blocks(
-                                &mut s,
-                                &ly.chunks,
-                                (x, dt),
-                                (ly.gw, n_in),
-                                range,
-                                lanes,
-                                batch,
-                            );
-                            if p + 1 == parts {
-                                biases(&mut s);
-                            }
-                            s
-                        })
-                        .collect();
-                    let fits = segs.iter().all(|s| {
-                        s.seg
-                            .programs
-                            .iter()
-                            .all(|p| (encode(p).len() as u64) < PROGRAM_WINDOW)
-                    });
-                    if fits {
-                        break segs;
-                    }
-                    if parts == blocks {
-                        bail!(
-                            "layer {l} (fc): the weight gradient of one block of inputs does not fit a tile's program memory ({PROGRAM_WINDOW} words)"
-                        );
-                    }
-                    parts += 1;
+                let m = GradientMatrix {
+                    x: x.base,
+                    cols: n_in,
+                    gw: ly.gw,
                 };
-                s = segs.pop().expect("at least one part");
-                for seg in segs {
-                    let macs = seg.seg.macs;
-                    weight_macs_before += macs;
-                    gradient.push(seg.finish());
-                }
+                let mut segs = weight_gradients(
+                    &s.seg.label,
+                    (l, tiles, burst),
+                    &ly.chunks,
+                    &g,
+                    &[m],
+                    (konst, ly.gb),
+                    lanes,
+                    costs[l].weight_grad * batch as u64,
+                )?;
+                s = segs.pop().expect("a segment");
+                gradient.extend(segs.into_iter().map(SegmentBuilder::finish));
                 checks.push(row_check(
                     "gradient",
                     format!("{} weight gradients", ly.name),
@@ -1496,48 +1543,41 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 steps,
                 u,
                 d,
+                dt,
             } => {
                 let row = (n + hidden) as u64 * ACT;
-                let reduce = batch * steps;
-                for c in &ly.chunks {
-                    let t = c.tile;
-                    // Errors of steps 1..T; the inputs u_0..u_{T-1} pair with them.
-                    s.fill(
-                        t,
-                        false,
-                        c.len,
-                        &[Access::new(
-                            d + c.start as u64 * ACT,
-                            ACT as u32,
-                            &[
-                                (c.len, ACT as i64),
-                                (steps, (hidden as u64 * ACT) as i64),
-                                (batch, (steps * hidden) as u64 as i64 * ACT as i64),
-                            ],
-                        )],
-                    );
-                    for (first, cols, gbase) in [
-                        (0, n, ly.gw),
-                        (n, hidden, ly.gw + (hidden * n) as u64 * GRAD),
-                    ] {
-                        s.gradient(
-                            t,
-                            reduce,
-                            c.len,
-                            &Access::new(
-                                u + first as u64 * ACT,
-                                ACT as u32,
-                                &[
-                                    (steps, row as i64),
-                                    (batch, x.sample as i64),
-                                    (cols, ACT as i64),
-                                ],
-                            ),
-                            &gradient_rows(gbase, c, cols),
-                        );
-                    }
-                    s.bias_gradient(c, konst, reduce, ly.gb);
-                }
+                // Errors of h_1..h_T pair with the inputs u_0..u_{T-1}.
+                let g = GradientTerms {
+                    terms: batch * steps,
+                    err: d,
+                    err_stride: hidden as u64 * ACT,
+                    dt,
+                    x_terms: vec![(steps, row as i64), (batch, x.sample as i64)],
+                };
+                let matrices = [
+                    GradientMatrix {
+                        x: u,
+                        cols: n,
+                        gw: ly.gw,
+                    },
+                    GradientMatrix {
+                        x: u + n as u64 * ACT,
+                        cols: hidden,
+                        gw: ly.gw + (hidden * n) as u64 * GRAD,
+                    },
+                ];
+                let mut segs = weight_gradients(
+                    &s.seg.label,
+                    (l, tiles, burst),
+                    &ly.chunks,
+                    &g,
+                    &matrices,
+                    (konst, ly.gb),
+                    lanes,
+                    costs[l].weight_grad * batch as u64,
+                )?;
+                s = segs.pop().expect("a segment");
+                gradient.extend(segs.into_iter().map(SegmentBuilder::finish));
                 checks.push(row_check(
                     "gradient",
                     format!("{} input weight gradients", ly.name),
@@ -1576,7 +1616,9 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             &ly.chunks,
             false,
         ));
-        s.seg.macs = costs[l].weight_grad * batch as u64 - weight_macs_before;
+        if matches!(ly.kind, Kind::Conv(_)) {
+            s.seg.macs = costs[l].weight_grad * batch as u64;
+        }
         gradient.push(s.finish());
     }
 
