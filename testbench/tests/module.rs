@@ -25,6 +25,20 @@ fn stream(slot: Slot, dest: Dest, size: u32, base: u32, loops: &[(u32, i32)]) ->
     })
 }
 
+/// Runs `prog` on tile 0 (the others end at once) until every tile is done and the vaults idle.
+fn run_on_tile_0(m: &mut ModuleSim<64>, prog: &[Instr]) {
+    for t in 0..m.tiles() {
+        let p = if t == 0 {
+            prog.to_vec()
+        } else {
+            vec![Instr::End]
+        };
+        m.load_program(t, &encode(&p)).unwrap();
+    }
+    m.run(20_000).unwrap();
+    m.drain().unwrap();
+}
+
 #[test]
 fn host_registers_read_back_and_idle_tiles_report_done() {
     let mut m = ModuleSim::<64>::new(&small()).unwrap();
@@ -133,16 +147,7 @@ fn gradient_runs_of_different_widths_follow_each_other() {
         Instr::Run,
         Instr::End,
     ]);
-    for t in 0..m.tiles() {
-        let p = if t == 0 {
-            prog.clone()
-        } else {
-            vec![Instr::End]
-        };
-        m.load_program(t, &encode(&p)).unwrap();
-    }
-    m.run(20_000).unwrap();
-    m.drain().unwrap();
+    run_on_tile_0(&mut m, &prog);
     let words = |addr: u32, n: usize| -> Vec<i32> {
         m.drams[0]
             .peek(addr as u64, 4 * n)
@@ -203,16 +208,7 @@ fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
         ]);
     }
     prog.push(Instr::End);
-    for t in 0..m.tiles() {
-        let p = if t == 0 {
-            prog.clone()
-        } else {
-            vec![Instr::End]
-        };
-        m.load_program(t, &encode(&p)).unwrap();
-    }
-    m.run(20_000).unwrap();
-    m.drain().unwrap();
+    run_on_tile_0(&mut m, &prog);
     let got: Vec<i16> = m.drams[0]
         .peek(y as u64, 24)
         .chunks(2)

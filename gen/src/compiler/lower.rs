@@ -1482,6 +1482,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         }
         let x = in_view(l);
         let mut s = SegmentBuilder::new(format!("{} gradient", ly.name), l, tiles, burst);
+        // Fully connected and Elman layers: the terms and matrices of their weight gradients.
+        let mut by_blocks: Option<(GradientTerms, Vec<GradientMatrix>)> = None;
         match ly.kind {
             Kind::Pool(_) => unreachable!("no parameters"),
             Kind::Conv(cv) => {
@@ -1512,18 +1514,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     cols: n_in,
                     gw: ly.gw,
                 };
-                let mut segs = weight_gradients(
-                    &s.seg.label,
-                    (l, tiles, burst),
-                    &ly.chunks,
-                    &g,
-                    &[m],
-                    (konst, ly.gb),
-                    lanes,
-                    costs[l].weight_grad * batch as u64,
-                )?;
-                s = segs.pop().expect("a segment");
-                gradient.extend(segs.into_iter().map(SegmentBuilder::finish));
+                by_blocks = Some((g, vec![m]));
                 checks.push(row_check(
                     "gradient",
                     format!("{} weight gradients", ly.name),
@@ -1554,7 +1545,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     dt,
                     x_terms: vec![(steps, row as i64), (batch, x.sample as i64)],
                 };
-                let matrices = [
+                let matrices: [GradientMatrix; 2] = [
                     GradientMatrix {
                         x: u,
                         cols: n,
@@ -1566,18 +1557,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         gw: ly.gw + (hidden * n) as u64 * GRAD,
                     },
                 ];
-                let mut segs = weight_gradients(
-                    &s.seg.label,
-                    (l, tiles, burst),
-                    &ly.chunks,
-                    &g,
-                    &matrices,
-                    (konst, ly.gb),
-                    lanes,
-                    costs[l].weight_grad * batch as u64,
-                )?;
-                s = segs.pop().expect("a segment");
-                gradient.extend(segs.into_iter().map(SegmentBuilder::finish));
+                by_blocks = Some((g, matrices.into()));
                 checks.push(row_check(
                     "gradient",
                     format!("{} input weight gradients", ly.name),
@@ -1616,8 +1596,22 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             &ly.chunks,
             false,
         ));
-        if matches!(ly.kind, Kind::Conv(_)) {
-            s.seg.macs = costs[l].weight_grad * batch as u64;
+        let macs = costs[l].weight_grad * batch as u64;
+        if let Some((g, matrices)) = by_blocks {
+            let mut segs = weight_gradients(
+                &s.seg.label,
+                (l, tiles, burst),
+                &ly.chunks,
+                &g,
+                &matrices,
+                (konst, ly.gb),
+                lanes,
+                macs,
+            )?;
+            s = segs.pop().expect("a segment");
+            gradient.extend(segs.into_iter().map(SegmentBuilder::finish));
+        } else {
+            s.seg.macs = macs;
         }
         gradient.push(s.finish());
     }
