@@ -275,7 +275,10 @@ fn benchmark_networks_compile_on_the_default_module() {
     assert_eq!(macs(&fc, "backward"), 16 * 256 * 256);
     assert_eq!(macs(&fc, "gradient"), 16 * 2 * 256 * 256);
     let gradient_segments = fc.iter().filter(|s| s["phase"] == "gradient").count();
-    assert!(gradient_segments > 2, "{gradient_segments} gradient segments");
+    assert!(
+        gradient_segments > 2,
+        "{gradient_segments} gradient segments"
+    );
     let rnn = plan("examples/bench/rnn.toml");
     // Four steps of 224 outputs over 32 + 224 terms, less the first step's recurrent terms
     // (h_0 = 0 adds nothing), then 16 outputs of 224.

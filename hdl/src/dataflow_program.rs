@@ -64,6 +64,16 @@ pub fn op(mode: u8, act: u8, feed: Feed, opb_step: bool, opa_wrap: bool) -> Inst
     })
 }
 
+/// The PE feeder's operation word for a fill (`feed` is `FillA` or `FillB`): the mode and the
+/// buffer addressing do not matter to a fill.
+pub fn fill_op(feed: Feed) -> Instr {
+    debug_assert!(
+        matches!(feed, Feed::FillA | Feed::FillB),
+        "{feed:?} is not a fill"
+    );
+    op(crate::pe_feeder::mode::FORWARD, 0, feed, false, false)
+}
+
 /// The PE feeder's shape word for the next run: terms per reduction, lanes in use.
 pub fn shape(reduce: usize, lanes: usize) -> Instr {
     Instr::Pe(FeedSetting::Shape {
@@ -81,6 +91,21 @@ pub fn by_lane(start: usize) -> Instr {
 }
 
 impl Descriptor {
+    /// The element addresses in stream order (loop 0 fastest), by index arithmetic, wrapping at
+    /// 32 bits as the engine's address does.
+    pub fn addresses(&self) -> impl Iterator<Item = u64> + '_ {
+        let total: u64 = self.loops.iter().map(|l| l.0 as u64).product();
+        (0..total).map(move |e| {
+            let mut rest = e;
+            let mut a = self.base as i64;
+            for &(count, stride) in &self.loops {
+                a += (rest % count as u64) as i64 * stride as i64;
+                rest /= count as u64;
+            }
+            a as u32 as u64
+        })
+    }
+
     /// Checks what the encoding cannot express; the hardware checks the same at run time.
     pub fn check(&self) -> Result<()> {
         if !matches!(self.size, 1 | 2 | 4) {

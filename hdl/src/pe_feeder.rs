@@ -351,8 +351,8 @@ impl Logic for PeFeeder {
     fn update(&mut self) {
         dff_setup!(
             self, clock, mode, act, feed, opb_step, opa_wrap, reduce_m1, lanes_m1, eta, fill_lane,
-            fill_addr, by_lane, fill_base, term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast,
-            wr_bank, rd_bank, stored, pending, ser_lane, ser_half
+            fill_addr, by_lane, fill_base, term, reduction, beat, s1_valid, s1_first, s1_last,
+            s1_ew, s1_bcast, wr_bank, rd_bank, stored, pending, ser_lane, ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
         self.fifo_b.clock.next = self.clock.val();
@@ -413,7 +413,8 @@ impl Logic for PeFeeder {
         self.fifo_a.pop.next = self.fill_go.val() | self.ew_go.val();
         self.fifo_b.pop.next = self.beat_go.val() | self.ew_go.val();
 
-        // Fills and element-wise operands: element k goes to lane k % lanes (fills by lane: see the module documentation).
+        // Fills and element-wise operands: element k goes to lane k % lanes (fills by lane: see
+        // the module documentation).
         for l in 0..self._lanes {
             self.buf_a[l].clock.next = self.clock.val();
             self.buf_b[l].clock.next = self.clock.val();
@@ -640,7 +641,10 @@ mod tests {
                 }
             }
         }
-        for s in [FeedSetting::ByLane { start: 0 }, FeedSetting::ByLane { start: 1023 }] {
+        for s in [
+            FeedSetting::ByLane { start: 0 },
+            FeedSetting::ByLane { start: 1023 },
+        ] {
             assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
         }
     }

@@ -1,5 +1,6 @@
 //! The data-flow engine: descriptor programs for sequential, strided, transposed, negative-stride
-//! and convolution-window access against address sequences computed here in plain Rust; the data
+//! and convolution-window access against address sequences computed in plain Rust
+//! (`Descriptor::addresses`, itself checked against hand-written sequences here); the data
 //! each stream delivers or writes; faulty programs; the emitted Verilog cycle for cycle.
 
 use nt_hdl::dataflow_engine::{fault, DataflowEngine};
@@ -12,18 +13,7 @@ const MAX_CYCLES: u64 = 40_000;
 
 /// The element addresses of a descriptor, loop 0 fastest, by index arithmetic.
 fn reference(d: &Descriptor) -> Vec<u64> {
-    let total: u64 = d.loops.iter().map(|l| l.0 as u64).product();
-    (0..total)
-        .map(|e| {
-            let mut rest = e;
-            let mut a = d.base as i64;
-            for &(count, stride) in &d.loops {
-                a += (rest % count as u64) as i64 * stride as i64;
-                rest /= count as u64;
-            }
-            a as u32 as u64
-        })
-        .collect()
+    d.addresses().collect()
 }
 
 fn value_at(run: &DataflowRun, addr: u64, size: u32) -> u32 {

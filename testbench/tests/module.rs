@@ -1,6 +1,8 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
-use nt_hdl::dataflow_program::{by_lane, encode, op, shape, Descriptor, Dest, Instr, Slot};
+use nt_hdl::dataflow_program::{
+    by_lane, encode, fill_op, op, shape, Descriptor, Dest, Instr, Slot,
+};
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
 use nt_hdl::Config;
@@ -124,7 +126,7 @@ fn gradient_runs_of_different_widths_follow_each_other() {
     let mut prog = vec![];
     for block in 0..2u32 {
         prog.extend([
-            op(mode::FORWARD, 0, Feed::FillA, false, false),
+            fill_op(Feed::FillA),
             shape(1, 4),
             stream(Slot::A, Dest::Pe, 2, x + 8 * block, &[(4, 2), (1, 16)]),
             Instr::Run,
@@ -136,7 +138,7 @@ fn gradient_runs_of_different_widths_follow_each_other() {
         ]);
     }
     prog.extend([
-        op(mode::FORWARD, 0, Feed::FillA, false, false),
+        fill_op(Feed::FillA),
         shape(1, 1),
         stream(Slot::A, Dest::Pe, 2, e, &[(1, 2), (1, 4)]),
         Instr::Run,
@@ -174,7 +176,12 @@ fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
     let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
     let mut m = ModuleSim::<64>::new(&config).unwrap();
     let (w, zero, unit, y) = (0x400u32, 0x480u32, 0x500u32, 0x600u32);
-    let rows: [[i16; 3]; 4] = [[11, -12, 13], [-21, 22, 1023], [31, -32000, 33], [0, 42, -43]];
+    let rows: [[i16; 3]; 4] = [
+        [11, -12, 13],
+        [-21, 22, 1023],
+        [31, -32000, 33],
+        [0, 42, -43],
+    ];
     let le = |v: &[i16]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     m.poke(0, w as u64, &le(&rows.concat())).unwrap();
     m.poke(0, zero as u64, &[0; 4]).unwrap();
@@ -184,11 +191,11 @@ fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
         .collect();
     m.poke(0, unit as u64, &le(&units)).unwrap();
     let mut prog = vec![
-        op(mode::FORWARD, 0, Feed::FillB, false, false),
+        fill_op(Feed::FillB),
         shape(1, 4),
         stream(Slot::A, Dest::Pe, 4, zero, &[(4, 0)]),
         Instr::Run,
-        op(mode::FORWARD, 0, Feed::FillA, false, false),
+        fill_op(Feed::FillA),
         shape(2, 4),
         by_lane(0),
         stream(Slot::A, Dest::Pe, 2, w, &[(2, 2), (4, 6)]),

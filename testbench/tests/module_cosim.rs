@@ -9,7 +9,7 @@
 
 use nt_hdl::config::Config;
 use nt_hdl::dataflow_engine::fault;
-use nt_hdl::dataflow_program::{encode, op, shape, Descriptor, Dest, Instr, Slot};
+use nt_hdl::dataflow_program::{encode, fill_op, op, shape, Descriptor, Dest, Instr, Slot};
 use nt_hdl::module::tile_salt;
 use nt_hdl::pe_feeder::mode::{FORWARD, UPDATE};
 use nt_hdl::pe_feeder::{Feed, FeedSetting};
@@ -97,13 +97,7 @@ fn forward_layer(
     (wt, bias, x, y): (u64, u64, u64, u64),
     out_size: u32,
 ) {
-    p.push(op(
-        FORWARD,
-        Activation::Identity.code(),
-        Feed::FillA,
-        false,
-        false,
-    ));
+    p.push(fill_op(Feed::FillA));
     p.push(shape(1, LANES));
     p.push(stream(
         Slot::A,
@@ -113,13 +107,7 @@ fn forward_layer(
         &[((n_in * LANES) as u32, 2)],
     ));
     p.push(Instr::Run);
-    p.push(op(
-        FORWARD,
-        Activation::Identity.code(),
-        Feed::FillB,
-        false,
-        false,
-    ));
+    p.push(fill_op(Feed::FillB));
     p.push(shape(1, LANES));
     p.push(stream(Slot::A, Dest::Pe, 4, bias, &[(LANES as u32, 4)]));
     p.push(Instr::Run);

@@ -182,7 +182,7 @@ impl SegmentBuilder {
     pub(super) fn fill(&mut self, tile: usize, buffer_b: bool, lanes: usize, parts: &[Access]) {
         let what = if buffer_b { "fill B" } else { "fill A" };
         let feed = if buffer_b { Feed::FillB } else { Feed::FillA };
-        self.push(tile, op(mode::FORWARD, 0, feed, false, false));
+        self.push(tile, program::fill_op(feed));
         self.seg.bytes_read += parts.iter().map(Access::bytes).sum::<u64>();
         if let Some(by_lane) = self.by_lane(lanes, parts) {
             let mut start = 0;
@@ -192,7 +192,9 @@ impl SegmentBuilder {
                 self.push(tile, program::by_lane(start));
                 self.push(tile, a.stream(Slot::A, Dest::Pe));
                 self.push(tile, Instr::Run);
-                self.seg.nests.push((tile, format!("{what} by lane {}", nest(a))));
+                self.seg
+                    .nests
+                    .push((tile, format!("{what} by lane {}", nest(a))));
                 start += entries;
             }
             return;
@@ -208,7 +210,11 @@ impl SegmentBuilder {
     /// The parts in lane-by-lane order (each part's lane loop outermost), if that costs fewer
     /// DRAM bursts than the parts as they are.
     fn by_lane(&self, lanes: usize, parts: &[Access]) -> Option<Vec<Access>> {
-        if lanes < 2 || parts.iter().any(|a| a.loops.len() < 2 || a.loops[0].0 != lanes) {
+        if lanes < 2
+            || parts
+                .iter()
+                .any(|a| a.loops.len() < 2 || a.loops[0].0 != lanes)
+        {
             return None;
         }
         let by_lane: Vec<Access> = parts
@@ -333,7 +339,8 @@ pub(super) fn gather(
     };
     (0..rounds)
         .map(|r| {
-            let mut s = SegmentBuilder::new(format!("{label} round {}", r + 1), layer, tiles, burst);
+            let mut s =
+                SegmentBuilder::new(format!("{label} round {}", r + 1), layer, tiles, burst);
             for t in 0..tiles {
                 let (dst, src, owners) = gather_round(tiles, r, t);
                 // Sender and receiver take a piece in the same order: memory order.
@@ -605,7 +612,13 @@ fn weight_gradients(
                 }
             }
             let cols: usize = range.iter().map(|&(m, i0)| lanes.min(m.cols - i0)).sum();
-            s.seg.macs = macs * cols as u64 / inputs as u64;
+            // The last part takes what the shares' rounding left.
+            s.seg.macs = if p + 1 == parts {
+                macs - given
+            } else {
+                macs * cols as u64 / inputs as u64
+            };
+            given += s.seg.macs;
             if p + 1 == parts {
                 for c in chunks {
                     let errors = Access::new(
@@ -616,9 +629,7 @@ fn weight_gradients(
                     s.fill(c.tile, false, c.len, &[errors]);
                     s.bias_gradient(c, konst, g.terms, gb);
                 }
-                s.seg.macs = macs - given;
             }
-            given += s.seg.macs;
             segs.push(s);
         }
         let fits = segs.iter().all(|s| {
@@ -1268,8 +1279,12 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     sample: ly.out.sample,
                     n: hidden,
                 };
-                let mut s =
-                    SegmentBuilder::new(format!("{} backward step {}", ly.name, st + 1), l, tiles, burst);
+                let mut s = SegmentBuilder::new(
+                    format!("{} backward step {}", ly.name, st + 1),
+                    l,
+                    tiles,
+                    burst,
+                );
                 for c in &ly.chunks {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_cols(wh, c, hidden, hidden)]);
@@ -1322,7 +1337,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         ],
                     )
                 };
-                let mut s = SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles, burst);
+                let mut s =
+                    SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles, burst);
                 for c in &fch {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_cols(ly.w, c, hidden, n)]);
@@ -1378,7 +1394,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         &image_pieces(&cv.d, &ly.chunks, tiles, batch),
                         burst,
                     ));
-                    let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
+                    let mut s =
+                        SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
                     conv::backward(&mut s, &cv, ly.w, prev.act, &prev.chunks, batch, depth, l)?;
                     s.seg.macs = costs[l].backward * batch as u64;
                     backward.push(s.finish());

@@ -1,6 +1,6 @@
 //! Building blocks of tile programs.
 
-pub use nt_hdl::dataflow_program::{by_lane, op, shape};
+pub use nt_hdl::dataflow_program::{by_lane, fill_op, op, shape};
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 pub use nt_hdl::pe_feeder::mode;
 
@@ -37,31 +37,12 @@ impl Access {
         Access::new(self.base, self.size, &loops)
     }
 
-    /// The element addresses in stream order.
-    pub fn addresses(&self) -> impl Iterator<Item = u64> + '_ {
-        let mut index = vec![0usize; self.loops.len()];
-        (0..self.elements()).map(move |_| {
-            let offset: i64 = index
-                .iter()
-                .zip(&self.loops)
-                .map(|(&i, &(_, stride))| i as i64 * stride)
-                .sum();
-            for (i, &(count, _)) in index.iter_mut().zip(&self.loops) {
-                *i += 1;
-                if *i < count {
-                    break;
-                }
-                *i = 0;
-            }
-            (self.base as i64 + offset) as u64
-        })
-    }
-
     /// DRAM bursts of `burst` bytes the stream asks for: one whenever an element lies outside
     /// the burst asked for last (the engine merges an element only into that one).
     pub fn bursts(&self, burst: u64) -> u64 {
         let mut last = None;
-        self.addresses()
+        self.descriptor(Slot::A, Dest::Pe)
+            .addresses()
             .filter(|a| {
                 let b = Some(a / burst);
                 let new = b != last;
@@ -71,8 +52,8 @@ impl Access {
             .count() as u64
     }
 
-    pub fn stream(&self, slot: Slot, dest: Dest) -> Instr {
-        Instr::Stream(Descriptor {
+    pub fn descriptor(&self, slot: Slot, dest: Dest) -> Descriptor {
+        Descriptor {
             slot,
             dest,
             size: self.size,
@@ -82,6 +63,10 @@ impl Access {
                 .iter()
                 .map(|&(c, s)| (c as u32, s as i32))
                 .collect(),
-        })
+        }
+    }
+
+    pub fn stream(&self, slot: Slot, dest: Dest) -> Instr {
+        Instr::Stream(self.descriptor(slot, dest))
     }
 }
