@@ -16,7 +16,8 @@
 //!   [`fc_gradient_by_inputs`]); bias gradients with buffer A <- the chunk's errors and stream
 //!   b = the constant 1.0;
 //! - update: element-wise, stream a = master weights, stream b = gradients; the new master and
-//!   MAC weight go back into the records.
+//!   MAC weight go back into the records; then each tile receives the MAC weights of the
+//!   columns its backward product reads across the rows (see [`exchange_columns`]).
 //!
 //! An Elman layer keeps, per sample and step s, the vector `u_s = [x_s, h_s]` contiguous in
 //! DRAM (`h_0 = 0`), so that step s is one product with the concatenated rows `[W_x W_h]` (two
@@ -380,6 +381,233 @@ fn gather_round(tiles: usize, r: usize, t: usize) -> (usize, usize, std::ops::Ra
     }
 }
 
+/// A record block's MAC values, rows dealt to their owners (the layer's chunks), to be read
+/// across the rows by `readers` (chunks of columns).
+pub(super) struct ColumnExchange {
+    /// Byte address of the MAC value of record (0, 0); records are `cols` to a row.
+    pub(super) base: u64,
+    pub(super) cols: usize,
+    pub(super) owners: Vec<Chunk>,
+    pub(super) readers: Vec<Chunk>,
+}
+
+impl ColumnExchange {
+    /// What tile `dst` needs of what tile `src` owns: each of `src`'s rows over each of `dst`'s
+    /// column chunks, in memory order.
+    fn piece(&self, src: usize, dst: usize) -> Vec<Access> {
+        let mut out = vec![];
+        for r in of_tile(&self.owners, src) {
+            for q in of_tile(&self.readers, dst) {
+                out.push(Access::new(
+                    self.base + (r.start * self.cols + q.start) as u64 * RECORD_BYTES,
+                    ACT as u32,
+                    &[
+                        (q.len, RECORD_BYTES as i64),
+                        (r.len, (self.cols as u64 * RECORD_BYTES) as i64),
+                    ],
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// A segment's cost beyond its streams (the host loads the programs, about 700 cycles; start and
+/// drain, about 450) and a tile's cycles per DRAM burst an exchange reads or writes (reads and
+/// writes interleave, each switch a bus turnaround), as measured on the default module with
+/// `ntgen train --progress`: the estimates that choose an exchange's schedule.
+const SEGMENT_OVERHEAD_CYCLES: u64 = 1_150;
+const EXCHANGE_BURST_CYCLES: u64 = 12;
+
+/// Sends every block's columns to their readers, an all-to-all that moves each MAC value to the
+/// vaults that read it and to no other (the owner's part is in place already). Each round every
+/// tile sends to one tile and receives from one, so its write stream takes the arriving elements
+/// in order. Two schedules, the one estimated faster is taken:
+/// - a ring of `tiles - 1` rounds, tile t sending `t + d` its part in round d: each value moves
+///   once;
+/// - with a power-of-two number of tiles, log2(tiles) rounds, tile t swapping with `t ^ 2^k`
+///   whatever it holds for the readers across bit k (values stop over in the vaults between,
+///   at their own addresses, which those vaults never read): each value moves up to log2(tiles)
+///   times, but there are fewer rounds to pay for.
+pub(super) fn exchange_columns(
+    label: &str,
+    layer: usize,
+    blocks: &[ColumnExchange],
+    tiles: usize,
+    burst: u64,
+) -> Vec<Segment> {
+    let mut schedules = vec![ring_rounds(blocks, tiles)];
+    if tiles.is_power_of_two() && tiles > 2 {
+        schedules.push(halving_rounds(blocks, tiles));
+    }
+    let estimate = |rounds: &[ExchangeRound]| -> u64 {
+        rounds
+            .iter()
+            .map(|r| {
+                let busiest = r
+                    .iter()
+                    .map(|x| {
+                        x.sends
+                            .iter()
+                            .chain(&x.receives)
+                            .map(|a| a.bursts(burst))
+                            .sum()
+                    })
+                    .max()
+                    .unwrap_or(0);
+                if busiest == 0 {
+                    0
+                } else {
+                    SEGMENT_OVERHEAD_CYCLES + busiest * EXCHANGE_BURST_CYCLES
+                }
+            })
+            .sum()
+    };
+    let best = schedules
+        .into_iter()
+        .min_by_key(|r| estimate(r))
+        .expect("the ring is always a schedule");
+    exchange_segments(label, layer, &best, tiles, burst)
+}
+
+/// One tile's part of an exchange round: the tile it sends to and what, in order, and what it
+/// writes of what arrives, in the order its one sender sends it.
+struct ExchangeLeg {
+    dst: usize,
+    sends: Vec<Access>,
+    receives: Vec<Access>,
+}
+
+/// Per tile, its leg of the round.
+type ExchangeRound = Vec<ExchangeLeg>;
+
+/// What tile `dst` needs of the rows tile `src` owns, over all blocks.
+fn exchange_part(blocks: &[ColumnExchange], src: usize, dst: usize) -> Vec<Access> {
+    blocks.iter().flat_map(|b| b.piece(src, dst)).collect()
+}
+
+/// Round d (from 1): tile t sends tile `t + d` its part.
+fn ring_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound> {
+    (1..tiles)
+        .map(|d| {
+            (0..tiles)
+                .map(|t| {
+                    let (dst, src) = ((t + d) % tiles, (t + tiles - d) % tiles);
+                    ExchangeLeg {
+                        dst,
+                        sends: exchange_part(blocks, t, dst),
+                        receives: exchange_part(blocks, src, t),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Round k (from 0, tiles a power of two): tile t swaps with `t ^ 2^k`. Before it, t holds the
+/// parts from the owners that share its bits from k up, for the readers that share its bits
+/// below k; it sends those whose reader differs from it at bit k.
+fn halving_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound> {
+    let sends = |t: usize, k: usize| -> Vec<Access> {
+        let low = (1 << k) - 1;
+        let mut v: Vec<Access> = (0..tiles)
+            .filter(|s| s >> k == t >> k)
+            .flat_map(|s| {
+                (0..tiles)
+                    .filter(move |d| d & low == t & low && (d ^ t) >> k & 1 == 1)
+                    .flat_map(move |d| exchange_part(blocks, s, d))
+            })
+            .collect();
+        v.sort_by_key(|a| a.base);
+        v
+    };
+    (0..tiles.trailing_zeros() as usize)
+        .map(|k| {
+            (0..tiles)
+                .map(|t| {
+                    let p = t ^ 1 << k;
+                    ExchangeLeg {
+                        dst: p,
+                        sends: sends(t, k),
+                        receives: sends(p, k),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One segment per round, more where a round's programs would overflow the program memory (split
+/// at the same piece on both sides of every pair).
+fn exchange_segments(
+    label: &str,
+    layer: usize,
+    rounds: &[ExchangeRound],
+    tiles: usize,
+    burst: u64,
+) -> Vec<Segment> {
+    // Words of one run: two streams of a header, a base and two loops each, then RUN; and END.
+    let per_run = 2 * (2 + 2 * 2) + 1;
+    let runs_per_segment = (PROGRAM_WINDOW as usize - 1) / per_run;
+    let mut segments = vec![];
+    for (i, round) in rounds.iter().enumerate() {
+        let runs = round
+            .iter()
+            .map(|x| x.sends.len().max(x.receives.len()))
+            .max()
+            .unwrap_or(0);
+        let parts = runs.div_ceil(runs_per_segment);
+        for p in 0..parts {
+            let name = if parts > 1 {
+                format!("{label} round {} part {}", i + 1, p + 1)
+            } else {
+                format!("{label} round {}", i + 1)
+            };
+            let mut s = SegmentBuilder::new(name, layer, tiles, burst);
+            for (t, leg) in round.iter().enumerate() {
+                for j in p * runs_per_segment..(p + 1) * runs_per_segment {
+                    let (send, receive) = (leg.sends.get(j), leg.receives.get(j));
+                    if send.is_none() && receive.is_none() {
+                        break;
+                    }
+                    if let Some(a) = send {
+                        s.read(t, Slot::A, Dest::Tile(leg.dst as u8), a);
+                    }
+                    if let Some(a) = receive {
+                        s.write(t, a);
+                    }
+                    s.push(t, Instr::Run);
+                }
+            }
+            segments.push(s.finish());
+        }
+    }
+    segments
+}
+
+/// Where readers find a block's MAC values: every row over each reader's columns, in its vault.
+fn column_places(
+    base: u64,
+    rows: usize,
+    cols: usize,
+    index0: usize,
+    readers: &[Chunk],
+) -> Vec<(usize, Vec<(usize, u64)>)> {
+    readers
+        .iter()
+        .map(|q| {
+            let mut e = vec![];
+            for j in 0..rows {
+                for i in q.start..q.start + q.len {
+                    let k = j * cols + i;
+                    e.push((index0 + k, base + k as u64 * RECORD_BYTES));
+                }
+            }
+            (q.tile, e)
+        })
+        .collect()
+}
+
 /// The pieces of `view` each tile owns (its chunks), for a gather.
 fn view_pieces(view: &View, ch: &[Chunk], tiles: usize, batch: usize) -> Vec<Vec<Access>> {
     (0..tiles)
@@ -467,6 +695,30 @@ struct UpdateBlock {
     cols: usize,
     index0: usize,
     kind: ParamKind,
+    /// Who reads the block across its rows in backward: per chunk, a tile and its columns.
+    readers: Vec<Chunk>,
+}
+
+/// The chunks of layer `l`'s inputs that its backward product puts on the lanes (the error at
+/// its input): the previous layer's own chunks, so that each error lands in its owner's vault,
+/// unless that layer is a feature map, whose errors are gathered to every vault afterwards.
+fn input_chunks(lw: &[Lowered], l: usize, n_in: usize, tiles: usize, lanes: usize) -> Vec<Chunk> {
+    if lw[l - 1].image_out().is_some() {
+        chunks(n_in, tiles, lanes)
+    } else {
+        lw[l - 1].chunks.clone()
+    }
+}
+
+/// Chunks of channels as chunks of weight columns, `per` columns a channel.
+fn column_chunks(ch: &[Chunk], per: usize) -> Vec<Chunk> {
+    ch.iter()
+        .map(|c| Chunk {
+            tile: c.tile,
+            start: c.start * per,
+            len: c.len * per,
+        })
+        .collect()
 }
 
 /// A weight gradient `dW[o][i] = sum over terms t of e[t][o] * x[t][i]`: the terms are the
@@ -1325,7 +1577,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &view_pieces(&dview(0), &ly.chunks, tiles, batch),
                     burst,
                 ));
-                let fch = chunks(n, tiles, lanes);
+                let fch = input_chunks(&lw, l, n, tiles, lanes);
                 let per_step = |base: u64, c: &Chunk, row: u64, sample: u64| {
                     Access::new(
                         base + c.start as u64 * ACT,
@@ -1455,11 +1707,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         // An image layer's chunks are channels: lanes here take input neurons, and the errors go
         // to every vault afterwards, where the image layer's channel owners find them.
         let image_prev = prev.image_out().is_some();
-        let in_chunks = if image_prev {
-            chunks(n_in, tiles, lanes)
-        } else {
-            prev.chunks.clone()
-        };
+        let in_chunks = input_chunks(&lw, l, n_in, tiles, lanes);
         let n_out = ly.out.n;
         let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
         for c in &in_chunks {
@@ -1647,6 +1895,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 cols: cv.forward_terms(),
                 index0: 0,
                 kind: ParamKind::Weight,
+                readers: if ly.input_error {
+                    column_chunks(&lw[l - 1].chunks, cv.geo.kernel * cv.geo.kernel)
+                } else {
+                    vec![]
+                },
             }),
             Kind::Fc { n_in, .. } => blocks.push(UpdateBlock {
                 w: ly.w,
@@ -1654,21 +1907,35 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 cols: n_in,
                 index0: 0,
                 kind: ParamKind::Weight,
+                readers: if ly.input_error {
+                    input_chunks(&lw, l, n_in, tiles, lanes)
+                } else {
+                    vec![]
+                },
             }),
-            Kind::Rnn { n, hidden, .. } => {
+            Kind::Rnn {
+                n, hidden, steps, ..
+            } => {
                 blocks.push(UpdateBlock {
                     w: ly.w,
                     g: ly.gw,
                     cols: n,
                     index0: 0,
                     kind: ParamKind::Weight,
+                    readers: if ly.input_error {
+                        input_chunks(&lw, l, n, tiles, lanes)
+                    } else {
+                        vec![]
+                    },
                 });
+                // Backpropagation through time reads W_h across its rows between steps.
                 blocks.push(UpdateBlock {
                     w: ly.w + (hidden * n) as u64 * RECORD_BYTES,
                     g: ly.gw + (hidden * n) as u64 * GRAD,
                     cols: hidden,
                     index0: hidden * n,
                     kind: ParamKind::Weight,
+                    readers: if steps > 1 { ly.chunks.clone() } else { vec![] },
                 });
             }
         }
@@ -1678,6 +1945,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             cols: 1,
             index0: 0,
             kind: ParamKind::Bias,
+            readers: vec![],
         });
         let mut s = SegmentBuilder::new(format!("{} update", ly.name), l, tiles, burst);
         for t in 0..tiles {
@@ -1730,6 +1998,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         }
         s.seg.macs = costs[l].update_params;
         update.push(s.finish());
+        let mut exchanged = vec![];
         for bl in &blocks {
             let (golden_w, golden_mac) = match bl.kind {
                 ParamKind::Weight => (GoldenRef::NewW(l), Some(GoldenRef::NewMacW(l))),
@@ -1748,14 +2017,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 false,
             ));
             if let Some(g) = golden_mac {
-                // MAC weights read across the rows (backward) are gathered to every vault.
-                let gathered = match ly.kind {
-                    Kind::Fc { .. } => ly.input_error,
-                    Kind::Rnn { .. } => bl.index0 > 0 || ly.input_error,
-                    Kind::Conv(_) => ly.input_error,
-                    _ => false,
-                };
-                checks.push(row_check(
+                let mut check = row_check(
                     "update",
                     format!("{} MAC weights", ly.name),
                     g,
@@ -1765,40 +2027,33 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     bl.cols,
                     bl.index0,
                     &ly.chunks,
-                    gathered,
+                    false,
+                );
+                let rows = ly.chunks.iter().map(|c| c.start + c.len).max().unwrap_or(0);
+                check.places.extend(column_places(
+                    bl.w + RECORD_MAC_OFFSET,
+                    rows,
+                    bl.cols,
+                    bl.index0,
+                    &bl.readers,
                 ));
+                checks.push(check);
+            }
+            if !bl.readers.is_empty() {
+                exchanged.push(ColumnExchange {
+                    base: bl.w + RECORD_MAC_OFFSET,
+                    cols: bl.cols,
+                    owners: ly.chunks.clone(),
+                    readers: bl.readers.clone(),
+                });
             }
         }
-    }
-    for l in 0..nl {
-        let ly = &lw[l];
-        // Blocks read across their rows (transposed) by backward: W_h, W_x for an input error.
-        let blocks = match ly.kind {
-            Kind::Fc { n_in, .. } if ly.input_error => vec![(ly.w, n_in, "")],
-            Kind::Conv(cv) if ly.input_error => vec![(ly.w, cv.forward_terms(), "")],
-            Kind::Rnn { n, hidden, .. } => {
-                let mut b = vec![];
-                if ly.input_error {
-                    b.push((ly.w, n, " W_x"));
-                }
-                b.push((ly.w + (hidden * n) as u64 * RECORD_BYTES, hidden, " W_h"));
-                b
-            }
-            _ => vec![],
-        };
-        for (w, cols, which) in blocks {
-            let pieces: Vec<Vec<Access>> = (0..tiles)
-                .map(|t| {
-                    of_tile(&ly.chunks, t)
-                        .iter()
-                        .map(|c| mac_rows(w, c, cols))
-                        .collect()
-                })
-                .collect();
-            update.extend(gather(
-                &format!("{} gather MAC weights{which}", ly.name),
+        if !exchanged.is_empty() {
+            update.extend(exchange_columns(
+                &format!("{} MAC to readers", ly.name),
                 l,
-                &pieces,
+                &exchanged,
+                tiles,
                 burst,
             ));
         }
@@ -1904,6 +2159,161 @@ mod tests {
         for (t, h) in held.iter().enumerate() {
             assert_eq!(h, &all, "tile {t} of {tiles}");
         }
+    }
+
+    /// One run of an exchange program: (where it sends and the addresses, the addresses written).
+    type ExchangeRun = (Option<(usize, Vec<u64>)>, Option<Vec<u64>>);
+
+    fn exchange_runs(program: &[Instr]) -> Vec<ExchangeRun> {
+        let mut out = vec![];
+        let (mut send, mut write) = (None, None);
+        for i in program {
+            match i {
+                Instr::Stream(d) if d.slot == Slot::A => {
+                    let Dest::Tile(t) = d.dest else {
+                        panic!("an exchange reads to the network only")
+                    };
+                    send = Some((t as usize, d.addresses().collect()));
+                }
+                Instr::Stream(d) => write = Some(d.addresses().collect()),
+                Instr::Run => out.push((send.take(), write.take())),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Blocks of MAC values, rows dealt to owners and columns to readers by the usual chunks:
+    /// one fully connected `rows x cols` block, and a second whose readers take channels of 9
+    /// columns, as a 3x3 convolution's do.
+    fn exchange_blocks(
+        rows: usize,
+        cols: usize,
+        tiles: usize,
+        lanes: usize,
+    ) -> Vec<ColumnExchange> {
+        vec![
+            ColumnExchange {
+                base: 0x10_0000 + RECORD_MAC_OFFSET,
+                cols,
+                owners: chunks(rows, tiles, lanes),
+                readers: chunks(cols, tiles, lanes),
+            },
+            ColumnExchange {
+                base: 0x80_0000 + RECORD_MAC_OFFSET,
+                cols: 3 * 9,
+                owners: chunks(5, tiles, lanes),
+                readers: column_chunks(&chunks(3, tiles, lanes), 9),
+            },
+        ]
+    }
+
+    /// Runs an exchange's programs element by element and returns how many values were written:
+    /// each tile sends only values it holds, each receiver writes, run by run, the addresses its
+    /// one sender of the round sends, and in the end every reader holds every row of its columns.
+    fn assert_exchanged(
+        tiles: usize,
+        rounds: &[ExchangeRound],
+        blocks: &[ColumnExchange],
+    ) -> usize {
+        let address = |b: &ColumnExchange, j: usize, i: usize| {
+            b.base + (j * b.cols + i) as u64 * RECORD_BYTES
+        };
+        let mut held: Vec<BTreeSet<u64>> = vec![BTreeSet::new(); tiles];
+        for b in blocks {
+            for r in &b.owners {
+                for j in r.start..r.start + r.len {
+                    held[r.tile].extend((0..b.cols).map(|i| address(b, j, i)));
+                }
+            }
+        }
+        let mut written = 0;
+        for seg in exchange_segments("x", 0, rounds, tiles, 32) {
+            for p in &seg.programs {
+                assert!((encode(p).len() as u64) < PROGRAM_WINDOW, "{}", seg.label);
+            }
+            let runs: Vec<Vec<ExchangeRun>> =
+                seg.programs.iter().map(|p| exchange_runs(p)).collect();
+            let mut next = held.clone();
+            for (t, tile_runs) in runs.iter().enumerate() {
+                for (i, (send, write)) in tile_runs.iter().enumerate() {
+                    if let Some((dst, addrs)) = send {
+                        for a in addrs {
+                            assert!(
+                                held[t].contains(a),
+                                "{}: tile {t} sends {a:#x} it lacks",
+                                seg.label
+                            );
+                        }
+                        assert_eq!(runs[*dst][i].1.as_ref(), Some(addrs), "{}", seg.label);
+                    }
+                    if let Some(addrs) = write {
+                        written += addrs.len();
+                        next[t].extend(addrs);
+                    }
+                }
+            }
+            held = next;
+        }
+        for b in blocks {
+            let rows = b.owners.iter().map(|r| r.start + r.len).max().unwrap();
+            for q in &b.readers {
+                for j in 0..rows {
+                    for i in q.start..q.start + q.len {
+                        assert!(
+                            held[q.tile].contains(&address(b, j, i)),
+                            "tile {} lacks ({j}, {i})",
+                            q.tile
+                        );
+                    }
+                }
+            }
+        }
+        written
+    }
+
+    #[test]
+    fn exchanges_bring_every_reader_its_columns_and_the_ring_moves_each_value_once() {
+        for (tiles, lanes) in [(16, 16), (4, 4), (6, 4), (1, 4)] {
+            let blocks = exchange_blocks(70, 45, tiles, lanes);
+            // Values a reader needs from another tile's rows.
+            let needed: usize = blocks
+                .iter()
+                .map(|b| {
+                    b.owners
+                        .iter()
+                        .flat_map(|r| b.readers.iter().map(move |q| (r, q)))
+                        .filter(|(r, q)| r.tile != q.tile)
+                        .map(|(r, q)| r.len * q.len)
+                        .sum::<usize>()
+                })
+                .sum();
+            let ring = ring_rounds(&blocks, tiles);
+            assert_eq!(ring.len(), tiles - 1);
+            assert_eq!(
+                assert_exchanged(tiles, &ring, &blocks),
+                needed,
+                "{tiles} tiles"
+            );
+            if tiles.is_power_of_two() && tiles > 2 {
+                let halving = halving_rounds(&blocks, tiles);
+                assert_eq!(halving.len(), tiles.trailing_zeros() as usize);
+                let written = assert_exchanged(tiles, &halving, &blocks);
+                assert!(
+                    written <= needed * halving.len(),
+                    "{tiles} tiles: {written}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_exchanges_take_few_rounds_and_large_ones_move_each_value_once() {
+        let segments = |rows, cols| {
+            exchange_columns("x", 0, &exchange_blocks(rows, cols, 16, 16)[..1], 16, 32).len()
+        };
+        assert_eq!(segments(10, 32), 4);
+        assert_eq!(segments(256, 256), 15);
     }
 
     #[test]

@@ -3,15 +3,16 @@
 //!
 //! Execution model: a phase is a sequence of segments; in a segment every tile runs its own
 //! program and the host waits until all are done before it loads the next segment. Segments
-//! either compute (each tile on its own share of a layer) or exchange (an all-gather over the
-//! network on chip, one round per segment: in round r tile t sends to t + r and receives from
-//! t - r, so a receiver's elements come from exactly one sender).
+//! either compute (each tile on its own share of a layer) or exchange (an all-gather or an
+//! all-to-all over the network on chip, one round per segment: in a round every tile sends to
+//! one tile and receives from one, so a receiver's elements come from exactly one sender).
 //!
 //! Partitioning: the outputs of a layer (its neurons) are split into chunks of at most `lanes`
 //! consecutive neurons, as evenly as the lanes and tiles allow, dealt round robin to the tiles;
 //! one chunk occupies the PE's lanes for one pass. Every vault holds the same memory map:
-//! inputs, activations, errors and MAC weights are replicated where other tiles need them
-//! (gathered after they change); master weights, gradients and biases live with their chunk.
+//! inputs, activations and errors are replicated where other tiles need them (gathered after
+//! they change); the MAC weights a backward product reads across the rows go to the tiles that
+//! read those columns; master weights, gradients and biases live with their chunk.
 
 pub mod conv;
 pub mod image;
