@@ -12,8 +12,9 @@
 //! port keeps the burst); the others request their own (the element sits at `tag` offset in the
 //! burst). The write stream gathers consecutive elements of one burst in a combining buffer and
 //! writes the burst once, its beats under a byte mask of the bytes written, so bytes around them
-//! are untouched; the buffer is written when an element falls in another burst and when the
-//! stream ends, and a run finishes only once it has been.
+//! are untouched. The buffer moves to a write queue when an element falls in another burst and
+//! when the stream ends; the queue, once full, sends its bursts back to back while the reads
+//! wait, and empties at the end of the stream. A run finishes only once it is empty.
 //!
 //! Faults stop the program before the faulty access: unknown opcode, bad slot, direction or
 //! destination, bad loop or element size, a zero or oversized count, an element outside the vault
@@ -47,6 +48,15 @@ pub const PE_CFG_BITS: usize = 28;
 pub use crate::dram_config::MAX_BURST_BYTES;
 /// Bit position of the slot in a request tag (below it: the element's byte offset in the burst).
 const TAG_SLOT_SHIFT: usize = 6;
+/// Combined bursts the write stream holds before it asks for any of them, so that they go to
+/// the vault back to back: the vault controller issues column commands in order, and every
+/// switch between reads and writes costs a bus turnaround (CL + BL + RTRS - CWL cycles one way,
+/// CWL + BL + WTR the other: 10 and 26 at the defaults). A stream that interleaves its reads with
+/// single writes pays both for every written burst; four writes in a row pay them once. (The
+/// entries' words are spelled out, `wq_data0` to `wq_data3`.)
+pub const WRITE_QUEUE_BURSTS: usize = 4;
+/// Width of the write queue's count (0..=WRITE_QUEUE_BURSTS).
+const WRITE_QUEUE_BITS: usize = 3;
 
 /// Opcodes (header bits 31:28).
 pub mod opcode {
@@ -161,6 +171,19 @@ pub struct DataflowEngine {
     wc_burst: DFF<Bits<32>>,
     wc_mask: DFF<Bits<MAX_BURST_BYTES>>,
     wc_data: Vec<DFF<Bits<32>>>,
+    // Combined bursts waiting for their request, oldest in entry 0 (a shift register, so the
+    // write beats come from one entry). The entries' words are one field each: an index into a
+    // vector of blocks must be a loop variable for the Verilog.
+    wq_count: DFF<Bits<WRITE_QUEUE_BITS>>,
+    // Set when the queue fills, cleared when it is empty: meanwhile the reads wait and the
+    // queue's bursts go one after another.
+    wq_draining: DFF<Bit>,
+    wq_burst: Vec<DFF<Bits<32>>>,
+    wq_mask: Vec<DFF<Bits<MAX_BURST_BYTES>>>,
+    wq_data0: Vec<DFF<Bits<32>>>,
+    wq_data1: Vec<DFF<Bits<32>>>,
+    wq_data2: Vec<DFF<Bits<32>>>,
+    wq_data3: Vec<DFF<Bits<32>>>,
 
     word: Signal<Local, Bits<32>>,
     pc_n: Signal<Local, Bits<BEAT_ADDR_BITS>>,
@@ -200,6 +223,12 @@ pub struct DataflowEngine {
     w_bytes: Signal<Local, Bits<MAX_BURST_BYTES>>,
     w_bits: Signal<Local, Bits<32>>,
     w_flushing: Signal<Local, Bit>,
+    w_close: Signal<Local, Bit>,
+    w_drain: Signal<Local, Bit>,
+    wq_pop: Signal<Local, Bit>,
+    wq_target: Signal<Local, Bits<WRITE_QUEUE_BITS>>,
+    wq_index: Vec<Constant<Bits<WRITE_QUEUE_BITS>>>,
+    wq_full: Constant<Bits<WRITE_QUEUE_BITS>>,
 
     slot_id: Vec<Constant<Bits<2>>>,
     word_id: Vec<Constant<Bits<4>>>,
@@ -297,6 +326,18 @@ impl DataflowEngine {
             wc_burst: Default::default(),
             wc_mask: Default::default(),
             wc_data: (0..burst / 4).map(|_| Default::default()).collect(),
+            wq_count: Default::default(),
+            wq_draining: Default::default(),
+            wq_burst: (0..WRITE_QUEUE_BURSTS)
+                .map(|_| Default::default())
+                .collect(),
+            wq_mask: (0..WRITE_QUEUE_BURSTS)
+                .map(|_| Default::default())
+                .collect(),
+            wq_data0: (0..burst / 4).map(|_| Default::default()).collect(),
+            wq_data1: (0..burst / 4).map(|_| Default::default()).collect(),
+            wq_data2: (0..burst / 4).map(|_| Default::default()).collect(),
+            wq_data3: (0..burst / 4).map(|_| Default::default()).collect(),
             word: Default::default(),
             pc_n: Default::default(),
             fault_l: Default::default(),
@@ -335,6 +376,12 @@ impl DataflowEngine {
             w_bytes: Default::default(),
             w_bits: Default::default(),
             w_flushing: Default::default(),
+            w_close: Default::default(),
+            w_drain: Default::default(),
+            wq_pop: Default::default(),
+            wq_target: Default::default(),
+            wq_index: (0..WRITE_QUEUE_BURSTS).map(|e| konst(e as u64)).collect(),
+            wq_full: konst(WRITE_QUEUE_BURSTS as u64),
             slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
             word_id: (0..words).map(|w| konst(w as u64)).collect(),
             wc_index: (0..burst / 4).map(|i| konst(i as u64)).collect(),
@@ -359,13 +406,49 @@ impl Logic for DataflowEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, fsm, pc, cur_slot, field, last_field, loaded, rr, err_code, err_count,
-            elem_count, resp_beat, push_left, push_beat, wc_valid, wc_burst, wc_mask
+            self,
+            clock,
+            fsm,
+            pc,
+            cur_slot,
+            field,
+            last_field,
+            loaded,
+            rr,
+            err_code,
+            err_count,
+            elem_count,
+            resp_beat,
+            push_left,
+            push_beat,
+            wc_valid,
+            wc_burst,
+            wc_mask,
+            wq_count,
+            wq_draining
         );
         for i in 0..self._burst_words {
             self.wc_data[i].clock.next = self.clock.val();
             self.wc_data[i].d.next = self.wc_data[i].q.val();
         }
+        for e in 0..WRITE_QUEUE_BURSTS {
+            self.wq_burst[e].clock.next = self.clock.val();
+            self.wq_burst[e].d.next = self.wq_burst[e].q.val();
+            self.wq_mask[e].clock.next = self.clock.val();
+            self.wq_mask[e].d.next = self.wq_mask[e].q.val();
+        }
+        for i in 0..self._burst_words {
+            self.wq_data0[i].clock.next = self.clock.val();
+            self.wq_data0[i].d.next = self.wq_data0[i].q.val();
+            self.wq_data1[i].clock.next = self.clock.val();
+            self.wq_data1[i].d.next = self.wq_data1[i].q.val();
+            self.wq_data2[i].clock.next = self.clock.val();
+            self.wq_data2[i].d.next = self.wq_data2[i].q.val();
+            self.wq_data3[i].clock.next = self.clock.val();
+            self.wq_data3[i].d.next = self.wq_data3[i].q.val();
+        }
+        // The queue's head leaves after its last beat.
+        self.wq_pop.next = (self.push_left.q.val() == 1) & self.mem_wd_ready.val();
         self.prog_mem.clock.next = self.clock.val();
         self.prog_mem.write_enable.next = self.prog_we.val();
         self.prog_mem.write_address.next = self.prog_addr.val();
@@ -389,7 +472,11 @@ impl Logic for DataflowEngine {
                 self.all_idle.next = false;
             }
         }
-        if (self.push_left.q.val() != 0) | self.wc_valid.q.val() | self.ext_busy.val() {
+        if (self.push_left.q.val() != 0)
+            | self.wc_valid.q.val()
+            | (self.wq_count.q.val() != 0)
+            | self.ext_busy.val()
+        {
             self.all_idle.next = false;
         }
         self.pe_cfg_valid.next = false;
@@ -487,6 +574,8 @@ impl Logic for DataflowEngine {
         }
         self.w_ok.next = false;
         self.w_same.next = false;
+        self.w_close.next = false;
+        self.w_drain.next = false;
         self.w_addr.next = 0.into();
         self.w_size.next = 0.into();
         for s in 0..SLOTS {
@@ -512,26 +601,32 @@ impl Logic for DataflowEngine {
                 & self.el_ok.val()
                 & (self.loaded.q.val() & self.slot_bit[s].val()).any();
             if self.slot_id[s].val() == 2 {
-                // Write elements join the combining buffer without a request. Its burst is
-                // requested as soon as the stream's next address falls in another burst (before
-                // the element itself arrives) or the stream has no more, and no element joins
-                // while its beats go out. After a fault the elements before it are written all
-                // the same.
+                // Write elements join the combining buffer without a request. The buffer joins
+                // the write queue as soon as the stream's next address falls in another burst
+                // (before the element itself arrives) or the stream has no more. The queue asks
+                // for its oldest burst once it is full, or once the stream has no more. After a
+                // fault the elements before it are written all the same.
                 self.w_addr.next = self.el_addr.val();
                 self.w_size.next = self.streams[s].size_code.val();
-                self.w_ok.next =
-                    self.eligible.val() & self.w_valid.val() & (self.push_left.q.val() == 0);
+                self.w_ok.next = self.eligible.val() & self.w_valid.val();
                 self.w_same.next = self.wc_valid.q.val()
                     & ((self.el_addr.val() & !self.burst_mask.val()) == self.wc_burst.q.val());
-                self.eligible.next = self.wc_valid.q.val()
+                self.w_drain.next = ((self.fsm.q.val() == 3) & !self.streams[s].valid.val())
+                    | (self.fsm.q.val() == 5);
+                self.w_close.next = self.wc_valid.q.val()
+                    & !self.wq_draining.q.val()
+                    & ((self.wq_count.q.val() != self.wq_full.val()) | self.wq_pop.val())
+                    & ((self.eligible.val() & !self.w_same.val()) | self.w_drain.val());
+                self.eligible.next = (self.wq_count.q.val() != 0)
                     & (self.push_left.q.val() == 0)
-                    & ((self.eligible.val() & !self.w_same.val())
-                        | ((self.fsm.q.val() == 3) & !self.streams[s].valid.val())
-                        | (self.fsm.q.val() == 5));
+                    & (self.wq_draining.q.val() | self.w_drain.val());
             } else {
                 // A read element either merges (no memory request) or needs a burst slot.
                 self.merge_v[s].next = self.eligible.val() & self.rp_merge_ok[s].val();
-                if self.rp_merge_ok[s].val() | !self.rp_request_ok[s].val() {
+                if self.rp_merge_ok[s].val()
+                    | !self.rp_request_ok[s].val()
+                    | self.wq_draining.q.val()
+                {
                     self.eligible.next = false;
                 }
             }
@@ -547,7 +642,7 @@ impl Logic for DataflowEngine {
                 self.g_slot.next = self.slot_id[s].val();
                 self.g_addr.next = self.el_addr.val();
                 if self.slot_id[s].val() == 2 {
-                    self.g_addr.next = self.wc_burst.q.val();
+                    self.g_addr.next = self.wq_burst[0].q.val();
                 }
             }
         }
@@ -569,10 +664,10 @@ impl Logic for DataflowEngine {
             self.rr.d.next = self.g_slot.val() + 1;
             if self.g_slot.val() == 2 {
                 self.rr.d.next = 0.into();
-                // The combined burst goes out beat by beat; the buffer is free once it has.
+                // The queue's oldest burst goes out beat by beat, and leaves the queue after its
+                // last beat.
                 self.push_left.d.next = self.burst_beats.val();
                 self.push_beat.d.next = 0.into();
-                self.wc_valid.d.next = false;
             }
         }
 
@@ -609,10 +704,60 @@ impl Logic for DataflowEngine {
             }
         }
 
-        // Write beats: the combined burst, each beat under its slice of the byte mask.
+        // The write queue: the head leaves after its last beat, the others move up; a closing
+        // buffer goes behind the last entry.
+        self.wq_target.next = self.wq_count.q.val();
+        if self.wq_pop.val() {
+            self.wq_count.d.next = self.wq_count.q.val() - 1;
+            self.wq_target.next = self.wq_count.q.val() - 1;
+            self.wq_burst[0].d.next = self.wq_burst[1].q.val();
+            self.wq_burst[1].d.next = self.wq_burst[2].q.val();
+            self.wq_burst[2].d.next = self.wq_burst[3].q.val();
+            self.wq_mask[0].d.next = self.wq_mask[1].q.val();
+            self.wq_mask[1].d.next = self.wq_mask[2].q.val();
+            self.wq_mask[2].d.next = self.wq_mask[3].q.val();
+            for i in 0..self._burst_words {
+                self.wq_data0[i].d.next = self.wq_data1[i].q.val();
+                self.wq_data1[i].d.next = self.wq_data2[i].q.val();
+                self.wq_data2[i].d.next = self.wq_data3[i].q.val();
+            }
+        }
+        if self.wq_draining.q.val() {
+            if self.wq_pop.val() & (self.wq_count.q.val() == 1) {
+                self.wq_draining.d.next = false;
+            }
+        } else if (self.wq_count.q.val() == self.wq_full.val()) & (self.push_left.q.val() == 0) {
+            self.wq_draining.d.next = true;
+        }
+        if self.w_close.val() {
+            self.wc_valid.d.next = false;
+            self.wq_count.d.next = self.wq_target.val() + 1;
+            for e in 0..WRITE_QUEUE_BURSTS {
+                if self.wq_index[e].val() == self.wq_target.val() {
+                    self.wq_burst[e].d.next = self.wc_burst.q.val();
+                    self.wq_mask[e].d.next = self.wc_mask.q.val();
+                }
+            }
+            for i in 0..self._burst_words {
+                if self.wq_target.val() == 0 {
+                    self.wq_data0[i].d.next = self.wc_data[i].q.val();
+                }
+                if self.wq_target.val() == 1 {
+                    self.wq_data1[i].d.next = self.wc_data[i].q.val();
+                }
+                if self.wq_target.val() == 2 {
+                    self.wq_data2[i].d.next = self.wc_data[i].q.val();
+                }
+                if self.wq_target.val() == 3 {
+                    self.wq_data3[i].d.next = self.wc_data[i].q.val();
+                }
+            }
+        }
+
+        // Write beats: the queue's oldest burst, each beat under its slice of the byte mask.
         self.mem_wd_valid.next = self.push_left.q.val() != 0;
         self.mem_wd_mask.next = bit_cast::<MASK_BITS, MAX_BURST_BYTES>(
-            self.wc_mask.q.val()
+            self.wq_mask[0].q.val()
                 >> (bit_cast::<MAX_BURST_BYTES, 4>(self.push_beat.q.val())
                     << self.beat_shift.val()),
         );
@@ -622,7 +767,7 @@ impl Logic for DataflowEngine {
                 if (self.wc_beat[i].val() == self.push_beat.q.val())
                     & (self.wc_word[i].val() == self.word_id[w].val())
                 {
-                    self.wd_word_l.next = self.wc_data[i].q.val();
+                    self.wd_word_l.next = self.wq_data0[i].q.val();
                 }
             }
             self.mem_wd_data[w].next = self.wd_word_l.val();
@@ -707,8 +852,10 @@ impl Logic for DataflowEngine {
             }
         }
 
-        // A fault is reported once the writes before it are out of the combining buffer.
-        self.w_flushing.next = self.wc_valid.q.val() | (self.push_left.q.val() != 0);
+        // A fault is reported once the writes before it are out of the combining buffer and the
+        // write queue.
+        self.w_flushing.next =
+            self.wc_valid.q.val() | (self.wq_count.q.val() != 0) | (self.push_left.q.val() != 0);
         self.busy.next = (self.fsm.q.val() == 1)
             | (self.fsm.q.val() == 2)
             | (self.fsm.q.val() == 3)

@@ -3,7 +3,7 @@
 //! (`Descriptor::addresses`, itself checked against hand-written sequences here); the data
 //! each stream delivers or writes; faulty programs; the emitted Verilog cycle for cycle.
 
-use nt_hdl::dataflow_engine::{fault, DataflowEngine};
+use nt_hdl::dataflow_engine::{fault, DataflowEngine, WRITE_QUEUE_BURSTS};
 use nt_hdl::dataflow_program::{encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::Config;
 use nt_testbench::dataflow_driver::{self, initial_byte, DataflowRun, MemoryBehaviour, ENGINE_TOP};
@@ -169,12 +169,9 @@ fn convolution_windows_over_six_loops() {
     check_reads(d, None, 5);
 }
 
-#[test]
-fn read_and_write_back_streams_run_together() {
-    // Both bytes of every element vary, so a write that drops its upper byte fails.
-    let src: Vec<u32> = (0..24).map(|i| 0xA5A5_0000 + i * 0x0103).collect();
-    let a = desc(Slot::A, Dest::Pe, 2, 0x4000, &[(30, 2)]);
-    let wd = desc(Slot::W, Dest::Dram, 2, 0x9000, &[(6, 6), (4, 100)]);
+/// Runs read stream `a` and write stream `wd` together, `w` the elements offered for writing:
+/// the run ends without a fault, and `a` requested the bursts its elements lie in.
+fn read_and_write(a: &Descriptor, wd: &Descriptor, w: &[u32], seed: u64) -> DataflowRun {
     let r = run(
         &[
             Instr::Stream(a.clone()),
@@ -182,11 +179,21 @@ fn read_and_write_back_streams_run_together() {
             Instr::Run,
             Instr::End,
         ],
-        &src,
-        6,
+        w,
+        seed,
     );
     assert!(r.done && r.error_code == 0, "{r:?}");
-    assert_read_bursts(&r, 0, &reference(&a));
+    assert_read_bursts(&r, 0, &reference(a));
+    r
+}
+
+#[test]
+fn read_and_write_back_streams_run_together() {
+    // Both bytes of every element vary, so a write that drops its upper byte fails.
+    let src: Vec<u32> = (0..24).map(|i| 0xA5A5_0000 + i * 0x0103).collect();
+    let a = desc(Slot::A, Dest::Pe, 2, 0x4000, &[(30, 2)]);
+    let wd = desc(Slot::W, Dest::Dram, 2, 0x9000, &[(6, 6), (4, 100)]);
+    let r = read_and_write(&a, &wd, &src, 6);
     // Sequential 2-byte elements share bursts: 60 bytes need 2 or 3 requests, not 30.
     assert!(accesses(&r, 0).len() <= 3, "{:?}", accesses(&r, 0));
     assert_eq!(accesses(&r, 2), write_bursts(&reference(&wd)));
@@ -198,6 +205,37 @@ fn read_and_write_back_streams_run_together() {
     }
     assert_eq!(r.written, want);
     assert_eq!(r.elements, 30 + 24);
+}
+
+#[test]
+fn writes_reach_the_vault_in_groups_while_reads_run() {
+    // A read and a write stream of 32 bursts each at once, as the weight update runs them: the
+    // write queue holds its bursts until it is full, so the vault sees them back to back
+    // instead of one between every two reads (a bus turnaround each way every time).
+    let src: Vec<u32> = (0..256).map(|i| 0x5A00_0000 + i * 0x0101).collect();
+    let a = desc(Slot::A, Dest::Pe, 4, 0x4000, &[(256, 4)]);
+    let wd = desc(Slot::W, Dest::Dram, 4, 0x9000, &[(256, 4)]);
+    let r = read_and_write(&a, &wd, &src, 8);
+    assert_eq!(accesses(&r, 2), write_bursts(&reference(&wd)));
+    let mut groups = vec![];
+    let mut n = 0;
+    for &(_, _, write) in &r.accesses {
+        if write {
+            n += 1;
+        } else if n > 0 {
+            groups.push(n);
+            n = 0;
+        }
+    }
+    groups.push(n);
+    let (_, whole) = groups.split_last().unwrap();
+    assert!(
+        !whole.is_empty() && whole.iter().all(|&n| n >= WRITE_QUEUE_BURSTS),
+        "write requests between reads: {groups:?}"
+    );
+    for (i, &addr) in reference(&wd).iter().enumerate() {
+        assert_eq!(value_at(&r, addr, 4), src[i], "element {i}");
+    }
 }
 
 #[test]

@@ -413,11 +413,11 @@ impl ColumnExchange {
 }
 
 /// A segment's cost beyond its streams (the host loads the programs, about 700 cycles; start and
-/// drain, about 450) and a tile's cycles per DRAM burst an exchange reads or writes (reads and
-/// writes interleave, each switch a bus turnaround), as measured on the default module with
-/// `ntgen train --progress`: the estimates that choose an exchange's schedule.
+/// drain, about 450) and a tile's cycles per DRAM burst an exchange reads or writes (a ring round
+/// of 64 bursts read and 64 written takes 1,000 to 1,800 cycles), as measured on the default
+/// module with `ntgen train --progress`: the estimates that choose an exchange's schedule.
 const SEGMENT_OVERHEAD_CYCLES: u64 = 1_150;
-const EXCHANGE_BURST_CYCLES: u64 = 12;
+const EXCHANGE_BURST_CYCLES: u64 = 8;
 
 /// Sends every block's columns to their readers, an all-to-all that moves each MAC value to the
 /// vaults that read it and to no other (the owner's part is in place already). Each round every
@@ -2100,26 +2100,62 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    /// One run of a gather program: (the piece sent and where, the piece written).
-    type GatherRun = (Option<(u8, u32)>, Option<u32>);
+    /// One run of a gather or exchange program: (where it sends and the addresses, the
+    /// addresses written).
+    type TransferRun = (Option<(usize, Vec<u64>)>, Option<Vec<u64>>);
 
-    fn runs(program: &[Instr]) -> Vec<GatherRun> {
+    fn runs(program: &[Instr]) -> Vec<TransferRun> {
         let mut out = vec![];
         let (mut send, mut write) = (None, None);
         for i in program {
             match i {
                 Instr::Stream(d) if d.slot == Slot::A => {
                     let Dest::Tile(t) = d.dest else {
-                        panic!("a gather reads to the network only")
+                        panic!("a transfer reads to the network only")
                     };
-                    send = Some((t, d.base));
+                    send = Some((t as usize, d.addresses().collect()));
                 }
-                Instr::Stream(d) => write = Some(d.base),
+                Instr::Stream(d) => write = Some(d.addresses().collect()),
                 Instr::Run => out.push((send.take(), write.take())),
                 _ => {}
             }
         }
         out
+    }
+
+    /// Runs transfer segments element by element from what each vault `held`: each tile sends
+    /// only values it holds, each receiver writes, run by run, the addresses its one sender of
+    /// the round sends, and every program fits the program memory. Returns what each vault
+    /// holds after, and how many values were written.
+    fn transfer(segs: &[Segment], mut held: Vec<BTreeSet<u64>>) -> (Vec<BTreeSet<u64>>, usize) {
+        let mut written = 0;
+        for seg in segs {
+            for p in &seg.programs {
+                assert!((encode(p).len() as u64) < PROGRAM_WINDOW, "{}", seg.label);
+            }
+            let runs: Vec<Vec<TransferRun>> = seg.programs.iter().map(|p| runs(p)).collect();
+            let mut next = held.clone();
+            for (t, tile_runs) in runs.iter().enumerate() {
+                for (i, (send, write)) in tile_runs.iter().enumerate() {
+                    if let Some((dst, addrs)) = send {
+                        for a in addrs {
+                            assert!(
+                                held[t].contains(a),
+                                "{}: tile {t} sends {a:#x} it lacks",
+                                seg.label
+                            );
+                        }
+                        assert_eq!(runs[*dst][i].1.as_ref(), Some(addrs), "{}", seg.label);
+                    }
+                    if let Some(addrs) = write {
+                        written += addrs.len();
+                        next[t].extend(addrs);
+                    }
+                }
+            }
+            held = next;
+        }
+        (held, written)
     }
 
     /// Every piece reaches every vault, each tile sends only pieces it already holds, and each
@@ -2135,52 +2171,23 @@ mod tests {
             .collect();
         let segs = gather("g", 0, &pieces, 32);
         assert_eq!(segs.len(), rounds, "{tiles} tiles");
-        let mut held: Vec<BTreeSet<u32>> = pieces
+        let held: Vec<BTreeSet<u64>> = pieces
             .iter()
-            .map(|p| p.iter().map(|a| a.base as u32).collect())
+            .map(|p| {
+                p.iter()
+                    .flat_map(|a| {
+                        a.descriptor(Slot::A, Dest::Pe)
+                            .addresses()
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            })
             .collect();
-        for seg in &segs {
-            let runs: Vec<Vec<GatherRun>> = seg.programs.iter().map(|p| runs(p)).collect();
-            let mut next = held.clone();
-            for (t, tile_runs) in runs.iter().enumerate() {
-                for (i, (send, write)) in tile_runs.iter().enumerate() {
-                    if let Some((dst, base)) = send {
-                        assert!(held[t].contains(base), "tile {t} sends {base:#x} it lacks");
-                        assert_eq!(runs[*dst as usize][i].1, Some(*base), "{}", seg.label);
-                    }
-                    if let Some(base) = write {
-                        next[t].insert(*base);
-                    }
-                }
-            }
-            held = next;
-        }
-        let all: BTreeSet<u32> = held.iter().flatten().copied().collect();
+        let (held, _) = transfer(&segs, held);
+        let all: BTreeSet<u64> = held.iter().flatten().copied().collect();
         for (t, h) in held.iter().enumerate() {
             assert_eq!(h, &all, "tile {t} of {tiles}");
         }
-    }
-
-    /// One run of an exchange program: (where it sends and the addresses, the addresses written).
-    type ExchangeRun = (Option<(usize, Vec<u64>)>, Option<Vec<u64>>);
-
-    fn exchange_runs(program: &[Instr]) -> Vec<ExchangeRun> {
-        let mut out = vec![];
-        let (mut send, mut write) = (None, None);
-        for i in program {
-            match i {
-                Instr::Stream(d) if d.slot == Slot::A => {
-                    let Dest::Tile(t) = d.dest else {
-                        panic!("an exchange reads to the network only")
-                    };
-                    send = Some((t as usize, d.addresses().collect()));
-                }
-                Instr::Stream(d) => write = Some(d.addresses().collect()),
-                Instr::Run => out.push((send.take(), write.take())),
-                _ => {}
-            }
-        }
-        out
     }
 
     /// Blocks of MAC values, rows dealt to owners and columns to readers by the usual chunks:
@@ -2208,9 +2215,8 @@ mod tests {
         ]
     }
 
-    /// Runs an exchange's programs element by element and returns how many values were written:
-    /// each tile sends only values it holds, each receiver writes, run by run, the addresses its
-    /// one sender of the round sends, and in the end every reader holds every row of its columns.
+    /// Runs an exchange's segments from the owners' rows (see [`transfer`]): in the end every
+    /// reader holds every row of its columns. Returns how many values were written.
     fn assert_exchanged(
         tiles: usize,
         rounds: &[ExchangeRound],
@@ -2227,34 +2233,8 @@ mod tests {
                 }
             }
         }
-        let mut written = 0;
-        for seg in exchange_segments("x", 0, rounds, tiles, 32) {
-            for p in &seg.programs {
-                assert!((encode(p).len() as u64) < PROGRAM_WINDOW, "{}", seg.label);
-            }
-            let runs: Vec<Vec<ExchangeRun>> =
-                seg.programs.iter().map(|p| exchange_runs(p)).collect();
-            let mut next = held.clone();
-            for (t, tile_runs) in runs.iter().enumerate() {
-                for (i, (send, write)) in tile_runs.iter().enumerate() {
-                    if let Some((dst, addrs)) = send {
-                        for a in addrs {
-                            assert!(
-                                held[t].contains(a),
-                                "{}: tile {t} sends {a:#x} it lacks",
-                                seg.label
-                            );
-                        }
-                        assert_eq!(runs[*dst][i].1.as_ref(), Some(addrs), "{}", seg.label);
-                    }
-                    if let Some(addrs) = write {
-                        written += addrs.len();
-                        next[t].extend(addrs);
-                    }
-                }
-            }
-            held = next;
-        }
+        let segs = exchange_segments("x", 0, rounds, tiles, 32);
+        let (held, written) = transfer(&segs, held);
         for b in blocks {
             let rows = b.owners.iter().map(|r| r.start + r.len).max().unwrap();
             for q in &b.readers {
