@@ -338,35 +338,28 @@ pub(super) fn gather(
     } else {
         tiles - 1
     };
-    (0..rounds)
+    let rounds: Vec<ExchangeRound> = (0..rounds)
         .map(|r| {
-            let mut s =
-                SegmentBuilder::new(format!("{label} round {}", r + 1), layer, tiles, burst);
-            for t in 0..tiles {
-                let (dst, src, owners) = gather_round(tiles, r, t);
-                // Sender and receiver take a piece in the same order: memory order.
-                let sends: Vec<Access> = owners
-                    .flat_map(|u| &pieces[u])
-                    .map(Access::in_memory_order)
-                    .collect();
-                let receives: Vec<Access> = gather_round(tiles, r, src)
-                    .2
-                    .flat_map(|u| &pieces[u])
-                    .map(Access::in_memory_order)
-                    .collect();
-                for i in 0..sends.len().max(receives.len()) {
-                    if let Some(a) = sends.get(i) {
-                        s.read(t, Slot::A, Dest::Tile(dst as u8), a);
+            (0..tiles)
+                .map(|t| {
+                    let (dst, src, owners) = gather_round(tiles, r, t);
+                    // Sender and receiver take a piece in the same order: memory order.
+                    let held = |owners: std::ops::Range<usize>| -> Vec<Access> {
+                        owners
+                            .flat_map(|u| &pieces[u])
+                            .map(Access::in_memory_order)
+                            .collect()
+                    };
+                    ExchangeLeg {
+                        dst,
+                        sends: held(owners),
+                        receives: held(gather_round(tiles, r, src).2),
                     }
-                    if let Some(a) = receives.get(i) {
-                        s.write(t, a);
-                    }
-                    s.push(t, Instr::Run);
-                }
-            }
-            s.finish()
+                })
+                .collect()
         })
-        .collect()
+        .collect();
+    exchange_segments(label, layer, &rounds, tiles, burst)
 }
 
 /// Round `r` (from 0) of a gather over `tiles` tiles, for tile `t`: the tile it sends to, the
@@ -470,8 +463,8 @@ pub(super) fn exchange_columns(
     exchange_segments(label, layer, &best, tiles, burst)
 }
 
-/// One tile's part of an exchange round: the tile it sends to and what, in order, and what it
-/// writes of what arrives, in the order its one sender sends it.
+/// One tile's part of a gather or exchange round: the tile it sends to and what, in order, and
+/// what it writes of what arrives, in the order its one sender sends it.
 struct ExchangeLeg {
     dst: usize,
     sends: Vec<Access>,
@@ -537,8 +530,8 @@ fn halving_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound>
         .collect()
 }
 
-/// One segment per round, more where a round's programs would overflow the program memory (split
-/// at the same piece on both sides of every pair).
+/// The segments of a gather or an exchange: one per round, more where a round's programs would
+/// overflow the program memory (split at the same piece on both sides of every pair).
 fn exchange_segments(
     label: &str,
     layer: usize,
@@ -546,9 +539,6 @@ fn exchange_segments(
     tiles: usize,
     burst: u64,
 ) -> Vec<Segment> {
-    // Words of one run: two streams of a header, a base and two loops each, then RUN; and END.
-    let per_run = 2 * (2 + 2 * 2) + 1;
-    let runs_per_segment = (PROGRAM_WINDOW as usize - 1) / per_run;
     let mut segments = vec![];
     for (i, round) in rounds.iter().enumerate() {
         let runs = round
@@ -556,6 +546,15 @@ fn exchange_segments(
             .map(|x| x.sends.len().max(x.receives.len()))
             .max()
             .unwrap_or(0);
+        // Words of a run at most: two streams (a header, a base and two words a loop), then
+        // RUN; the program ends with END.
+        let loops = round
+            .iter()
+            .flat_map(|x| x.sends.iter().chain(&x.receives))
+            .map(|a| a.loops.len())
+            .max()
+            .unwrap_or(0);
+        let runs_per_segment = (PROGRAM_WINDOW as usize - 1) / (2 * (2 + 2 * loops) + 1);
         let parts = runs.div_ceil(runs_per_segment);
         for p in 0..parts {
             let name = if parts > 1 {
@@ -585,27 +584,31 @@ fn exchange_segments(
     segments
 }
 
-/// Where readers find a block's MAC values: every row over each reader's columns, in its vault.
-fn column_places(
+/// Where a block of records or gradients keeps element (j, i): `base + (j * cols + i) * stride`,
+/// index `index0 + j * cols + i` of its golden tensor.
+struct BlockPlaces {
     base: u64,
-    rows: usize,
+    stride: u64,
     cols: usize,
     index0: usize,
-    readers: &[Chunk],
-) -> Vec<(usize, Vec<(usize, u64)>)> {
-    readers
-        .iter()
-        .map(|q| {
-            let mut e = vec![];
-            for j in 0..rows {
-                for i in q.start..q.start + q.len {
-                    let k = j * cols + i;
-                    e.push((index0 + k, base + k as u64 * RECORD_BYTES));
-                }
+}
+
+impl BlockPlaces {
+    /// (index, byte address) of rows `rows` over columns `columns`, row by row.
+    fn places(
+        &self,
+        rows: std::ops::Range<usize>,
+        columns: std::ops::Range<usize>,
+    ) -> Vec<(usize, u64)> {
+        let mut e = vec![];
+        for j in rows {
+            for i in columns.clone() {
+                let k = j * self.cols + i;
+                e.push((self.index0 + k, self.base + k as u64 * self.stride));
             }
-            (q.tile, e)
-        })
-        .collect()
+        }
+        e
+    }
 }
 
 /// The pieces of `view` each tile owns (its chunks), for a gather.
@@ -1255,7 +1258,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             places,
         }
     };
-    // A check of record or gradient rows of a chunk: element (j, i) of a `cols`-wide block.
+    // A check of record or gradient rows of each chunk, in its owner's vault: element (j, i) of a
+    // `cols`-wide block.
     let row_check = |phase: &'static str,
                      name: String,
                      golden: GoldenRef,
@@ -1264,23 +1268,20 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                      width: usize,
                      cols: usize,
                      index0: usize,
-                     ch: &[Chunk],
-                     all: bool|
+                     ch: &[Chunk]|
      -> TensorCheck {
-        let mut places = vec![];
-        for c in ch {
-            let vaults = if all { every.clone() } else { vec![c.tile] };
-            for v in vaults {
-                let mut e = vec![];
-                for j in c.start..c.start + c.len {
-                    for i in 0..cols {
-                        let k = j * cols + i;
-                        e.push((index0 + k, base + k as u64 * stride));
-                    }
-                }
-                places.push((v, e));
-            }
-        }
+        let places = ch
+            .iter()
+            .map(|c| {
+                let at = BlockPlaces {
+                    base,
+                    stride,
+                    cols,
+                    index0,
+                };
+                (c.tile, at.places(c.start..c.start + c.len, 0..cols))
+            })
+            .collect();
         TensorCheck {
             phase,
             name,
@@ -1763,7 +1764,6 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     cv.forward_terms(),
                     0,
                     &ly.chunks,
-                    false,
                 ));
             }
             Kind::Fc { n_in, dt } => {
@@ -1790,7 +1790,6 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     n_in,
                     0,
                     &ly.chunks,
-                    false,
                 ));
             }
             Kind::Rnn {
@@ -1833,7 +1832,6 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     n,
                     0,
                     &ly.chunks,
-                    false,
                 ));
                 checks.push(row_check(
                     "gradient",
@@ -1845,7 +1843,6 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     hidden,
                     hidden * n,
                     &ly.chunks,
-                    false,
                 ));
             }
         }
@@ -1859,7 +1856,6 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             1,
             0,
             &ly.chunks,
-            false,
         ));
         let macs = costs[l].weight_grad * batch as u64;
         if let Some((g, matrices)) = by_blocks {
@@ -2014,7 +2010,6 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 bl.cols,
                 bl.index0,
                 &ly.chunks,
-                false,
             ));
             if let Some(g) = golden_mac {
                 let mut check = row_check(
@@ -2027,16 +2022,20 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     bl.cols,
                     bl.index0,
                     &ly.chunks,
-                    false,
                 );
+                // And every row of each reader's columns, in the reader's vault.
                 let rows = ly.chunks.iter().map(|c| c.start + c.len).max().unwrap_or(0);
-                check.places.extend(column_places(
-                    bl.w + RECORD_MAC_OFFSET,
-                    rows,
-                    bl.cols,
-                    bl.index0,
-                    &bl.readers,
-                ));
+                let at = BlockPlaces {
+                    base: bl.w + RECORD_MAC_OFFSET,
+                    stride: RECORD_BYTES,
+                    cols: bl.cols,
+                    index0: bl.index0,
+                };
+                check.places.extend(
+                    bl.readers
+                        .iter()
+                        .map(|q| (q.tile, at.places(0..rows, q.start..q.start + q.len))),
+                );
                 checks.push(check);
             }
             if !bl.readers.is_empty() {
