@@ -15,6 +15,7 @@
 
 use crate::cli::{AsmArgs, DisasmArgs};
 use anyhow::{bail, Context, Result};
+use nt_hdl::config::LANE_BUFFER_ADDR_BITS;
 use nt_hdl::config::MAX_LANES;
 use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::pe_feeder::{Feed, FeedSetting, REDUCE_BITS};
@@ -106,8 +107,8 @@ fn name_index(names: &[&str], v: &str, what: &str) -> Result<u8> {
         .ok_or_else(|| anyhow::anyhow!("{what} `{v}` is not one of {}", names.join(", ")))
 }
 
-/// `pe op mode=M act=A feed=F [opb_step] [opa_wrap]`, `pe shape reduce=R lanes=L`, `pe eta=E`,
-/// `pe by_lane start=S`.
+/// `pe op mode=M act=A feed=F [opb_step] [opa_wrap] [fill_a] [opa_base=N]`,
+/// `pe shape reduce=R lanes=L`, `pe eta=E`, `pe by_lane start=S`, `pe fill_start start=S`.
 fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
     let kv = |w: &str| -> Result<(String, String)> {
         let (k, v) = w
@@ -118,11 +119,12 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
     match words.first().copied() {
         Some("op") => {
             let (mut mode, mut act, mut feed) = (None, 0, None);
-            let (mut opb_step, mut opa_wrap) = (false, false);
+            let (mut opb_step, mut opa_wrap, mut fill_a, mut opa_base) = (false, false, false, 0);
             for w in &words[1..] {
                 match *w {
                     "opb_step" => opb_step = true,
                     "opa_wrap" => opa_wrap = true,
+                    "fill_a" => fill_a = true,
                     _ => {
                         let (k, v) = kv(w)?;
                         match k.as_str() {
@@ -132,6 +134,7 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
                                 let names = Feed::ALL.map(|f| f.name());
                                 feed = Some(Feed::ALL[name_index(&names, &v, "feed")? as usize])
                             }
+                            "opa_base" => opa_base = entry(&v, "opa_base")?,
                             _ => bail!("unknown pe op field `{k}`"),
                         }
                     }
@@ -143,6 +146,8 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
                 feed: feed.ok_or_else(|| anyhow::anyhow!("pe op needs feed="))?,
                 opb_step,
                 opa_wrap,
+                fill_a,
+                opa_base,
             })
         }
         Some("shape") => {
@@ -175,6 +180,15 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             },
             _ => bail!("pe by_lane takes start=S"),
         },
+        Some("fill_start") => match words[1..] {
+            [w] => match kv(w)? {
+                (k, v) if k == "start" => Ok(FeedSetting::FillStart {
+                    start: entry(&v, "start")?,
+                }),
+                (k, _) => bail!("unknown pe fill_start field `{k}`"),
+            },
+            _ => bail!("pe fill_start takes start=S"),
+        },
         Some(w) if w.starts_with("eta=") => {
             let n = parse_int(&w[4..])?;
             if !(0..=u16::MAX as i64).contains(&n) {
@@ -182,8 +196,19 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             }
             Ok(FeedSetting::Eta(n as u16))
         }
-        _ => bail!("pe takes `op ...`, `shape ...`, `eta=...` or `by_lane start=...`"),
+        _ => bail!(
+            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...` or `fill_start start=...`"
+        ),
     }
+}
+
+/// A lane buffer entry.
+fn entry(v: &str, what: &str) -> Result<u32> {
+    let n = parse_int(v)?;
+    if !(0..1 << LANE_BUFFER_ADDR_BITS).contains(&n) {
+        bail!("{what}={n} is out of range");
+    }
+    Ok(n as u32)
 }
 
 fn pe_text(f: &FeedSetting) -> String {
@@ -194,17 +219,26 @@ fn pe_text(f: &FeedSetting) -> String {
             feed,
             opb_step,
             opa_wrap,
+            fill_a,
+            opa_base,
         } => format!(
-            "pe op mode={} act={} feed={}{}{}",
+            "pe op mode={} act={} feed={}{}{}{}{}",
             MODE_NAMES.get(mode as usize).unwrap_or(&"reserved"),
             ACT_NAMES.get(act as usize).unwrap_or(&"identity"),
             feed.name(),
             if opb_step { " opb_step" } else { "" },
-            if opa_wrap { " opa_wrap" } else { "" }
+            if opa_wrap { " opa_wrap" } else { "" },
+            if fill_a { " fill_a" } else { "" },
+            if opa_base > 0 {
+                format!(" opa_base={opa_base}")
+            } else {
+                String::new()
+            }
         ),
         FeedSetting::Shape { reduce, lanes } => format!("pe shape reduce={reduce} lanes={lanes}"),
         FeedSetting::Eta(e) => format!("pe eta={e:#x}"),
         FeedSetting::ByLane { start } => format!("pe by_lane start={start}"),
+        FeedSetting::FillStart { start } => format!("pe fill_start start={start}"),
     }
 }
 
@@ -373,6 +407,14 @@ end
         assert!(err("pe op mode=min feed=compute\nend").contains("mode `min` is not one of"));
         assert!(err("pe by_lane start=70000\nend").contains("start=70000 is out of range"));
         assert!(err("pe by_lane first=1\nend").contains("unknown pe by_lane field `first`"));
+        // A compute that fills buffer A meanwhile, reading from a later entry.
+        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0\nend\n";
+        let p = assemble(text).unwrap();
+        assert_eq!(decode(&encode(&p)).unwrap(), p);
+        assert_eq!(disassemble(&p), text);
+        assert!(err("pe fill_start start=1024\nend").contains("start=1024 is out of range"));
+        assert!(err("pe op mode=forward feed=compute opa_base=-1\nend")
+            .contains("opa_base=-1 is out of range"));
     }
 
     #[test]

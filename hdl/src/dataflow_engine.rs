@@ -22,7 +22,7 @@
 //! names the fault, `error_count` counts faults; accesses already made were all in range.
 
 use crate::config::Config;
-use crate::memory::{BeatBuffer, BEAT_ADDR_BITS};
+use crate::memory::{BeatBuffer, Memory, BEAT_ADDR_BITS};
 use crate::read_port::{ReadPort, BEAT_BITS};
 use crate::stream_generator::{StreamGenerator, COUNT_BITS, MAX_LOOPS};
 use crate::vault_controller::{MASK_BITS, TAG_BITS};
@@ -52,11 +52,14 @@ const TAG_SLOT_SHIFT: usize = 6;
 /// the vault back to back: the vault controller issues column commands in order, and every
 /// switch between reads and writes costs a bus turnaround (CL + BL + RTRS - CWL cycles one way,
 /// CWL + BL + WTR the other: 10 and 26 at the defaults). A stream that interleaves its reads with
-/// single writes pays both for every written burst; four writes in a row pay them once. (The
-/// entries' words are spelled out, `wq_data0` to `wq_data3`.)
-pub const WRITE_QUEUE_BURSTS: usize = 4;
+/// single writes pays both for every written burst; sixteen writes in a row pay them once (with
+/// four, a 256 x 256 layer's weight update took a fifth longer). The queue is a ring of small
+/// memories (a power of two of entries), costed as such by the flow.
+pub const WRITE_QUEUE_BURSTS: usize = 1 << WRITE_QUEUE_ADDR_BITS;
+/// Address width of the write queue's memories.
+const WRITE_QUEUE_ADDR_BITS: usize = 4;
 /// Width of the write queue's count (0..=WRITE_QUEUE_BURSTS).
-const WRITE_QUEUE_BITS: usize = 3;
+const WRITE_QUEUE_BITS: usize = WRITE_QUEUE_ADDR_BITS + 1;
 
 /// Opcodes (header bits 31:28).
 pub mod opcode {
@@ -171,19 +174,22 @@ pub struct DataflowEngine {
     wc_burst: DFF<Bits<32>>,
     wc_mask: DFF<Bits<MAX_BURST_BYTES>>,
     wc_data: Vec<DFF<Bits<32>>>,
-    // Combined bursts waiting for their request, oldest in entry 0 (a shift register, so the
-    // write beats come from one entry). The entries' words are one field each: an index into a
-    // vector of blocks must be a loop variable for the Verilog.
+    // Combined bursts waiting for their request: `wq_count` entries of a ring from `wq_head`,
+    // each burst's address, byte mask and words (a memory per word of a burst).
     wq_count: DFF<Bits<WRITE_QUEUE_BITS>>,
     // Set when the queue fills, cleared when it is empty: meanwhile the reads wait and the
     // queue's bursts go one after another.
     wq_draining: DFF<Bit>,
-    wq_burst: Vec<DFF<Bits<32>>>,
-    wq_mask: Vec<DFF<Bits<MAX_BURST_BYTES>>>,
-    wq_data0: Vec<DFF<Bits<32>>>,
-    wq_data1: Vec<DFF<Bits<32>>>,
-    wq_data2: Vec<DFF<Bits<32>>>,
-    wq_data3: Vec<DFF<Bits<32>>>,
+    wq_head: DFF<Bits<WRITE_QUEUE_ADDR_BITS>>,
+    wq_burst: Memory<32, WRITE_QUEUE_ADDR_BITS>,
+    wq_mask: Memory<MAX_BURST_BYTES, WRITE_QUEUE_ADDR_BITS>,
+    wq_data: Vec<Memory<32, WRITE_QUEUE_ADDR_BITS>>,
+    // The memories read the next cycle's head. A burst that joins the queue as its head is
+    // read back from here in the next cycle, when its request may go out; its words are read
+    // a cycle later, with its first beat.
+    wq_bypass: DFF<Bit>,
+    wq_bypass_burst: DFF<Bits<32>>,
+    wq_bypass_mask: DFF<Bits<MAX_BURST_BYTES>>,
 
     word: Signal<Local, Bits<32>>,
     pc_n: Signal<Local, Bits<BEAT_ADDR_BITS>>,
@@ -227,7 +233,10 @@ pub struct DataflowEngine {
     w_drain: Signal<Local, Bit>,
     wq_pop: Signal<Local, Bit>,
     wq_target: Signal<Local, Bits<WRITE_QUEUE_BITS>>,
-    wq_index: Vec<Constant<Bits<WRITE_QUEUE_BITS>>>,
+    wq_next_head: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
+    wq_tail: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
+    wq_head_burst: Signal<Local, Bits<32>>,
+    wq_head_mask: Signal<Local, Bits<MAX_BURST_BYTES>>,
     wq_full: Constant<Bits<WRITE_QUEUE_BITS>>,
 
     slot_id: Vec<Constant<Bits<2>>>,
@@ -328,16 +337,15 @@ impl DataflowEngine {
             wc_data: (0..burst / 4).map(|_| Default::default()).collect(),
             wq_count: Default::default(),
             wq_draining: Default::default(),
-            wq_burst: (0..WRITE_QUEUE_BURSTS)
-                .map(|_| Default::default())
+            wq_head: Default::default(),
+            wq_burst: Memory::new(WRITE_QUEUE_BURSTS),
+            wq_mask: Memory::new(WRITE_QUEUE_BURSTS),
+            wq_data: (0..burst / 4)
+                .map(|_| Memory::new(WRITE_QUEUE_BURSTS))
                 .collect(),
-            wq_mask: (0..WRITE_QUEUE_BURSTS)
-                .map(|_| Default::default())
-                .collect(),
-            wq_data0: (0..burst / 4).map(|_| Default::default()).collect(),
-            wq_data1: (0..burst / 4).map(|_| Default::default()).collect(),
-            wq_data2: (0..burst / 4).map(|_| Default::default()).collect(),
-            wq_data3: (0..burst / 4).map(|_| Default::default()).collect(),
+            wq_bypass: Default::default(),
+            wq_bypass_burst: Default::default(),
+            wq_bypass_mask: Default::default(),
             word: Default::default(),
             pc_n: Default::default(),
             fault_l: Default::default(),
@@ -380,7 +388,10 @@ impl DataflowEngine {
             w_drain: Default::default(),
             wq_pop: Default::default(),
             wq_target: Default::default(),
-            wq_index: (0..WRITE_QUEUE_BURSTS).map(|e| konst(e as u64)).collect(),
+            wq_next_head: Default::default(),
+            wq_tail: Default::default(),
+            wq_head_burst: Default::default(),
+            wq_head_mask: Default::default(),
             wq_full: konst(WRITE_QUEUE_BURSTS as u64),
             slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
             word_id: (0..words).map(|w| konst(w as u64)).collect(),
@@ -425,30 +436,30 @@ impl Logic for DataflowEngine {
             wc_burst,
             wc_mask,
             wq_count,
-            wq_draining
+            wq_draining,
+            wq_head,
+            wq_bypass,
+            wq_bypass_burst,
+            wq_bypass_mask
         );
         for i in 0..self._burst_words {
             self.wc_data[i].clock.next = self.clock.val();
             self.wc_data[i].d.next = self.wc_data[i].q.val();
         }
-        for e in 0..WRITE_QUEUE_BURSTS {
-            self.wq_burst[e].clock.next = self.clock.val();
-            self.wq_burst[e].d.next = self.wq_burst[e].q.val();
-            self.wq_mask[e].clock.next = self.clock.val();
-            self.wq_mask[e].d.next = self.wq_mask[e].q.val();
-        }
-        for i in 0..self._burst_words {
-            self.wq_data0[i].clock.next = self.clock.val();
-            self.wq_data0[i].d.next = self.wq_data0[i].q.val();
-            self.wq_data1[i].clock.next = self.clock.val();
-            self.wq_data1[i].d.next = self.wq_data1[i].q.val();
-            self.wq_data2[i].clock.next = self.clock.val();
-            self.wq_data2[i].d.next = self.wq_data2[i].q.val();
-            self.wq_data3[i].clock.next = self.clock.val();
-            self.wq_data3[i].d.next = self.wq_data3[i].q.val();
-        }
         // The queue's head leaves after its last beat.
         self.wq_pop.next = (self.push_left.q.val() == 1) & self.mem_wd_ready.val();
+        self.wq_next_head.next = self.wq_head.q.val();
+        if self.wq_pop.val() {
+            self.wq_next_head.next = self.wq_head.q.val() + 1;
+        }
+        self.wq_tail.next = self.wq_head.q.val()
+            + bit_cast::<WRITE_QUEUE_ADDR_BITS, WRITE_QUEUE_BITS>(self.wq_count.q.val());
+        self.wq_head_burst.next = self.wq_burst.read_data.val();
+        self.wq_head_mask.next = self.wq_mask.read_data.val();
+        if self.wq_bypass.q.val() {
+            self.wq_head_burst.next = self.wq_bypass_burst.q.val();
+            self.wq_head_mask.next = self.wq_bypass_mask.q.val();
+        }
         self.prog_mem.clock.next = self.clock.val();
         self.prog_mem.write_enable.next = self.prog_we.val();
         self.prog_mem.write_address.next = self.prog_addr.val();
@@ -642,7 +653,7 @@ impl Logic for DataflowEngine {
                 self.g_slot.next = self.slot_id[s].val();
                 self.g_addr.next = self.el_addr.val();
                 if self.slot_id[s].val() == 2 {
-                    self.g_addr.next = self.wq_burst[0].q.val();
+                    self.g_addr.next = self.wq_head_burst.val();
                 }
             }
         }
@@ -704,23 +715,13 @@ impl Logic for DataflowEngine {
             }
         }
 
-        // The write queue: the head leaves after its last beat, the others move up; a closing
-        // buffer goes behind the last entry.
+        // The write queue: the head leaves after its last beat; a closing buffer goes behind
+        // the last entry.
         self.wq_target.next = self.wq_count.q.val();
+        self.wq_head.d.next = self.wq_next_head.val();
         if self.wq_pop.val() {
             self.wq_count.d.next = self.wq_count.q.val() - 1;
             self.wq_target.next = self.wq_count.q.val() - 1;
-            self.wq_burst[0].d.next = self.wq_burst[1].q.val();
-            self.wq_burst[1].d.next = self.wq_burst[2].q.val();
-            self.wq_burst[2].d.next = self.wq_burst[3].q.val();
-            self.wq_mask[0].d.next = self.wq_mask[1].q.val();
-            self.wq_mask[1].d.next = self.wq_mask[2].q.val();
-            self.wq_mask[2].d.next = self.wq_mask[3].q.val();
-            for i in 0..self._burst_words {
-                self.wq_data0[i].d.next = self.wq_data1[i].q.val();
-                self.wq_data1[i].d.next = self.wq_data2[i].q.val();
-                self.wq_data2[i].d.next = self.wq_data3[i].q.val();
-            }
         }
         if self.wq_draining.q.val() {
             if self.wq_pop.val() & (self.wq_count.q.val() == 1) {
@@ -732,32 +733,33 @@ impl Logic for DataflowEngine {
         if self.w_close.val() {
             self.wc_valid.d.next = false;
             self.wq_count.d.next = self.wq_target.val() + 1;
-            for e in 0..WRITE_QUEUE_BURSTS {
-                if self.wq_index[e].val() == self.wq_target.val() {
-                    self.wq_burst[e].d.next = self.wc_burst.q.val();
-                    self.wq_mask[e].d.next = self.wc_mask.q.val();
-                }
-            }
-            for i in 0..self._burst_words {
-                if self.wq_target.val() == 0 {
-                    self.wq_data0[i].d.next = self.wc_data[i].q.val();
-                }
-                if self.wq_target.val() == 1 {
-                    self.wq_data1[i].d.next = self.wc_data[i].q.val();
-                }
-                if self.wq_target.val() == 2 {
-                    self.wq_data2[i].d.next = self.wc_data[i].q.val();
-                }
-                if self.wq_target.val() == 3 {
-                    self.wq_data3[i].d.next = self.wc_data[i].q.val();
-                }
-            }
         }
+        self.wq_burst.clock.next = self.clock.val();
+        self.wq_mask.clock.next = self.clock.val();
+        self.wq_burst.write_enable.next = self.w_close.val();
+        self.wq_mask.write_enable.next = self.w_close.val();
+        self.wq_burst.write_address.next = self.wq_tail.val();
+        self.wq_mask.write_address.next = self.wq_tail.val();
+        self.wq_burst.write_data.next = self.wc_burst.q.val();
+        self.wq_mask.write_data.next = self.wc_mask.q.val();
+        self.wq_burst.read_address.next = self.wq_next_head.val();
+        self.wq_mask.read_address.next = self.wq_next_head.val();
+        for i in 0..self._burst_words {
+            self.wq_data[i].clock.next = self.clock.val();
+            self.wq_data[i].write_enable.next = self.w_close.val();
+            self.wq_data[i].write_address.next = self.wq_tail.val();
+            self.wq_data[i].write_data.next = self.wc_data[i].q.val();
+            self.wq_data[i].read_address.next = self.wq_next_head.val();
+        }
+        self.wq_bypass.d.next =
+            self.w_close.val() & (self.wq_tail.val() == self.wq_next_head.val());
+        self.wq_bypass_burst.d.next = self.wc_burst.q.val();
+        self.wq_bypass_mask.d.next = self.wc_mask.q.val();
 
         // Write beats: the queue's oldest burst, each beat under its slice of the byte mask.
         self.mem_wd_valid.next = self.push_left.q.val() != 0;
         self.mem_wd_mask.next = bit_cast::<MASK_BITS, MAX_BURST_BYTES>(
-            self.wq_mask[0].q.val()
+            self.wq_head_mask.val()
                 >> (bit_cast::<MAX_BURST_BYTES, 4>(self.push_beat.q.val())
                     << self.beat_shift.val()),
         );
@@ -767,7 +769,7 @@ impl Logic for DataflowEngine {
                 if (self.wc_beat[i].val() == self.push_beat.q.val())
                     & (self.wc_word[i].val() == self.word_id[w].val())
                 {
-                    self.wd_word_l.next = self.wq_data0[i].q.val();
+                    self.wd_word_l.next = self.wq_data[i].read_data.val();
                 }
             }
             self.mem_wd_data[w].next = self.wd_word_l.val();

@@ -32,6 +32,10 @@ pub enum Dest {
     Dram,
 }
 
+/// Largest element a stream moves (bytes): the engine's data path and a flit's payload are
+/// 32 bits.
+pub const MAX_ELEMENT_BYTES: u32 = 4;
+
 /// One stream: `base + sum_k i_k * stride_k` for `i_k < count_k`, loop 0 innermost.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Descriptor {
@@ -61,6 +65,36 @@ pub fn op(mode: u8, act: u8, feed: Feed, opb_step: bool, opa_wrap: bool) -> Inst
         feed,
         opb_step,
         opa_wrap,
+        fill_a: false,
+        opa_base: 0,
+    })
+}
+
+/// The operation word of a compute run that reads buffer A from entry `opa_base` and, with
+/// `fill_a`, fills buffer A from stream a meanwhile (from the entry a [`fill_start`] gives).
+pub fn compute_op(
+    mode: u8,
+    act: u8,
+    (opb_step, opa_wrap): (bool, bool),
+    opa_base: usize,
+    fill_a: bool,
+) -> Instr {
+    Instr::Pe(FeedSetting::Op {
+        mode,
+        act,
+        feed: Feed::Compute,
+        opb_step,
+        opa_wrap,
+        fill_a,
+        opa_base: opa_base as u32,
+    })
+}
+
+/// The PE feeder's fill-start word: the plain fills up to the next operation word start at
+/// entry `start`.
+pub fn fill_start(start: usize) -> Instr {
+    Instr::Pe(FeedSetting::FillStart {
+        start: start as u32,
     })
 }
 
@@ -108,7 +142,7 @@ impl Descriptor {
 
     /// Checks what the encoding cannot express; the hardware checks the same at run time.
     pub fn check(&self) -> Result<()> {
-        if !matches!(self.size, 1 | 2 | 4) {
+        if !self.size.is_power_of_two() || self.size > MAX_ELEMENT_BYTES {
             bail!("element size {} is not 1, 2 or 4", self.size);
         }
         if self.loops.is_empty() || self.loops.len() > MAX_LOOPS {

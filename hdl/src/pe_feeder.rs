@@ -10,11 +10,12 @@
 //! | `fill_a` / `fill_b` | element k to lane `k % lanes`, entry `k / lanes` | unused | none |
 //! | the same after `by_lane(s)` | element k to lane `k / (R - s)`, entry `s + k % (R - s)` | unused | none |
 //! | `compute` | unused | one beat per element: the broadcast operand | opa from buffer A, opb from buffer B |
+//! | `compute` with `fill_a` | fills buffer A as `fill_a` does | the same | the same |
 //! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
 //!
 //! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
 //! `last` at r = reduce - 1); opa is buffer A at `r` (`opa_wrap`) or at `n`, opb is buffer B at
-//! the reduction index (`opb_step`) or at 0. Select beats (max pooling backward) each complete a
+//! the reduction index (`opb_step`) or at 0, each A entry offset by `opa_base`. Select beats (max pooling backward) each complete a
 //! result vector whatever `reduce` says. Results leave on the write-back port one lane at a time,
 //! lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward and select, the
 //! wide one for gradient, for update the new master weight then the new MAC weight, and for max
@@ -24,6 +25,11 @@
 //! a lane's operands that lie side by side in DRAM (a weight row) arrive as one sequential stream
 //! rather than one element per row in turn; `s` lets a second run continue the lanes' entries.
 //! The operation word ends it.
+//!
+//! A compute with `fill_a` loads buffer A for the next run while this one reads it: the program
+//! keeps the two apart (the compute reads from `opa_base`, the fill writes from the entry a
+//! `fill_start` word gives), so that a product's next operands arrive while it computes. A plain
+//! fill starts at entry 0, or at `s` after `fill_start(s)`.
 //!
 //! Settings arrive as `pe` instructions of the engine's program ([`FeedSetting`]); the engine
 //! waits for `busy` to fall before it takes the next instruction after a `run`.
@@ -60,6 +66,10 @@ pub mod field {
     pub const FEED_SHIFT: u32 = 6;
     pub const OPB_STEP_BIT: u32 = 8;
     pub const OPA_WRAP_BIT: u32 = 9;
+    pub const FILL_A_BIT: u32 = 10;
+    pub const OPA_BASE_SHIFT: u32 = 16;
+    // A fill-start word is a by-lane word with this bit set.
+    pub const PLAIN_FILL_BIT: u32 = 16;
     // Shape word.
     pub const REDUCE_SHIFT: u32 = 0;
     pub const LANES_SHIFT: u32 = 16;
@@ -107,6 +117,10 @@ pub enum FeedSetting {
         feed: Feed,
         opb_step: bool,
         opa_wrap: bool,
+        /// Compute only: stream a fills buffer A meanwhile, as a plain fill does.
+        fill_a: bool,
+        /// Compute only: the buffer A entry that index 0 reads.
+        opa_base: u32,
     },
     /// Terms per reduction and lanes in use (results per vector).
     Shape { reduce: u32, lanes: u32 },
@@ -115,6 +129,8 @@ pub enum FeedSetting {
     /// The fills until the next operation word go lane by lane, from entry `start` of lane 0 to
     /// entry `reduce - 1` of each lane.
     ByLane { start: u32 },
+    /// The fills (plain order) until the next operation word start at entry `start`.
+    FillStart { start: u32 },
 }
 
 impl FeedSetting {
@@ -128,6 +144,8 @@ impl FeedSetting {
                 feed,
                 opb_step,
                 opa_wrap,
+                fill_a,
+                opa_base,
             } => {
                 KIND_OP << KIND_SHIFT
                     | (mode as u32) << MODE_SHIFT
@@ -135,12 +153,17 @@ impl FeedSetting {
                     | (feed as u32) << FEED_SHIFT
                     | (opb_step as u32) << OPB_STEP_BIT
                     | (opa_wrap as u32) << OPA_WRAP_BIT
+                    | (fill_a as u32) << FILL_A_BIT
+                    | opa_base << OPA_BASE_SHIFT
             }
             FeedSetting::Shape { reduce, lanes } => {
                 KIND_SHAPE << KIND_SHIFT | reduce << REDUCE_SHIFT | lanes << LANES_SHIFT
             }
             FeedSetting::Eta(e) => KIND_ETA << KIND_SHIFT | e as u32,
             FeedSetting::ByLane { start } => KIND_BY_LANE << KIND_SHIFT | start,
+            FeedSetting::FillStart { start } => {
+                KIND_BY_LANE << KIND_SHIFT | 1 << PLAIN_FILL_BIT | start
+            }
         }
     }
 
@@ -153,14 +176,19 @@ impl FeedSetting {
                 feed: Feed::ALL[(p >> FEED_SHIFT & 3) as usize],
                 opb_step: p >> OPB_STEP_BIT & 1 == 1,
                 opa_wrap: p >> OPA_WRAP_BIT & 1 == 1,
+                fill_a: p >> FILL_A_BIT & 1 == 1,
+                opa_base: p >> OPA_BASE_SHIFT & ((1 << LB) - 1),
             },
             KIND_SHAPE => FeedSetting::Shape {
                 reduce: p >> REDUCE_SHIFT & ((1 << REDUCE_BITS) - 1),
                 lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
             },
             KIND_ETA => FeedSetting::Eta(p as u16),
+            _ if p >> PLAIN_FILL_BIT & 1 == 1 => FeedSetting::FillStart {
+                start: p & ((1 << LB) - 1),
+            },
             _ => FeedSetting::ByLane {
-                start: p & ((1 << REDUCE_BITS) - 1),
+                start: p & ((1 << PLAIN_FILL_BIT) - 1),
             },
         })
     }
@@ -213,6 +241,8 @@ pub struct PeFeeder {
     feed: DFF<Bits<2>>,
     opb_step: DFF<Bit>,
     opa_wrap: DFF<Bit>,
+    fill_a: DFF<Bit>,
+    opa_base: DFF<Bits<LB>>,
     reduce_m1: DFF<Bits<REDUCE_BITS>>,
     lanes_m1: DFF<Bits<LANES_BITS>>,
     eta: DFF<Bits<16>>,
@@ -247,6 +277,7 @@ pub struct PeFeeder {
     capture: Signal<Local, Bit>,
     two_words: Signal<Local, Bit>,
     opa16: Signal<Local, Bits<16>>,
+    opa_addr: Signal<Local, Bits<LB>>,
     opa_l: Signal<Local, Bits<32>>,
     opb_l: Signal<Local, Bits<32>>,
     space_a: Signal<Local, Bits<SPACE_BITS>>,
@@ -302,6 +333,8 @@ impl PeFeeder {
             feed: Default::default(),
             opb_step: Default::default(),
             opa_wrap: Default::default(),
+            fill_a: Default::default(),
+            opa_base: Default::default(),
             reduce_m1: Default::default(),
             lanes_m1: Default::default(),
             eta: Default::default(),
@@ -335,6 +368,7 @@ impl PeFeeder {
             capture: Default::default(),
             two_words: Default::default(),
             opa16: Default::default(),
+            opa_addr: Default::default(),
             opa_l: Default::default(),
             opb_l: Default::default(),
             space_a: Default::default(),
@@ -350,9 +384,10 @@ impl Logic for PeFeeder {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, mode, act, feed, opb_step, opa_wrap, reduce_m1, lanes_m1, eta, fill_lane,
-            fill_addr, by_lane, fill_base, term, reduction, beat, s1_valid, s1_first, s1_last,
-            s1_ew, s1_bcast, wr_bank, rd_bank, stored, pending, ser_lane, ser_half
+            self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, reduce_m1,
+            lanes_m1, eta, fill_lane, fill_addr, by_lane, fill_base, term, reduction, beat,
+            s1_valid, s1_first, s1_last, s1_ew, s1_bcast, wr_bank, rd_bank, stored, pending,
+            ser_lane, ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
         self.fifo_b.clock.next = self.clock.val();
@@ -371,6 +406,8 @@ impl Logic for PeFeeder {
                 self.feed.d.next = self.cfg_data.val().get_bits::<2>(6);
                 self.opb_step.d.next = self.cfg_data.val().get_bit(8);
                 self.opa_wrap.d.next = self.cfg_data.val().get_bit(9);
+                self.fill_a.d.next = self.cfg_data.val().get_bit(10);
+                self.opa_base.d.next = self.cfg_data.val().get_bits::<LB>(16);
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
                 self.by_lane.d.next = false;
@@ -386,7 +423,7 @@ impl Logic for PeFeeder {
                 self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
             }
             if self.cfg_data.val().get_bits::<2>(26) == 3 {
-                self.by_lane.d.next = true;
+                self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
                 self.fill_lane.d.next = 0.into();
                 self.fill_base.d.next = self.cfg_data.val().get_bits::<LB>(0);
                 self.fill_addr.d.next = self.cfg_data.val().get_bits::<LB>(0);
@@ -394,7 +431,9 @@ impl Logic for PeFeeder {
         }
 
         // What moves this cycle. A beat that completes a result vector needs a free bank.
-        self.fill_go.next = (self.feed.q.val() < 2) & self.fifo_a.valid.val();
+        self.fill_go.next = ((self.feed.q.val() < 2)
+            | ((self.feed.q.val() == 2) & self.fill_a.q.val()))
+            & self.fifo_a.valid.val();
         self.result_beat.next =
             (self.term.q.val() == self.reduce_m1.q.val()) | (self.mode.q.val() == 5);
         if self.feed.q.val() == 3 {
@@ -413,6 +452,11 @@ impl Logic for PeFeeder {
         self.fifo_a.pop.next = self.fill_go.val() | self.ew_go.val();
         self.fifo_b.pop.next = self.beat_go.val() | self.ew_go.val();
 
+        self.opa_addr.next = self.opa_base.q.val() + self.beat.q.val();
+        if self.opa_wrap.q.val() {
+            self.opa_addr.next =
+                self.opa_base.q.val() + bit_cast::<LB, REDUCE_BITS>(self.term.q.val());
+        }
         // Fills and element-wise operands: element k goes to lane k % lanes (fills by lane: see
         // the module documentation).
         for l in 0..self._lanes {
@@ -423,7 +467,7 @@ impl Logic for PeFeeder {
             self.buf_a[l].write_data.next = self.fifo_a.head_data.val().get_bits::<16>(0);
             self.buf_b[l].write_data.next = self.fifo_a.head_data.val();
             self.buf_a[l].write_enable.next = self.fill_go.val()
-                & (self.feed.q.val() == 0)
+                & (self.feed.q.val() != 1)
                 & (self.fill_lane.q.val() == self.lane_id[l].val());
             self.buf_b[l].write_enable.next = self.fill_go.val()
                 & (self.feed.q.val() == 1)
@@ -437,10 +481,7 @@ impl Logic for PeFeeder {
                 self.breg[l].d.next = self.fifo_b.head_data.val();
             }
             // Buffer reads for the beat issued now; the data arrive with stage 1.
-            self.buf_a[l].read_address.next = self.beat.q.val();
-            if self.opa_wrap.q.val() {
-                self.buf_a[l].read_address.next = bit_cast::<LB, REDUCE_BITS>(self.term.q.val());
-            }
+            self.buf_a[l].read_address.next = self.opa_addr.val();
             self.buf_b[l].read_address.next = 0.into();
             if self.opb_step.q.val() {
                 self.buf_b[l].read_address.next = self.reduction.q.val();
@@ -627,13 +668,17 @@ mod tests {
         for (mode, _) in PeMode::ALL.iter().enumerate() {
             for (act, _) in ActFn::ALL.iter().enumerate() {
                 for feed in Feed::ALL {
-                    for (opb_step, opa_wrap) in [(false, true), (true, false)] {
+                    for (opb_step, opa_wrap, fill_a, opa_base) in
+                        [(false, true, true, 0), (true, false, false, (1 << LB) - 1)]
+                    {
                         let s = FeedSetting::Op {
                             mode: mode as u8,
                             act: act as u8,
                             feed,
                             opb_step,
                             opa_wrap,
+                            fill_a,
+                            opa_base,
                         };
                         assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
                         assert!(s.encode() < 1 << PE_CFG_BITS);
@@ -644,6 +689,8 @@ mod tests {
         for s in [
             FeedSetting::ByLane { start: 0 },
             FeedSetting::ByLane { start: 1023 },
+            FeedSetting::FillStart { start: 0 },
+            FeedSetting::FillStart { start: 1023 },
         ] {
             assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
         }

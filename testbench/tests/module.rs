@@ -1,7 +1,7 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
 use nt_hdl::dataflow_program::{
-    by_lane, encode, fill_op, op, shape, Descriptor, Dest, Instr, Slot,
+    by_lane, compute_op, encode, fill_op, fill_start, op, shape, Descriptor, Dest, Instr, Slot,
 };
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
@@ -25,6 +25,15 @@ fn stream(slot: Slot, dest: Dest, size: u32, base: u32, loops: &[(u32, i32)]) ->
         base,
         loops: loops.to_vec(),
     })
+}
+
+/// `n` little-endian 32-bit words of vault 0 from byte `addr`.
+fn words(m: &ModuleSim<64>, addr: u32, n: usize) -> Vec<i32> {
+    m.drams[0]
+        .peek(addr as u64, 4 * n)
+        .chunks(4)
+        .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
 }
 
 /// Runs `prog` on tile 0 (the others end at once) until every tile is done and the vaults idle.
@@ -150,20 +159,52 @@ fn gradient_runs_of_different_widths_follow_each_other() {
         Instr::End,
     ]);
     run_on_tile_0(&mut m, &prog);
-    let words = |addr: u32, n: usize| -> Vec<i32> {
-        m.drams[0]
-            .peek(addr as u64, 4 * n)
-            .chunks(4)
-            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
-            .collect()
-    };
     let expected: Vec<i32> = xs
         .iter()
         .map(|&v| q.grad_align(Fixed16::mul(v, err)).0)
         .collect();
-    assert_eq!(words(gw, 8), expected, "weight gradients");
+    assert_eq!(words(&m, gw, 8), expected, "weight gradients");
     let bias = q.grad_align(Fixed16::mul(err, q.one() as i16)).0;
-    assert_eq!(words(gb, 1), vec![bias], "bias gradient");
+    assert_eq!(words(&m, gb, 1), vec![bias], "bias gradient");
+}
+
+/// Three gradient blocks of 4 inputs, each block's inputs filled into buffer A by the previous
+/// block's compute, alternately from entry 1 and entry 0 while that compute reads the other
+/// entry: each block's gradients must be its own inputs times the error, which fails if a
+/// compute reads from the wrong entry or a fill lands on the entry being read.
+#[test]
+fn a_compute_fills_the_next_blocks_inputs_beside_its_own() {
+    let config = small();
+    let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
+    let mut m = ModuleSim::<64>::new(&config).unwrap();
+    let (x, e, gw) = (0x700u32, 0x940u32, 0x800u32);
+    let xs: [i16; 12] = [300, -512, 77, 1024, -3, 900, 0, 451, 12, -7000, 255, -1];
+    let err: i16 = -613;
+    let le = |v: &[i16]| v.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+    m.poke(0, x as u64, &le(&xs)).unwrap();
+    m.poke(0, e as u64, &le(&[err])).unwrap();
+    let block = |b: u32| stream(Slot::A, Dest::Pe, 2, x + 8 * b, &[(4, 2), (1, 24)]);
+    let mut prog = vec![fill_op(Feed::FillA), shape(1, 4), block(0), Instr::Run];
+    for b in 0..3u32 {
+        let base = (b % 2) as usize;
+        prog.push(compute_op(mode::GRADIENT, 0, (false, true), base, b < 2));
+        prog.push(shape(1, 4));
+        if b < 2 {
+            prog.extend([fill_start(1 - base), block(b + 1)]);
+        }
+        prog.extend([
+            stream(Slot::B, Dest::Pe, 2, e, &[(1, 2)]),
+            stream(Slot::W, Dest::Dram, 4, gw + 16 * b, &[(4, 4)]),
+            Instr::Run,
+        ]);
+    }
+    prog.push(Instr::End);
+    run_on_tile_0(&mut m, &prog);
+    let expected: Vec<i32> = xs
+        .iter()
+        .map(|&v| q.grad_align(Fixed16::mul(v, err)).0)
+        .collect();
+    assert_eq!(words(&m, gw, 12), expected);
 }
 
 /// A fill by lane in two runs: a 4 x 3 matrix stored row after row (lane l's entries side by
