@@ -44,7 +44,7 @@ use super::{ACT, GRAD};
 use anyhow::{bail, Result};
 use nt_hdl::config::Config;
 use nt_hdl::dataflow_program::encode;
-use nt_hdl::dataflow_program::{Dest, Instr, Slot};
+use nt_hdl::dataflow_program::{Dest, Instr, Slot, MAX_ELEMENT_BYTES};
 use nt_hdl::host_interface::PROGRAM_WINDOW;
 use nt_hdl::pe_feeder::{Feed, FeedSetting};
 use nt_testbench::golden::Activation;
@@ -267,8 +267,36 @@ impl SegmentBuilder {
         b: &Access,
         w: &Access,
     ) {
-        self.push(tile, op(pe_mode, act, Feed::Compute, opb_step, opa_wrap));
+        let order = (opb_step, opa_wrap);
+        self.compute_filling(tile, pe_mode, act, order, (reduce, lanes), 0, None, b, w);
+    }
+
+    /// A compute run whose buffer A operands start at entry `opa_base` and which, with `fill`
+    /// (the stream and the entry it starts at), fills buffer A meanwhile for the next run, in
+    /// plain order over the same lanes.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn compute_filling(
+        &mut self,
+        tile: usize,
+        pe_mode: u8,
+        act: u8,
+        order: (bool, bool),
+        (reduce, lanes): (usize, usize),
+        opa_base: usize,
+        fill: Option<(&Access, usize)>,
+        b: &Access,
+        w: &Access,
+    ) {
+        let op = program::compute_op(pe_mode, act, order, opa_base, fill.is_some());
+        self.push(tile, op);
         self.push(tile, shape(reduce, lanes));
+        if let Some((a, start)) = fill {
+            self.push(tile, program::fill_start(start));
+            self.push(tile, a.stream(Slot::A, Dest::Pe));
+            self.seg.bytes_read += a.bytes();
+            let text = format!("while computing: fill A from entry {start} {}", nest(a));
+            self.seg.nests.push((tile, text));
+        }
         self.read(tile, Slot::B, Dest::Pe, b);
         self.write(tile, w);
         self.push(tile, Instr::Run);
@@ -343,12 +371,12 @@ pub(super) fn gather(
             (0..tiles)
                 .map(|t| {
                     let (dst, src, owners) = gather_round(tiles, r, t);
-                    // Sender and receiver take a piece in the same order: memory order.
+                    // Sender and receiver take a piece in the same order: memory order; the
+                    // pieces of neighbouring chunks as one.
                     let held = |owners: std::ops::Range<usize>| -> Vec<Access> {
-                        owners
-                            .flat_map(|u| &pieces[u])
-                            .map(Access::in_memory_order)
-                            .collect()
+                        program::join_adjacent(
+                            owners.flat_map(|u| &pieces[u]).map(Access::in_memory_order),
+                        )
                     };
                     ExchangeLeg {
                         dst,
@@ -569,11 +597,13 @@ fn exchange_segments(
                     if send.is_none() && receive.is_none() {
                         break;
                     }
+                    // Sender and receiver widen a piece alike, so their elements still match.
                     if let Some(a) = send {
-                        s.read(t, Slot::A, Dest::Tile(leg.dst as u8), a);
+                        let a = a.widened(MAX_ELEMENT_BYTES);
+                        s.read(t, Slot::A, Dest::Tile(leg.dst as u8), &a);
                     }
                     if let Some(a) = receive {
-                        s.write(t, a);
+                        s.write(t, &a.widened(MAX_ELEMENT_BYTES));
                     }
                     s.push(t, Instr::Run);
                 }
@@ -789,41 +819,61 @@ fn transpose_errors(
     }
 }
 
-/// Weight gradients of one block of up to `lanes` inputs (`i0..`) of matrix `m`, lanes over the
-/// inputs: buffer A <- `x[t][i0 + k]`, read in memory order; stream b = each of the chunk's
-/// outputs' errors over the terms, from `dt` (also in memory order); one reduction per weight.
-fn gradient_block(
+/// Weight gradients of blocks of up to `lanes` inputs (`i0..` of matrix `m`), one chunk's, lanes
+/// over the inputs: buffer A <- `x[t][i0 + k]`, read in memory order; stream b = each of the
+/// chunk's outputs' errors over the terms, from `dt` (also in memory order); one reduction per
+/// weight. Where two blocks' terms fit a lane buffer, a block's compute fills the next block's
+/// inputs into the other half of buffer A (blocks of the same width), so that only the first
+/// block of a run of them waits for its fill.
+fn gradient_blocks(
     s: &mut SegmentBuilder,
     c: &Chunk,
     g: &GradientTerms,
-    m: &GradientMatrix,
-    i0: usize,
-    lanes: usize,
+    blocks: &[(&GradientMatrix, usize)],
+    (lanes, depth): (usize, usize),
 ) {
-    let w = lanes.min(m.cols - i0);
-    let mut x_loops = vec![(w, ACT as i64)];
-    x_loops.extend(&g.x_terms);
-    s.fill(
-        c.tile,
-        false,
-        w,
-        &[Access::new(m.x + i0 as u64 * ACT, ACT as u32, &x_loops)],
-    );
-    s.gradient(
-        c.tile,
-        g.terms,
-        w,
-        &Access::new(
-            g.dt + (c.start * g.terms) as u64 * ACT,
-            ACT as u32,
-            &[(g.terms * c.len, ACT as i64)],
-        ),
-        &Access::new(
-            m.gw + (c.start * m.cols + i0) as u64 * GRAD,
-            GRAD as u32,
-            &[(w, GRAD as i64), (c.len, (m.cols as u64 * GRAD) as i64)],
-        ),
-    );
+    let halves = 2 * g.terms <= depth;
+    let inputs = |&(m, i0): &(&GradientMatrix, usize)| {
+        let w = lanes.min(m.cols - i0);
+        let mut x_loops = vec![(w, ACT as i64)];
+        x_loops.extend(&g.x_terms);
+        (w, Access::new(m.x + i0 as u64 * ACT, ACT as u32, &x_loops))
+    };
+    // Where the block's inputs are in buffer A, when the previous block's compute filled them.
+    let mut filled: Option<usize> = None;
+    for (k, block) in blocks.iter().enumerate() {
+        let (m, i0) = *block;
+        let (w, x) = inputs(block);
+        let base = filled.unwrap_or_else(|| {
+            s.fill(c.tile, false, w, std::slice::from_ref(&x));
+            0
+        });
+        let next = blocks
+            .get(k + 1)
+            .map(inputs)
+            .filter(|(w_next, _)| halves && *w_next == w);
+        let other = g.terms - base;
+        s.compute_filling(
+            c.tile,
+            mode::GRADIENT,
+            0,
+            (false, true),
+            (g.terms, w),
+            base,
+            next.as_ref().map(|(_, a)| (a, other)),
+            &Access::new(
+                g.dt + (c.start * g.terms) as u64 * ACT,
+                ACT as u32,
+                &[(g.terms * c.len, ACT as i64)],
+            ),
+            &Access::new(
+                m.gw + (c.start * m.cols + i0) as u64 * GRAD,
+                GRAD as u32,
+                &[(w, GRAD as i64), (c.len, (m.cols as u64 * GRAD) as i64)],
+            ),
+        );
+        filled = next.map(|_| other);
+    }
 }
 
 /// A layer's weight and bias gradients as segments: the errors transposed first, then the
@@ -839,7 +889,7 @@ fn weight_gradients(
     g: &GradientTerms,
     matrices: &[GradientMatrix],
     (konst, gb): (u64, u64),
-    lanes: usize,
+    (lanes, depth): (usize, usize),
     macs: u64,
 ) -> Result<Vec<SegmentBuilder>> {
     let blocks: Vec<(&GradientMatrix, usize)> = matrices
@@ -862,9 +912,7 @@ fn weight_gradients(
             }
             let range = &blocks[p * blocks.len() / parts..(p + 1) * blocks.len() / parts];
             for c in chunks {
-                for &(m, i0) in range {
-                    gradient_block(&mut s, c, g, m, i0, lanes);
-                }
+                gradient_blocks(&mut s, c, g, range, (lanes, depth));
             }
             let cols: usize = range.iter().map(|&(m, i0)| lanes.min(m.cols - i0)).sum();
             // The last part takes what the shares' rounding left.
@@ -1866,7 +1914,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &g,
                 &matrices,
                 (konst, ly.gb),
-                lanes,
+                (lanes, depth),
                 macs,
             )?;
             s = segs.pop().expect("a segment");
@@ -2059,6 +2107,25 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     }
 
     let params = lw.iter().map(|ly| (ly.w, ly.b)).collect();
+    let mut phases = vec![
+        Phase {
+            name: "forward",
+            segments: forward,
+        },
+        Phase {
+            name: "backward",
+            segments: backward,
+        },
+        Phase {
+            name: "gradient",
+            segments: gradient,
+        },
+        Phase {
+            name: "update",
+            segments: update,
+        },
+    ];
+    super::refill::leave_out_held_fills(&mut phases);
     Ok(Plan {
         layer_names: lw.iter().map(|ly| ly.name.clone()).collect(),
         batch,
@@ -2066,24 +2133,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         lanes,
         eta,
         map,
-        phases: vec![
-            Phase {
-                name: "forward",
-                segments: forward,
-            },
-            Phase {
-                name: "backward",
-                segments: backward,
-            },
-            Phase {
-                name: "gradient",
-                segments: gradient,
-            },
-            Phase {
-                name: "update",
-                segments: update,
-            },
-        ],
+        phases,
         update_beats: beats,
         checks,
         input_addrs,
@@ -2099,9 +2149,14 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    /// One run of a gather or exchange program: (where it sends and the addresses, the
-    /// addresses written).
+    /// One run of a gather or exchange program: (where it sends and the bytes, the bytes
+    /// written).
     type TransferRun = (Option<(usize, Vec<u64>)>, Option<Vec<u64>>);
+
+    /// Every byte of a stream's elements, in order.
+    fn bytes(d: &nt_hdl::dataflow_program::Descriptor) -> Vec<u64> {
+        d.addresses().flat_map(|a| a..a + d.size as u64).collect()
+    }
 
     fn runs(program: &[Instr]) -> Vec<TransferRun> {
         let mut out = vec![];
@@ -2112,9 +2167,9 @@ mod tests {
                     let Dest::Tile(t) = d.dest else {
                         panic!("a transfer reads to the network only")
                     };
-                    send = Some((t as usize, d.addresses().collect()));
+                    send = Some((t as usize, bytes(d)));
                 }
-                Instr::Stream(d) => write = Some(d.addresses().collect()),
+                Instr::Stream(d) => write = Some(bytes(d)),
                 Instr::Run => out.push((send.take(), write.take())),
                 _ => {}
             }
@@ -2122,10 +2177,10 @@ mod tests {
         out
     }
 
-    /// Runs transfer segments element by element from what each vault `held`: each tile sends
-    /// only values it holds, each receiver writes, run by run, the addresses its one sender of
-    /// the round sends, and every program fits the program memory. Returns what each vault
-    /// holds after, and how many values were written.
+    /// Runs transfer segments byte by byte from what each vault `held`: each tile sends only
+    /// bytes it holds, each receiver writes, run by run, the bytes its one sender of the round
+    /// sends, and every program fits the program memory. Returns what each vault holds after,
+    /// and how many bytes were written.
     fn transfer(segs: &[Segment], mut held: Vec<BTreeSet<u64>>) -> (Vec<BTreeSet<u64>>, usize) {
         let mut written = 0;
         for seg in segs {
@@ -2174,11 +2229,7 @@ mod tests {
             .iter()
             .map(|p| {
                 p.iter()
-                    .flat_map(|a| {
-                        a.descriptor(Slot::A, Dest::Pe)
-                            .addresses()
-                            .collect::<Vec<_>>()
-                    })
+                    .flat_map(|a| bytes(&a.descriptor(Slot::A, Dest::Pe)))
                     .collect()
             })
             .collect();
@@ -2228,12 +2279,15 @@ mod tests {
         for b in blocks {
             for r in &b.owners {
                 for j in r.start..r.start + r.len {
-                    held[r.tile].extend((0..b.cols).map(|i| address(b, j, i)));
+                    held[r.tile].extend(
+                        (0..b.cols).flat_map(|i| (0..ACT).map(move |k| address(b, j, i) + k)),
+                    );
                 }
             }
         }
         let segs = exchange_segments("x", 0, rounds, tiles, 32);
         let (held, written) = transfer(&segs, held);
+        let written = written / ACT as usize;
         for b in blocks {
             let rows = b.owners.iter().map(|r| r.start + r.len).max().unwrap();
             for q in &b.readers {
@@ -2293,6 +2347,43 @@ mod tests {
         };
         assert_eq!(segments(10, 32), 4);
         assert_eq!(segments(256, 256), 15);
+    }
+
+    /// Neighbouring tiles' chunks side by side (each tile's 16-bit values of 3 samples): a round
+    /// sends what a group holds as one access of 4-byte elements, and every vault ends with all.
+    #[test]
+    fn a_gather_of_neighbouring_chunks_sends_each_round_as_one_run_of_words() {
+        let tiles = 8;
+        let piece = |t: usize| Access::new(0x1000 + 8 * t as u64, 2, &[(4, 2), (3, 0x100)]);
+        let pieces: Vec<Vec<Access>> = (0..tiles).map(|t| vec![piece(t)]).collect();
+        let segs = gather("g", 0, &pieces, 32);
+        assert_eq!(segs.len(), 3);
+        for (r, seg) in segs.iter().enumerate() {
+            for p in &seg.programs {
+                let runs = runs(p);
+                assert_eq!(runs.len(), 1, "round {r}");
+                let streams: Vec<&Instr> =
+                    p.iter().filter(|i| matches!(i, Instr::Stream(_))).collect();
+                for i in streams {
+                    let Instr::Stream(d) = i else { unreachable!() };
+                    assert_eq!((d.size, d.loops[0].0), (4, 2 << r), "round {r}");
+                }
+            }
+        }
+        let held = pieces
+            .iter()
+            .map(|p| {
+                bytes(&p[0].descriptor(Slot::A, Dest::Pe))
+                    .into_iter()
+                    .collect()
+            })
+            .collect();
+        let (held, _) = transfer(&segs, held);
+        let all: BTreeSet<u64> = held.iter().flatten().copied().collect();
+        assert_eq!(all.len(), tiles * 4 * 3 * 2);
+        for h in &held {
+            assert_eq!(h, &all);
+        }
     }
 
     #[test]

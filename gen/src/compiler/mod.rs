@@ -21,6 +21,7 @@ pub mod memory_map;
 pub mod partition;
 pub mod pool;
 pub mod program;
+pub mod refill;
 
 use anyhow::Result;
 use memory_map::MemoryMap;

@@ -1,6 +1,6 @@
 //! Building blocks of tile programs.
 
-pub use nt_hdl::dataflow_program::{by_lane, fill_op, op, shape};
+pub use nt_hdl::dataflow_program::{by_lane, compute_op, fill_op, fill_start, op, shape};
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 pub use nt_hdl::pe_feeder::mode;
 
@@ -37,6 +37,43 @@ impl Access {
         Access::new(self.base, self.size, &loops)
     }
 
+    /// This access, then `next`, as one access, where `next` only carries on the innermost loop:
+    /// the same element size, stride and outer loops, starting where that loop would go next.
+    pub fn joined(&self, next: &Access) -> Option<Access> {
+        let (&(count, stride), outer) = self.loops.split_first()?;
+        let (&(more, next_stride), next_outer) = next.loops.split_first()?;
+        let carries_on = self.size == next.size
+            && stride == next_stride
+            && outer == next_outer
+            && next.base as i64 == self.base as i64 + count as i64 * stride;
+        carries_on.then(|| {
+            let mut a = self.clone();
+            a.loops[0].0 = count + more;
+            a
+        })
+    }
+
+    /// The same bytes in the same order, in elements of up to `max` bytes: neighbours of the
+    /// innermost loop merge in pairs while they lie side by side, pair up evenly and every
+    /// merged element stays aligned to its size. A copy over the network costs a flit per
+    /// element, so wider elements move a piece in fewer flits.
+    pub fn widened(&self, max: u32) -> Access {
+        let mut a = self.clone();
+        while a.size < max {
+            let wide = 2 * a.size as i64;
+            let mergeable = matches!(a.loops.first(), Some(&(count, stride))
+                if stride == a.size as i64 && count.is_multiple_of(2))
+                && a.base.is_multiple_of(wide as u64)
+                && a.loops[1..].iter().all(|&(_, s)| s % wide == 0);
+            if !mergeable {
+                break;
+            }
+            a.size *= 2;
+            a.loops[0] = (a.loops[0].0 / 2, wide);
+        }
+        a
+    }
+
     /// DRAM bursts of `burst` bytes the stream asks for: one whenever an element lies outside
     /// the burst asked for last (the engine merges an element only into that one).
     pub fn bursts(&self, burst: u64) -> u64 {
@@ -68,5 +105,74 @@ impl Access {
 
     pub fn stream(&self, slot: Slot, dest: Dest) -> Instr {
         Instr::Stream(self.descriptor(slot, dest))
+    }
+}
+
+/// The accesses in order, each joined to the one before where it carries it on.
+pub fn join_adjacent(accesses: impl IntoIterator<Item = Access>) -> Vec<Access> {
+    let mut out: Vec<Access> = vec![];
+    for a in accesses {
+        match out.last().and_then(|last| last.joined(&a)) {
+            Some(j) => *out.last_mut().expect("joined to the last") = j,
+            None => out.push(a),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbouring_chunks_join_into_one_access() {
+        // Chunks of 14 and 14 activations of 16 samples, side by side, then one elsewhere.
+        let chunk = |start: u64, n: usize| Access::new(0x100 + 2 * start, 2, &[(n, 2), (16, 512)]);
+        let joined = join_adjacent([chunk(0, 14), chunk(14, 14), chunk(40, 4)]);
+        assert_eq!(joined, vec![chunk(0, 28), chunk(40, 4)]);
+        // Strided records join too; other outer loops or element sizes do not.
+        let rec = |base: u64, loops: &[(usize, i64)]| Access::new(base, 2, loops);
+        assert_eq!(
+            rec(0x44, &[(4, 8)]).joined(&rec(0x64, &[(2, 8)])),
+            Some(rec(0x44, &[(6, 8)]))
+        );
+        assert_eq!(
+            rec(0x44, &[(4, 8), (2, 64)]).joined(&rec(0x64, &[(4, 8), (3, 64)])),
+            None
+        );
+        assert_eq!(rec(0x44, &[(4, 8)]).joined(&rec(0x66, &[(4, 8)])), None);
+        assert_eq!(
+            rec(0x44, &[(4, 2)]).joined(&Access::new(0x4c, 4, &[(2, 2)])),
+            None
+        );
+    }
+
+    #[test]
+    fn widening_merges_aligned_neighbours_and_keeps_the_bytes() {
+        let bytes = |a: &Access| -> Vec<u64> {
+            a.descriptor(Slot::A, Dest::Pe)
+                .addresses()
+                .flat_map(|x| x..x + a.size as u64)
+                .collect()
+        };
+        // A chunk of 16 activations for each of 16 samples: pairs of 16-bit values.
+        let piece = Access::new(0xc2c40, 2, &[(16, 2), (16, 512)]);
+        let wide = piece.widened(4);
+        assert_eq!(wide, Access::new(0xc2c40, 4, &[(8, 4), (16, 512)]));
+        assert_eq!(bytes(&wide), bytes(&piece));
+        // Bytes go to words in two steps.
+        let b = Access::new(0x100, 1, &[(8, 1)]);
+        assert_eq!(b.widened(4), Access::new(0x100, 4, &[(2, 4)]));
+        assert_eq!(b.widened(2), Access::new(0x100, 2, &[(4, 2)]));
+        // What cannot merge stays as it is: a base off the wide alignment, an odd count, values
+        // apart (record fields), an outer stride that would misalign a wide element.
+        for a in [
+            Access::new(0x102, 2, &[(4, 2)]),
+            Access::new(0x100, 2, &[(3, 2)]),
+            Access::new(0x104, 2, &[(16, 8)]),
+            Access::new(0x100, 2, &[(4, 2), (3, 10)]),
+        ] {
+            assert_eq!(a.widened(4), a);
+        }
     }
 }
