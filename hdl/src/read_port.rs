@@ -20,13 +20,18 @@ use crate::dram_config::MAX_BURST_BYTES;
 use crate::memory::Memory;
 use rust_hdl::prelude::*;
 
-/// Bursts a read stream may hold or have in flight.
-pub const READ_BURSTS: usize = 8;
+/// Bursts a read stream may hold or have in flight. A stream's bandwidth is at most this many
+/// bursts per round trip to the DRAM, which row misses stretch to about 60 cycles at the
+/// defaults: 8 bursts held a stream of 8-byte records to about half the vault's 8 bytes per
+/// cycle; 16 let one stream use it all.
+pub const READ_BURSTS: usize = 1 << SLOT_BITS;
 /// Elements requested or merged but not yet handed out.
 pub const ELEMENT_QUEUE: usize = 64;
-/// Address width of the burst memories (slots times beats per burst, up to 8 x 16).
-const ENTRY_BITS: usize = 7;
-const SLOT_BITS: usize = 3;
+/// Address width of the burst memories (slots times beats per burst, up to 16 x 16).
+const ENTRY_BITS: usize = 8;
+const SLOT_BITS: usize = 4;
+/// Width of the count of bursts held (0..=READ_BURSTS).
+const HELD_BITS: usize = SLOT_BITS + 1;
 const QUEUE_BITS: usize = 6;
 const COUNT_BITS: usize = 7;
 /// Bits of an element's byte offset in its burst.
@@ -69,7 +74,7 @@ pub struct ReadPort {
     alloc_idx: DFF<Bits<SLOT_BITS>>,
     land_idx: DFF<Bits<SLOT_BITS>>,
     read_idx: DFF<Bits<SLOT_BITS>>,
-    held: DFF<Bits<4>>,
+    held: DFF<Bits<HELD_BITS>>,
     last_idx: DFF<Bits<SLOT_BITS>>,
     last_burst: DFF<Bits<32>>,
     last_valid: DFF<Bit>,
@@ -101,7 +106,7 @@ pub struct ReadPort {
     words_log2: Constant<Bits<8>>,
     word_mask: Constant<Bits<8>>,
     burst_mask: Constant<Bits<32>>,
-    max_held: Constant<Bits<4>>,
+    max_held: Constant<Bits<HELD_BITS>>,
     queue_full: Constant<Bits<COUNT_BITS>>,
     count_full: Constant<Bits<COUNT_BITS>>,
     _words: usize,
