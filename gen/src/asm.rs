@@ -167,28 +167,25 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
                 lanes: lanes.ok_or_else(|| anyhow::anyhow!("pe shape needs lanes="))?,
             })
         }
-        Some("by_lane") => match words[1..] {
-            [w] => match kv(w)? {
-                (k, v) if k == "start" => {
-                    let n = parse_int(&v)?;
-                    if !(0..1 << REDUCE_BITS).contains(&n) {
-                        bail!("start={n} is out of range");
-                    }
-                    Ok(FeedSetting::ByLane { start: n as u32 })
-                }
-                (k, _) => bail!("unknown pe by_lane field `{k}`"),
-            },
-            _ => bail!("pe by_lane takes start=S"),
-        },
-        Some("fill_start") => match words[1..] {
-            [w] => match kv(w)? {
-                (k, v) if k == "start" => Ok(FeedSetting::FillStart {
+        Some(what @ ("by_lane" | "fill_start")) => {
+            let v = match words[1..] {
+                [w] => match kv(w)? {
+                    (k, v) if k == "start" => v,
+                    (k, _) => bail!("unknown pe {what} field `{k}`"),
+                },
+                _ => bail!("pe {what} takes start=S"),
+            };
+            if what == "fill_start" {
+                return Ok(FeedSetting::FillStart {
                     start: entry(&v, "start")?,
-                }),
-                (k, _) => bail!("unknown pe fill_start field `{k}`"),
-            },
-            _ => bail!("pe fill_start takes start=S"),
-        },
+                });
+            }
+            let n = parse_int(&v)?;
+            if !(0..1 << REDUCE_BITS).contains(&n) {
+                bail!("start={n} is out of range");
+            }
+            Ok(FeedSetting::ByLane { start: n as u32 })
+        }
         Some(w) if w.starts_with("eta=") => {
             let n = parse_int(&w[4..])?;
             if !(0..=u16::MAX as i64).contains(&n) {

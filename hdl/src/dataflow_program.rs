@@ -125,11 +125,20 @@ pub fn by_lane(start: usize) -> Instr {
 }
 
 impl Descriptor {
+    /// Elements the stream moves.
+    pub fn elements(&self) -> u64 {
+        self.loops.iter().map(|l| l.0 as u64).product()
+    }
+
+    /// Bytes the stream moves.
+    pub fn bytes(&self) -> u64 {
+        self.elements() * self.size as u64
+    }
+
     /// The element addresses in stream order (loop 0 fastest), by index arithmetic, wrapping at
     /// 32 bits as the engine's address does.
     pub fn addresses(&self) -> impl Iterator<Item = u64> + '_ {
-        let total: u64 = self.loops.iter().map(|l| l.0 as u64).product();
-        (0..total).map(move |e| {
+        (0..self.elements()).map(move |e| {
             let mut rest = e;
             let mut a = self.base as i64;
             for &(count, stride) in &self.loops {

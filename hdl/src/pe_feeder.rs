@@ -14,12 +14,12 @@
 //! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
 //!
 //! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
-//! `last` at r = reduce - 1); opa is buffer A at `r` (`opa_wrap`) or at `n`, opb is buffer B at
-//! the reduction index (`opb_step`) or at 0, each A entry offset by `opa_base`. Select beats (max pooling backward) each complete a
-//! result vector whatever `reduce` says. Results leave on the write-back port one lane at a time,
-//! lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward and select, the
-//! wide one for gradient, for update the new master weight then the new MAC weight, and for max
-//! the index of the maximum then the maximum.
+//! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`) or plus `n`, opb
+//! is buffer B at the reduction index (`opb_step`) or at 0. Select beats (max pooling backward)
+//! each complete a result vector whatever `reduce` says. Results leave on the write-back port one
+//! lane at a time, lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward
+//! and select, the wide one for gradient, for update the new master weight then the new MAC weight,
+//! and for max the index of the maximum then the maximum.
 //!
 //! A fill by lane (R the shape's `reduce`) writes each lane's entries in one run of the stream, so
 //! a lane's operands that lie side by side in DRAM (a weight row) arrive as one sequential stream
@@ -277,6 +277,7 @@ pub struct PeFeeder {
     capture: Signal<Local, Bit>,
     two_words: Signal<Local, Bit>,
     opa16: Signal<Local, Bits<16>>,
+    opa_index: Signal<Local, Bits<LB>>,
     opa_addr: Signal<Local, Bits<LB>>,
     opa_l: Signal<Local, Bits<32>>,
     opb_l: Signal<Local, Bits<32>>,
@@ -368,6 +369,7 @@ impl PeFeeder {
             capture: Default::default(),
             two_words: Default::default(),
             opa16: Default::default(),
+            opa_index: Default::default(),
             opa_addr: Default::default(),
             opa_l: Default::default(),
             opb_l: Default::default(),
@@ -452,11 +454,11 @@ impl Logic for PeFeeder {
         self.fifo_a.pop.next = self.fill_go.val() | self.ew_go.val();
         self.fifo_b.pop.next = self.beat_go.val() | self.ew_go.val();
 
-        self.opa_addr.next = self.opa_base.q.val() + self.beat.q.val();
+        self.opa_index.next = self.beat.q.val();
         if self.opa_wrap.q.val() {
-            self.opa_addr.next =
-                self.opa_base.q.val() + bit_cast::<LB, REDUCE_BITS>(self.term.q.val());
+            self.opa_index.next = bit_cast::<LB, REDUCE_BITS>(self.term.q.val());
         }
+        self.opa_addr.next = self.opa_base.q.val() + self.opa_index.val();
         // Fills and element-wise operands: element k goes to lane k % lanes (fills by lane: see
         // the module documentation).
         for l in 0..self._lanes {

@@ -2147,16 +2147,12 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compiler::program::every_byte as bytes;
     use std::collections::BTreeSet;
 
     /// One run of a gather or exchange program: (where it sends and the bytes, the bytes
     /// written).
     type TransferRun = (Option<(usize, Vec<u64>)>, Option<Vec<u64>>);
-
-    /// Every byte of a stream's elements, in order.
-    fn bytes(d: &nt_hdl::dataflow_program::Descriptor) -> Vec<u64> {
-        d.addresses().flat_map(|a| a..a + d.size as u64).collect()
-    }
 
     fn runs(program: &[Instr]) -> Vec<TransferRun> {
         let mut out = vec![];

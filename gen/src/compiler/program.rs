@@ -120,6 +120,12 @@ pub fn join_adjacent(accesses: impl IntoIterator<Item = Access>) -> Vec<Access> 
     out
 }
 
+/// Every byte of a stream's elements, in order (what tests compare streams by).
+#[cfg(test)]
+pub(crate) fn every_byte(d: &Descriptor) -> Vec<u64> {
+    d.addresses().flat_map(|a| a..a + d.size as u64).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,12 +155,7 @@ mod tests {
 
     #[test]
     fn widening_merges_aligned_neighbours_and_keeps_the_bytes() {
-        let bytes = |a: &Access| -> Vec<u64> {
-            a.descriptor(Slot::A, Dest::Pe)
-                .addresses()
-                .flat_map(|x| x..x + a.size as u64)
-                .collect()
-        };
+        let bytes = |a: &Access| every_byte(&a.descriptor(Slot::A, Dest::Pe));
         // A chunk of 16 activations for each of 16 samples: pairs of 16-bit values.
         let piece = Access::new(0xc2c40, 2, &[(16, 2), (16, 512)]);
         let wide = piece.widened(4);

@@ -1,14 +1,23 @@
 //! Fills that would load a lane buffer with what it already holds are left out of the programs.
-//! Only fills (and computes that fill buffer A meanwhile) write a tile's lane buffers, and the buffers keep their contents from segment to
-//! segment, so a fill that repeats the tile's last fill of that buffer, from DRAM that no write
-//! of the tile has touched since, would bring nothing new. An Elman layer's forward steps all
-//! fill the same `[W_x W_h]` rows and biases, and its steps through time the same `W_h` columns:
-//! each such fill costs as many cycles as the product it serves.
+//! Only fills (and computes that fill buffer A meanwhile) write a tile's lane buffers, and the
+//! buffers keep their contents from segment to segment, so a fill that repeats the tile's last
+//! fill of that buffer, from DRAM that no write of the tile has touched since, would bring
+//! nothing new. An Elman layer's forward steps all fill the same `[W_x W_h]` rows and biases, and
+//! its steps through time the same `W_h` columns: each such fill costs as many cycles as the
+//! product it serves.
 
 use super::{Phase, Segment};
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 use nt_hdl::pe_feeder::{Feed, FeedSetting};
 use std::ops::Range;
+
+/// One fill in a tile's program: its instructions, its streams (a line of the listing each), and
+/// the segment that already filled the buffer with it, if one did.
+struct Fill {
+    range: Range<usize>,
+    streams: usize,
+    held_since: Option<String>,
+}
 
 /// Leaves out every fill that repeats what its buffer holds, phase after phase in the order the
 /// host runs them (one training step; the first fills of a step always run).
@@ -26,38 +35,45 @@ pub fn leave_out_held_fills(phases: &mut [Phase]) {
             let Some(program) = seg.programs.get(t) else {
                 continue;
             };
-            let mut fills = 0;
-            let mut repeated = vec![];
+            let mut fills = vec![];
             let mut i = 0;
             while i < program.len() {
                 if let Some((buffer, range)) = fill_at(program, i) {
-                    let fill = program[range.clone()].to_vec();
-                    match &held[buffer] {
-                        Some((h, from)) if *h == fill => {
-                            repeated.push((fills, range.clone(), from.clone()))
+                    let fill = &program[range.clone()];
+                    let held_since = match &held[buffer] {
+                        Some((h, from)) if h == fill => Some(from.clone()),
+                        _ => {
+                            held[buffer] = Some((fill.to_vec(), seg.label.clone()));
+                            None
                         }
-                        _ => held[buffer] = Some((fill, seg.label.clone())),
-                    }
-                    fills += 1;
+                    };
+                    let streams = fill
+                        .iter()
+                        .filter(|x| matches!(x, Instr::Stream(_)))
+                        .count();
                     i = range.end;
+                    fills.push(Fill {
+                        range,
+                        streams,
+                        held_since,
+                    });
                     continue;
                 }
-                // A compute that fills buffer A meanwhile changes what it holds.
-                if let Instr::Pe(FeedSetting::Op { fill_a: true, .. }) = program[i] {
-                    held[0] = None;
-                }
-                if let Instr::Stream(w) = &program[i] {
-                    if w.slot == Slot::W {
+                match &program[i] {
+                    // A compute that fills buffer A meanwhile changes what it holds.
+                    Instr::Pe(FeedSetting::Op { fill_a: true, .. }) => held[0] = None,
+                    Instr::Stream(w) if w.slot == Slot::W => {
                         for h in &mut held {
                             if h.as_ref().is_some_and(|(fill, _)| reads_overlap(fill, w)) {
                                 *h = None;
                             }
                         }
                     }
+                    _ => {}
                 }
                 i += 1;
             }
-            leave_out(seg, t, &repeated);
+            leave_out(seg, t, &fills);
         }
     }
 }
@@ -112,48 +128,32 @@ fn reads_overlap(fill: &[Instr], w: &Descriptor) -> bool {
     })
 }
 
-/// Removes tile `t`'s repeated fills (index among its fills, instructions, segment that filled
-/// the buffer) from the segment: their instructions, their DRAM bytes and their lines of the
-/// listing, which says where the buffer was filled instead.
-fn leave_out(seg: &mut Segment, t: usize, repeated: &[(usize, Range<usize>, String)]) {
-    if repeated.is_empty() {
+/// Removes tile `t`'s fills that the buffer already holds from the segment: their instructions,
+/// their DRAM bytes and their lines of the listing, which says where the buffer was filled
+/// instead. `fills` are all of the tile's fills in the segment, in program order.
+fn leave_out(seg: &mut Segment, t: usize, fills: &[Fill]) {
+    if fills.iter().all(|f| f.held_since.is_none()) {
         return;
     }
-    let program = &seg.programs[t];
     // The listing has a line per stream of every fill, in program order.
-    let streams = |r: &Range<usize>| {
-        program[r.clone()]
-            .iter()
-            .filter(|x| matches!(x, Instr::Stream(_)))
-            .count()
-    };
-    let mut fill_streams = vec![];
-    let mut i = 0;
-    while i < program.len() {
-        match fill_at(program, i) {
-            Some((_, r)) => {
-                fill_streams.push(streams(&r));
-                i = r.end;
-            }
-            None => i += 1,
-        }
-    }
     let fill_lines: Vec<usize> = (0..seg.nests.len())
         .filter(|&k| seg.nests[k].0 == t && seg.nests[k].1.starts_with("fill "))
         .collect();
     let mut drop_lines = vec![];
-    for (n, r, from) in repeated {
-        seg.bytes_read -= program[r.clone()]
+    let mut first = 0;
+    for f in fills {
+        let lines = &fill_lines[first..first + f.streams];
+        first += f.streams;
+        let Some(from) = &f.held_since else {
+            continue;
+        };
+        seg.bytes_read -= seg.programs[t][f.range.clone()]
             .iter()
             .map(|x| match x {
-                Instr::Stream(d) => {
-                    d.loops.iter().map(|&(c, _)| c as u64).product::<u64>() * d.size as u64
-                }
+                Instr::Stream(d) => d.bytes(),
                 _ => 0,
             })
             .sum::<u64>();
-        let first: usize = fill_streams[..*n].iter().sum();
-        let lines = &fill_lines[first..first + fill_streams[*n]];
         let what = &seg.nests[lines[0]].1[..6];
         seg.nests[lines[0]].1 = format!("{what} held since {from}: not filled again");
         drop_lines.extend_from_slice(&lines[1..]);
@@ -161,8 +161,8 @@ fn leave_out(seg: &mut Segment, t: usize, repeated: &[(usize, Range<usize>, Stri
     for k in drop_lines.into_iter().rev() {
         seg.nests.remove(k);
     }
-    for (_, r, _) in repeated.iter().rev() {
-        seg.programs[t].drain(r.clone());
+    for f in fills.iter().rev().filter(|f| f.held_since.is_some()) {
+        seg.programs[t].drain(f.range.clone());
     }
 }
 
@@ -172,10 +172,6 @@ mod tests {
     use crate::compiler::program::{compute_op, fill_op, fill_start, op, shape, Access};
     use crate::compiler::Phase;
     use nt_hdl::pe_feeder::mode;
-
-    fn bytes(d: &Descriptor) -> u64 {
-        d.addresses().count() as u64 * d.size as u64
-    }
 
     /// A one-tile segment with the DRAM bytes it reads and a listing line per fill stream, as
     /// the segment builder makes them.
@@ -200,7 +196,7 @@ mod tests {
             bytes_read: program
                 .iter()
                 .map(|x| match x {
-                    Instr::Stream(d) if d.slot != Slot::W => bytes(d),
+                    Instr::Stream(d) if d.slot != Slot::W => d.bytes(),
                     _ => 0,
                 })
                 .sum(),
