@@ -3,7 +3,8 @@
 //!
 //! Requests are whole bursts (`bytes_per_cycle x BL` bytes, 32 at the defaults) at byte addresses
 //! mapped, from the top bit down, as row | bank | column | offset, so a sequential stream walks a
-//! row, then the same row of the next bank. A write request's data are `BL` beats handed over on
+//! row, then the same row of the next bank. With `bank_xor` the bank is the bank field XOR the
+//! row's low bits, so that strides of whole rows of banks spread over the banks too. A write request's data are `BL` beats handed over on
 //! the `wd_*` port, in the order of the write requests, before or after the request itself.
 //! Read data return on `resp_*`, `BL` beats per request in request order, with the request's tag.
 //!
@@ -273,6 +274,7 @@ pub struct VaultController {
     row_shift: Constant<Bits<32>>,
     col_mask: Constant<Bits<32>>,
     bank_mask: Constant<Bits<32>>,
+    bank_xor_mask: Constant<Bits<32>>,
     row_mask: Constant<Bits<32>>,
     wd_ptr_mask: Constant<Bits<BEAT_ADDR_BITS>>,
     wd_depth: Constant<Bits<BEAT_ADDR_BITS>>,
@@ -482,6 +484,7 @@ impl VaultController {
             row_shift: konst(row_shift),
             col_mask: konst(d.columns() as u64 - 1),
             bank_mask: konst(nb as u64 - 1),
+            bank_xor_mask: konst(d.bank_xor_mask()),
             row_mask: konst(d.rows as u64 - 1),
             wd_ptr_mask: konst(2 * beat_depth as u64 - 1),
             wd_depth: konst(beat_depth as u64),
@@ -854,7 +857,9 @@ impl Logic for VaultController {
         self.q_push.next = self.req_valid.val() & !self.q_full.val();
         self.req_ready.next = !self.q_full.val();
         self.n_bank.next = bit_cast::<BANK_BITS, 32>(
-            (self.req_addr.val() >> self.bank_shift.val()) & self.bank_mask.val(),
+            ((self.req_addr.val() >> self.bank_shift.val())
+                ^ ((self.req_addr.val() >> self.row_shift.val()) & self.bank_xor_mask.val()))
+                & self.bank_mask.val(),
         );
         self.n_row.next = bit_cast::<ROW_BITS, 32>(
             (self.req_addr.val() >> self.row_shift.val()) & self.row_mask.val(),

@@ -155,7 +155,8 @@ impl Dram {
     }
 
     fn key(&self, bank: usize, row: usize, col: usize) -> u64 {
-        ((row * self.cfg.banks + bank) * self.cfg.columns() + col) as u64
+        let field = bank ^ (row & self.cfg.bank_xor_mask() as usize);
+        ((row * self.cfg.banks + field) * self.cfg.columns() + col) as u64
     }
 
     /// Byte address of a burst under the controller's mapping (row, bank, column, offset from the

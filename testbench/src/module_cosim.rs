@@ -428,6 +428,7 @@ fn cosim_verilog(config: &Config, mem_beats: u64) -> Result<String> {
         ("BEAT_BYTES", config.dram.bytes_per_cycle.to_string()),
         ("BANKS", config.dram.banks.to_string()),
         ("COLUMNS", config.dram.columns().to_string()),
+        ("BANK_XOR_MASK", config.dram.bank_xor_mask().to_string()),
         ("BL", t.bl.to_string()),
         ("CL", t.cl.to_string()),
         ("CWL", t.cwl.to_string()),

@@ -89,6 +89,49 @@ fn sequential_reads_reach_ninety_percent_of_peak() {
     assert!(pct <= 100.0, "faster than the bus: {pct:.1}%");
 }
 
+/// Banks the controller activates for reads of `rows` bursts, one per `stride` bytes.
+fn banks_activated(c: &Config, stride: u64, rows: u64) -> (std::collections::BTreeSet<u64>, u64) {
+    let ops: Vec<_> = (0..rows)
+        .flat_map(|r| sequential_reads(c, r * stride, 32))
+        .collect();
+    let run = vault_driver::run_rust(c, &ops, 0.0, 0, true).unwrap();
+    assert_eq!(run.stats.reads_checked, ops.len());
+    let ports = vault_driver::output_ports(c.dram.bytes_per_cycle / 4);
+    let at = |name: &str| ports.iter().position(|p| p.name == name).unwrap();
+    let (cmd, bank) = (at("cmd"), at("cmd_bank"));
+    let banks = run
+        .outputs
+        .iter()
+        .filter(|o| o[cmd] == nt_hdl::vault_controller::cmd_code::ACT)
+        .map(|o| o[bank])
+        .collect();
+    (banks, run.stats.cycles)
+}
+
+#[test]
+fn with_bank_xor_a_walk_down_the_rows_of_a_matrix_spreads_over_every_bank() {
+    // Rows of 2 KiB (a 256-input layer's weight records): one burst of each, as a transposed
+    // product reads them. Under the plain mapping they take turns on two banks, a row miss each.
+    let mut c = Config::default();
+    let stride = (c.dram.banks * c.dram.row_bytes / 2) as u64;
+    let (plain_banks, plain_cycles) = banks_activated(&c, stride, 64);
+    c.dram.bank_xor = true;
+    let (xor_banks, xor_cycles) = banks_activated(&c, stride, 64);
+    assert_eq!(xor_banks.len(), c.dram.banks, "{xor_banks:?}");
+    assert_eq!(plain_banks.len(), 2, "{plain_banks:?}");
+    assert!(
+        2 * xor_cycles < plain_cycles,
+        "{xor_cycles} cycles with the XOR mapping, {plain_cycles} without"
+    );
+    // Data still round-trip under the XOR mapping, refresh and row conflicts included.
+    let ops = random_ops(&c, 5, 1500, 0x40_0000, 64 * 1024);
+    let run = vault_driver::run_rust(&c, &ops, 0.3, 6, false).unwrap();
+    assert_eq!(
+        run.stats.reads_checked,
+        ops.iter().filter(|o| !o.write).count()
+    );
+}
+
 #[test]
 fn the_checker_rejects_a_bad_command_sequence_fed_directly() {
     let mut d = Dram::new(&Config::default().dram);

@@ -53,6 +53,7 @@ module nt_dram_model #(
     parameter BEAT_BYTES = 8,
     parameter BANKS = 16,
     parameter COLUMNS = 8,
+    parameter BANK_XOR_MASK = 0,
     parameter BL = 4,
     parameter CL = 17,
     parameter CWL = 13,
@@ -116,8 +117,11 @@ module nt_dram_model #(
 
     // The row each bank's last ACT opened.
     reg [ROW_BITS-1:0] open_row [0:BANKS-1];
-    // The burst a column command addresses: row, bank, column from the top bit down.
-    wire [63:0] burst = ({48'd0, open_row[cmd_bank]} * BANKS + {59'd0, cmd_bank}) * COLUMNS + {56'd0, cmd_col};
+    // The burst a column command addresses: row, bank field, column from the top bit down, the
+    // bank field being the bank XOR the row's low bits under permutation-based interleaving.
+    wire [ROW_BITS-1:0] cmd_open_row = open_row[cmd_bank];
+    wire [BANK_BITS-1:0] bank_field = cmd_bank ^ (cmd_open_row[BANK_BITS-1:0] & BANK_XOR_MASK);
+    wire [63:0] burst = ({48'd0, cmd_open_row} * BANKS + {59'd0, bank_field}) * COLUMNS + {56'd0, cmd_col};
     // CommandRecord::packed: the raw port values, col in the low bits.
     wire [63:0] packed_cmd = {cmd, cmd_bank, cmd_row, cmd_col};
     wire [63:0] digest_cycle = (digest ^ cycle) * DIGEST_PRIME;
