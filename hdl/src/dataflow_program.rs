@@ -90,6 +90,12 @@ pub fn compute_op(
     })
 }
 
+/// The PE feeder's opa-span word: until the next operation word, an `opa_wrap` compute reads
+/// buffer A at its beat count modulo `span` (from `opa_base`).
+pub fn opa_span(span: usize) -> Instr {
+    Instr::Pe(FeedSetting::OpaSpan { span: span as u32 })
+}
+
 /// The PE feeder's fill-start word: the plain fills up to the next operation word start at
 /// entry `start`.
 pub fn fill_start(start: usize) -> Instr {

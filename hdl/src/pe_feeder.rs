@@ -14,7 +14,8 @@
 //! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
 //!
 //! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
-//! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`) or plus `n`, opb
+//! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`; plus `n % span`
+//! after an `opa_span(span)` word) or plus `n`, opb
 //! is buffer B at the reduction index (`opb_step`) or at 0. Select beats (max pooling backward)
 //! each complete a result vector whatever `reduce` says. Results leave on the write-back port one
 //! lane at a time, lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward
@@ -70,6 +71,8 @@ pub mod field {
     pub const OPA_BASE_SHIFT: u32 = 16;
     // A fill-start word is a by-lane word with this bit set.
     pub const PLAIN_FILL_BIT: u32 = 16;
+    // An opa-span word is a by-lane word with this bit set (and its span less one in bits 9:0).
+    pub const OPA_SPAN_BIT: u32 = 17;
     // Shape word.
     pub const REDUCE_SHIFT: u32 = 0;
     pub const LANES_SHIFT: u32 = 16;
@@ -131,6 +134,10 @@ pub enum FeedSetting {
     ByLane { start: u32 },
     /// The fills (plain order) until the next operation word start at entry `start`.
     FillStart { start: u32 },
+    /// Until the next operation word, an `opa_wrap` compute reads buffer A at `opa_base` plus its
+    /// beat count modulo `span` (1 to the lane buffer's depth) instead of plus the reduction's
+    /// term: reductions over the same terms of several blocks of operands, held side by side.
+    OpaSpan { span: u32 },
 }
 
 impl FeedSetting {
@@ -164,6 +171,9 @@ impl FeedSetting {
             FeedSetting::FillStart { start } => {
                 KIND_BY_LANE << KIND_SHIFT | 1 << PLAIN_FILL_BIT | start
             }
+            FeedSetting::OpaSpan { span } => {
+                KIND_BY_LANE << KIND_SHIFT | 1 << OPA_SPAN_BIT | (span - 1)
+            }
         }
     }
 
@@ -184,6 +194,9 @@ impl FeedSetting {
                 lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
             },
             KIND_ETA => FeedSetting::Eta(p as u16),
+            _ if p >> OPA_SPAN_BIT & 1 == 1 => FeedSetting::OpaSpan {
+                span: (p & ((1 << LB) - 1)) + 1,
+            },
             _ if p >> PLAIN_FILL_BIT & 1 == 1 => FeedSetting::FillStart {
                 start: p & ((1 << LB) - 1),
             },
@@ -243,6 +256,9 @@ pub struct PeFeeder {
     opa_wrap: DFF<Bit>,
     fill_a: DFF<Bit>,
     opa_base: DFF<Bits<LB>>,
+    span_on: DFF<Bit>,
+    span_m1: DFF<Bits<LB>>,
+    span_count: DFF<Bits<LB>>,
     reduce_m1: DFF<Bits<REDUCE_BITS>>,
     lanes_m1: DFF<Bits<LANES_BITS>>,
     eta: DFF<Bits<16>>,
@@ -336,6 +352,9 @@ impl PeFeeder {
             opa_wrap: Default::default(),
             fill_a: Default::default(),
             opa_base: Default::default(),
+            span_on: Default::default(),
+            span_m1: Default::default(),
+            span_count: Default::default(),
             reduce_m1: Default::default(),
             lanes_m1: Default::default(),
             eta: Default::default(),
@@ -386,10 +405,10 @@ impl Logic for PeFeeder {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, reduce_m1,
-            lanes_m1, eta, fill_lane, fill_addr, by_lane, fill_base, term, reduction, beat,
-            s1_valid, s1_first, s1_last, s1_ew, s1_bcast, wr_bank, rd_bank, stored, pending,
-            ser_lane, ser_half
+            self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, span_on, span_m1,
+            span_count, reduce_m1, lanes_m1, eta, fill_lane, fill_addr, by_lane, fill_base, term,
+            reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast, wr_bank, rd_bank,
+            stored, pending, ser_lane, ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
         self.fifo_b.clock.next = self.clock.val();
@@ -410,6 +429,8 @@ impl Logic for PeFeeder {
                 self.opa_wrap.d.next = self.cfg_data.val().get_bit(9);
                 self.fill_a.d.next = self.cfg_data.val().get_bit(10);
                 self.opa_base.d.next = self.cfg_data.val().get_bits::<LB>(16);
+                self.span_on.d.next = false;
+                self.span_count.d.next = 0.into();
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
                 self.by_lane.d.next = false;
@@ -424,7 +445,11 @@ impl Logic for PeFeeder {
             if self.cfg_data.val().get_bits::<2>(26) == 2 {
                 self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
             }
-            if self.cfg_data.val().get_bits::<2>(26) == 3 {
+            if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(17) {
+                self.span_on.d.next = true;
+                self.span_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
+            }
+            if (self.cfg_data.val().get_bits::<2>(26) == 3) & !self.cfg_data.val().get_bit(17) {
                 self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
                 self.fill_lane.d.next = 0.into();
                 self.fill_base.d.next = self.cfg_data.val().get_bits::<LB>(0);
@@ -457,6 +482,9 @@ impl Logic for PeFeeder {
         self.opa_index.next = self.beat.q.val();
         if self.opa_wrap.q.val() {
             self.opa_index.next = bit_cast::<LB, REDUCE_BITS>(self.term.q.val());
+            if self.span_on.q.val() {
+                self.opa_index.next = self.span_count.q.val();
+            }
         }
         self.opa_addr.next = self.opa_base.q.val() + self.opa_index.val();
         // Fills and element-wise operands: element k goes to lane k % lanes (fills by lane: see
@@ -507,6 +535,10 @@ impl Logic for PeFeeder {
         }
         if self.beat_go.val() {
             self.beat.d.next = self.beat.q.val() + 1;
+            self.span_count.d.next = self.span_count.q.val() + 1;
+            if self.span_count.q.val() == self.span_m1.q.val() {
+                self.span_count.d.next = 0.into();
+            }
             if self.result_beat.val() {
                 self.term.d.next = 0.into();
                 self.reduction.d.next = self.reduction.q.val() + 1;
@@ -693,6 +725,8 @@ mod tests {
             FeedSetting::ByLane { start: 1023 },
             FeedSetting::FillStart { start: 0 },
             FeedSetting::FillStart { start: 1023 },
+            FeedSetting::OpaSpan { span: 1 },
+            FeedSetting::OpaSpan { span: 1024 },
         ] {
             assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
         }

@@ -1,7 +1,8 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
 use nt_hdl::dataflow_program::{
-    by_lane, compute_op, encode, fill_op, fill_start, op, shape, Descriptor, Dest, Instr, Slot,
+    by_lane, compute_op, encode, fill_op, fill_start, op, opa_span, shape, Descriptor, Dest, Instr,
+    Slot,
 };
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
@@ -205,6 +206,71 @@ fn a_compute_fills_the_next_blocks_inputs_beside_its_own() {
         .map(|&v| q.grad_align(Fixed16::mul(v, err)).0)
         .collect();
     assert_eq!(words(&m, gw, 12), expected);
+}
+
+/// One gradient run over three blocks of 4 inputs held side by side in buffer A (from entry 1):
+/// stream b gives each of two outputs' errors over the 2 terms once per block, and `opa_span`
+/// makes buffer A's index count the run's beats modulo its 6 entries. Every gradient must be its
+/// input column times its output's errors; without the span each block would read block 0.
+#[test]
+fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
+    let config = small();
+    let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
+    let mut m = ModuleSim::<64>::new(&config).unwrap();
+    let (x, e, gw) = (0x700u32, 0x940u32, 0x800u32);
+    let (terms, inputs, outputs) = (2usize, 12usize, 2usize);
+    // x[t][i], a row of inputs per term.
+    let xs: [i16; 24] = [
+        300, -512, 77, 1024, -3, 900, 0, 451, 12, -7000, 255, -1, 5, 6000, -77, 19, 2048, -900, 33,
+        -451, 120, 7000, -255, 64,
+    ];
+    // dt[o][t], an output's errors over the terms side by side.
+    let dt: [i16; 4] = [-613, 250, 97, -4000];
+    let le = |v: &[i16]| v.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+    m.poke(0, x as u64, &le(&xs)).unwrap();
+    m.poke(0, e as u64, &le(&dt)).unwrap();
+    let (t32, o32, i32_) = (terms as u32, outputs as u32, inputs as u32);
+    let row = 2 * i32_ as i32;
+    let prog = vec![
+        fill_op(Feed::FillA),
+        shape(1, 4),
+        fill_start(1),
+        // Lane l, entry 1 + t + 2 j <- x[t][4 j + l].
+        stream(Slot::A, Dest::Pe, 2, x, &[(4, 2), (t32, row), (3, 8)]),
+        Instr::Run,
+        compute_op(mode::GRADIENT, 0, (false, true), 1, false),
+        shape(terms, 4),
+        opa_span(3 * terms),
+        // Beats over (output, block, term), term innermost.
+        stream(
+            Slot::B,
+            Dest::Pe,
+            2,
+            e,
+            &[(t32, 2), (3, 0), (o32, 2 * t32 as i32)],
+        ),
+        stream(
+            Slot::W,
+            Dest::Dram,
+            4,
+            gw,
+            &[(i32_, 4), (o32, 4 * i32_ as i32)],
+        ),
+        Instr::Run,
+        Instr::End,
+    ];
+    run_on_tile_0(&mut m, &prog);
+    let expected: Vec<i32> = (0..outputs)
+        .flat_map(|o| {
+            (0..inputs).map(move |i| {
+                let acc = (0..terms)
+                    .map(|t| Fixed16::mul(xs[t * inputs + i], dt[o * terms + t]))
+                    .sum();
+                q.grad_align(acc).0
+            })
+        })
+        .collect();
+    assert_eq!(words(&m, gw, outputs * inputs), expected);
 }
 
 /// A fill by lane in two runs: a 4 x 3 matrix stored row after row (lane l's entries side by

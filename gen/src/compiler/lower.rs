@@ -268,12 +268,14 @@ impl SegmentBuilder {
         w: &Access,
     ) {
         let order = (opb_step, opa_wrap);
-        self.compute_filling(tile, pe_mode, act, order, (reduce, lanes), 0, None, b, w);
+        let opa = (0, reduce);
+        self.compute_filling(tile, pe_mode, act, order, (reduce, lanes), opa, None, b, w);
     }
 
-    /// A compute run whose buffer A operands start at entry `opa_base` and which, with `fill`
-    /// (the stream and the entry it starts at), fills buffer A meanwhile for the next run, in
-    /// plain order over the same lanes.
+    /// A compute run whose buffer A operands start at entry `opa_base` (with `opa_wrap`, read at
+    /// the beat count modulo `span` where that is not `reduce`) and which, with `fill` (the
+    /// stream and the entry it starts at), fills buffer A meanwhile for the next run, in plain
+    /// order over the same lanes.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn compute_filling(
         &mut self,
@@ -282,7 +284,7 @@ impl SegmentBuilder {
         act: u8,
         order: (bool, bool),
         (reduce, lanes): (usize, usize),
-        opa_base: usize,
+        (opa_base, span): (usize, usize),
         fill: Option<(&Access, usize)>,
         b: &Access,
         w: &Access,
@@ -290,6 +292,9 @@ impl SegmentBuilder {
         let op = program::compute_op(pe_mode, act, order, opa_base, fill.is_some());
         self.push(tile, op);
         self.push(tile, shape(reduce, lanes));
+        if order.1 && span != reduce {
+            self.push(tile, program::opa_span(span));
+        }
         if let Some((a, start)) = fill {
             self.push(tile, program::fill_start(start));
             self.push(tile, a.stream(Slot::A, Dest::Pe));
@@ -819,12 +824,35 @@ fn transpose_errors(
     }
 }
 
+/// What a run boundary costs a weight gradient beyond its beats: the PE drains, the run's last
+/// writes reach the vault and the next run's first reads return. About 370 cycles on the default
+/// module (`ntgen train --progress` on bench_fc and bench_rnn, one block of inputs per run: 780
+/// cycles a block of 256 beats, 2,000 a block of 1,024). With `blocks_per_run` it sets how many
+/// blocks of inputs one run takes.
+const GRADIENT_RUN_CYCLES: u64 = 370;
+
+/// Blocks of inputs per gradient run, of `blocks` in a segment: more blocks a run save run
+/// boundaries, but the first run's inputs (`terms` entries of every lane a block) are filled
+/// before it starts, where every later run's are filled by the run before. Two runs' inputs
+/// must fit a lane buffer; one block a run where two blocks' do not.
+fn blocks_per_run(blocks: usize, terms: usize, lanes: usize, depth: usize) -> usize {
+    let most = depth / (2 * terms);
+    (1..=most.max(1))
+        .min_by_key(|&j| {
+            blocks.div_ceil(j) as u64 * GRADIENT_RUN_CYCLES + (j * terms * lanes) as u64
+        })
+        .expect("one block a run is always a choice")
+}
+
 /// Weight gradients of blocks of up to `lanes` inputs (`i0..` of matrix `m`), one chunk's, lanes
 /// over the inputs: buffer A <- `x[t][i0 + k]`, read in memory order; stream b = each of the
 /// chunk's outputs' errors over the terms, from `dt` (also in memory order); one reduction per
-/// weight. Where two blocks' terms fit a lane buffer, a block's compute fills the next block's
-/// inputs into the other half of buffer A (blocks of the same width), so that only the first
-/// block of a run of them waits for its fill.
+/// weight. A run takes several neighbouring blocks of a matrix ([`blocks_per_run`]), held side
+/// by side in buffer A: stream b gives an output's errors once for each block (a burst the read
+/// port keeps), buffer A is read at the beat count modulo the run's entries (`opa_span`), and an
+/// output's gradients over the run's inputs are written as one row. Where two runs' inputs fit a
+/// lane buffer, a run's compute fills the next run's inputs into the other half of buffer A (runs
+/// of the same width), so that only the first run waits for its fill.
 fn gradient_blocks(
     s: &mut SegmentBuilder,
     c: &Chunk,
@@ -832,44 +860,66 @@ fn gradient_blocks(
     blocks: &[(&GradientMatrix, usize)],
     (lanes, depth): (usize, usize),
 ) {
-    let halves = 2 * g.terms <= depth;
-    let inputs = |&(m, i0): &(&GradientMatrix, usize)| {
+    let per_run = blocks_per_run(blocks.len(), g.terms, lanes, depth);
+    let halves = 2 * per_run * g.terms <= depth;
+    // Runs: (matrix, first input, lanes in use, blocks), the blocks of one matrix side by side
+    // and of one width.
+    let mut runs: Vec<(&GradientMatrix, usize, usize, usize)> = vec![];
+    for &(m, i0) in blocks {
         let w = lanes.min(m.cols - i0);
+        match runs.last_mut() {
+            Some((rm, r0, rw, j))
+                if std::ptr::eq(*rm, m) && *rw == w && *r0 + *j * lanes == i0 && *j < per_run =>
+            {
+                *j += 1
+            }
+            _ => runs.push((m, i0, w, 1)),
+        }
+    }
+    let inputs = |&(m, i0, w, j): &(&GradientMatrix, usize, usize, usize)| {
         let mut x_loops = vec![(w, ACT as i64)];
         x_loops.extend(&g.x_terms);
-        (w, Access::new(m.x + i0 as u64 * ACT, ACT as u32, &x_loops))
+        if j > 1 {
+            x_loops.push((j, (lanes as u64 * ACT) as i64));
+        }
+        Access::new(m.x + i0 as u64 * ACT, ACT as u32, &x_loops)
     };
-    // Where the block's inputs are in buffer A, when the previous block's compute filled them.
+    let errors = |j: usize| {
+        let dt = g.dt + (c.start * g.terms) as u64 * ACT;
+        if j == 1 {
+            Access::new(dt, ACT as u32, &[(g.terms * c.len, ACT as i64)])
+        } else {
+            let per_output = (g.terms as u64 * ACT) as i64;
+            let loops = [(g.terms, ACT as i64), (j, 0), (c.len, per_output)];
+            Access::new(dt, ACT as u32, &loops)
+        }
+    };
+    // Where the run's inputs are in buffer A, when the previous run's compute filled them.
     let mut filled: Option<usize> = None;
-    for (k, block) in blocks.iter().enumerate() {
-        let (m, i0) = *block;
-        let (w, x) = inputs(block);
+    for (k, run) in runs.iter().enumerate() {
+        let &(m, i0, w, j) = run;
         let base = filled.unwrap_or_else(|| {
-            s.fill(c.tile, false, w, std::slice::from_ref(&x));
+            s.fill(c.tile, false, w, std::slice::from_ref(&inputs(run)));
             0
         });
-        let next = blocks
+        let next = runs
             .get(k + 1)
-            .map(inputs)
-            .filter(|(w_next, _)| halves && *w_next == w);
-        let other = g.terms - base;
+            .filter(|&&(_, _, w_next, _)| halves && w_next == w)
+            .map(inputs);
+        let other = if base == 0 { per_run * g.terms } else { 0 };
         s.compute_filling(
             c.tile,
             mode::GRADIENT,
             0,
             (false, true),
             (g.terms, w),
-            base,
-            next.as_ref().map(|(_, a)| (a, other)),
-            &Access::new(
-                g.dt + (c.start * g.terms) as u64 * ACT,
-                ACT as u32,
-                &[(g.terms * c.len, ACT as i64)],
-            ),
+            (base, j * g.terms),
+            next.as_ref().map(|a| (a, other)),
+            &errors(j),
             &Access::new(
                 m.gw + (c.start * m.cols + i0) as u64 * GRAD,
                 GRAD as u32,
-                &[(w, GRAD as i64), (c.len, (m.cols as u64 * GRAD) as i64)],
+                &[(j * w, GRAD as i64), (c.len, (m.cols as u64 * GRAD) as i64)],
             ),
         );
         filled = next.map(|_| other);

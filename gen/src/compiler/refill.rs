@@ -92,7 +92,10 @@ fn fill_at(program: &[Instr], i: usize) -> Option<(usize, Range<usize>)> {
     };
     let part_of_fill = |x: &Instr| match x {
         Instr::Pe(
-            FeedSetting::Shape { .. } | FeedSetting::ByLane { .. } | FeedSetting::FillStart { .. },
+            FeedSetting::Shape { .. }
+            | FeedSetting::ByLane { .. }
+            | FeedSetting::FillStart { .. }
+            | FeedSetting::OpaSpan { .. },
         )
         | Instr::Run => true,
         Instr::Stream(d) => d.slot == Slot::A && d.dest == Dest::Pe,
