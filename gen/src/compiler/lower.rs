@@ -36,7 +36,7 @@
 use super::conv::{self, ConvLayout};
 use super::image::{alloc_error, alloc_output, ImageView, RnnRows};
 use super::memory_map::{MemoryMap, RECORD_BYTES, RECORD_MAC_OFFSET};
-use super::partition::{chunks, of_tile, Chunk};
+use super::partition::{chunks, deal_order, of_tile, Chunk};
 use super::pool::{self, PoolLayout, WINDOW};
 use super::program::{self, mode, op, shape, Access};
 use super::{GoldenRef, ParamKind, ParamRef, Phase, Plan, Segment, TensorCheck};
@@ -356,35 +356,43 @@ pub(super) fn gradient_rows(base: u64, c: &Chunk, cols: usize) -> Access {
 
 /// All-gather: every tile's `pieces` end up in every vault, one round per segment. Each round
 /// every tile sends to one tile and receives from one, so its write stream takes the arriving
-/// elements in order. With a power-of-two number of tiles the rounds double what each tile holds
-/// (tile t swaps with tile t ^ 2^k everything of its group of 2^k tiles): log2(tiles) rounds.
-/// Otherwise a ring of `tiles - 1` rounds passes every tile's own pieces on.
+/// elements in order. The rounds go by the tiles' places in `order` (the chunks' deal order,
+/// [`deal_order`]): with a power-of-two number of tiles they double what each tile
+/// holds (place v swaps with place v ^ 2^k everything of its group of 2^k places): log2(tiles)
+/// rounds. Otherwise a ring of `tiles - 1` rounds passes every tile's own pieces on.
 pub(super) fn gather(
     label: &str,
     layer: usize,
     pieces: &[Vec<Access>],
-    burst: u64,
+    (burst, order): (u64, &[usize]),
 ) -> Vec<Segment> {
     let tiles = pieces.len();
+    assert_eq!(order.len(), tiles, "one place per tile");
+    let mut place = vec![0; tiles];
+    for (v, &t) in order.iter().enumerate() {
+        place[t] = v;
+    }
     let rounds = if tiles.is_power_of_two() {
         tiles.trailing_zeros() as usize
     } else {
         tiles - 1
     };
+    // Sender and receiver take a piece in the same order: memory order, the pieces of
+    // neighbouring chunks (neighbouring places) as one.
+    let held = |owners: std::ops::Range<usize>| -> Vec<Access> {
+        program::join_adjacent(
+            owners
+                .flat_map(|u| &pieces[order[u]])
+                .map(Access::in_memory_order),
+        )
+    };
     let rounds: Vec<ExchangeRound> = (0..rounds)
         .map(|r| {
             (0..tiles)
                 .map(|t| {
-                    let (dst, src, owners) = gather_round(tiles, r, t);
-                    // Sender and receiver take a piece in the same order: memory order; the
-                    // pieces of neighbouring chunks as one.
-                    let held = |owners: std::ops::Range<usize>| -> Vec<Access> {
-                        program::join_adjacent(
-                            owners.flat_map(|u| &pieces[u]).map(Access::in_memory_order),
-                        )
-                    };
+                    let (dst, src, owners) = gather_round(tiles, r, place[t]);
                     ExchangeLeg {
-                        dst,
+                        dst: order[dst],
                         sends: held(owners),
                         receives: held(gather_round(tiles, r, src).2),
                     }
@@ -395,8 +403,8 @@ pub(super) fn gather(
     exchange_segments(label, layer, &rounds, tiles, burst)
 }
 
-/// Round `r` (from 0) of a gather over `tiles` tiles, for tile `t`: the tile it sends to, the
-/// tile it receives from, and the tiles whose pieces it sends.
+/// Round `r` (from 0) of a gather over `tiles` places, for place `t`: the place it sends to, the
+/// place it receives from, and the places whose pieces it sends.
 fn gather_round(tiles: usize, r: usize, t: usize) -> (usize, usize, std::ops::Range<usize>) {
     if tiles.is_power_of_two() {
         let group = t >> r << r;
@@ -740,9 +748,15 @@ struct UpdateBlock {
 /// The chunks of layer `l`'s inputs that its backward product puts on the lanes (the error at
 /// its input): the previous layer's own chunks, so that each error lands in its owner's vault,
 /// unless that layer is a feature map, whose errors are gathered to every vault afterwards.
-fn input_chunks(lw: &[Lowered], l: usize, n_in: usize, tiles: usize, lanes: usize) -> Vec<Chunk> {
+fn input_chunks(
+    lw: &[Lowered],
+    l: usize,
+    n_in: usize,
+    order: &[usize],
+    lanes: usize,
+) -> Vec<Chunk> {
     if lw[l - 1].image_out().is_some() {
-        chunks(n_in, tiles, lanes)
+        chunks(n_in, order, lanes)
     } else {
         lw[l - 1].chunks.clone()
     }
@@ -1004,6 +1018,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     let shapes = net.shapes()?;
     let costs = net.costs()?;
     let tiles = config.array.rows * config.array.cols;
+    let order = deal_order(config.array.rows, config.array.cols);
     let lanes = config.pe.lanes;
     let depth = config.pe.lane_buffer_depth;
     let burst = config.dram.burst_bytes() as u64;
@@ -1123,7 +1138,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     dense(y),
                     dense(d),
                     act.code(),
-                    chunks(n_out, tiles, lanes),
+                    chunks(n_out, &order, lanes),
                 )
             }
             Layer::Rnn { hidden, steps } => {
@@ -1191,7 +1206,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     out,
                     err,
                     Activation::Tanh.code(),
-                    chunks(hidden, tiles, lanes),
+                    chunks(hidden, &order, lanes),
                 )
             }
             Layer::Conv {
@@ -1259,7 +1274,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     flat(&y),
                     flat(&d),
                     act.code(),
-                    chunks(geo.out_c, tiles, lanes),
+                    chunks(geo.out_c, &order, lanes),
                 )
             }
             Layer::Maxpool {} => {
@@ -1286,7 +1301,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     flat(&y),
                     flat(&e),
                     act,
-                    chunks(dims.0, tiles, lanes),
+                    chunks(dims.0, &order, lanes),
                 )
             }
         };
@@ -1412,7 +1427,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &format!("{} gather outputs", ly.name),
                 l,
                 &image_pieces(y, &ly.chunks, tiles, batch),
-                burst,
+                (burst, &order),
             ));
         }
     };
@@ -1466,7 +1481,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         &format!("{} gather outputs", ly.name),
                         l,
                         &view_pieces(&ly.out, &ly.chunks, tiles, batch),
-                        burst,
+                        (burst, &order),
                     ));
                 }
             }
@@ -1535,7 +1550,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             &format!("{} gather h{}", ly.name, st + 1),
                             l,
                             &view_pieces(&h_view(st + 1), &ly.chunks, tiles, batch),
-                            burst,
+                            (burst, &order),
                         ));
                     }
                 }
@@ -1623,7 +1638,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather errors step {}", ly.name, st + 2),
                     l,
                     &view_pieces(&dview(st + 1), &ly.chunks, tiles, batch),
-                    burst,
+                    (burst, &order),
                 ));
                 let h = View {
                     base: u + (st + 1) as u64 * row + n as u64 * ACT,
@@ -1674,9 +1689,9 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather errors step 1", ly.name),
                     l,
                     &view_pieces(&dview(0), &ly.chunks, tiles, batch),
-                    burst,
+                    (burst, &order),
                 ));
-                let fch = input_chunks(&lw, l, n, tiles, lanes);
+                let fch = input_chunks(&lw, l, n, &order, lanes);
                 let per_step = |base: u64, c: &Chunk, row: u64, sample: u64| {
                     Access::new(
                         base + c.start as u64 * ACT,
@@ -1720,7 +1735,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather input errors", ly.name),
                     l,
                     &pieces,
-                    burst,
+                    (burst, &order),
                 ));
             }
             continue;
@@ -1743,7 +1758,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         &format!("{} gather errors", ly.name),
                         l,
                         &image_pieces(&cv.d, &ly.chunks, tiles, batch),
-                        burst,
+                        (burst, &order),
                     ));
                     let mut s =
                         SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
@@ -1801,12 +1816,12 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             &format!("{} gather errors", ly.name),
             l,
             &view_pieces(&ly.err, &ly.chunks, tiles, batch),
-            burst,
+            (burst, &order),
         ));
         // An image layer's chunks are channels: lanes here take input neurons, and the errors go
         // to every vault afterwards, where the image layer's channel owners find them.
         let image_prev = prev.image_out().is_some();
-        let in_chunks = input_chunks(&lw, l, n_in, tiles, lanes);
+        let in_chunks = input_chunks(&lw, l, n_in, &order, lanes);
         let n_out = ly.out.n;
         let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
         for c in &in_chunks {
@@ -1832,7 +1847,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &format!("{} gather input errors", ly.name),
                 l,
                 &view_pieces(&prev.err, &in_chunks, tiles, batch),
-                burst,
+                (burst, &order),
             ));
         }
     }
@@ -2002,7 +2017,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 index0: 0,
                 kind: ParamKind::Weight,
                 readers: if ly.input_error {
-                    input_chunks(&lw, l, n_in, tiles, lanes)
+                    input_chunks(&lw, l, n_in, &order, lanes)
                 } else {
                     vec![]
                 },
@@ -2017,7 +2032,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     index0: 0,
                     kind: ParamKind::Weight,
                     readers: if ly.input_error {
-                        input_chunks(&lw, l, n, tiles, lanes)
+                        input_chunks(&lw, l, n, &order, lanes)
                     } else {
                         vec![]
                     },
@@ -2258,9 +2273,23 @@ mod tests {
         (held, written)
     }
 
+    fn row_major(tiles: usize) -> Vec<usize> {
+        (0..tiles).collect()
+    }
+
+    /// The deal order of a mesh as square as `tiles` allows when a power of two, else row-major.
+    fn mesh_order(tiles: usize) -> Vec<usize> {
+        if !tiles.is_power_of_two() {
+            return row_major(tiles);
+        }
+        let rows = 1 << (tiles.trailing_zeros() / 2);
+        deal_order(rows, tiles / rows)
+    }
+
     /// Every piece reaches every vault, each tile sends only pieces it already holds, and each
     /// receiver writes, run by run, what its one sender of the round sends it.
     fn assert_all_gathered(tiles: usize, rounds: usize) {
+        let order = mesh_order(tiles);
         // Some tiles own two pieces, some none.
         let pieces: Vec<Vec<Access>> = (0..tiles)
             .map(|t| {
@@ -2269,7 +2298,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let segs = gather("g", 0, &pieces, 32);
+        let segs = gather("g", 0, &pieces, (32, &order));
         assert_eq!(segs.len(), rounds, "{tiles} tiles");
         let held: Vec<BTreeSet<u64>> = pieces
             .iter()
@@ -2299,14 +2328,14 @@ mod tests {
             ColumnExchange {
                 base: 0x10_0000 + RECORD_MAC_OFFSET,
                 cols,
-                owners: chunks(rows, tiles, lanes),
-                readers: chunks(cols, tiles, lanes),
+                owners: chunks(rows, &row_major(tiles), lanes),
+                readers: chunks(cols, &row_major(tiles), lanes),
             },
             ColumnExchange {
                 base: 0x80_0000 + RECORD_MAC_OFFSET,
                 cols: 3 * 9,
-                owners: chunks(5, tiles, lanes),
-                readers: column_chunks(&chunks(3, tiles, lanes), 9),
+                owners: chunks(5, &row_major(tiles), lanes),
+                readers: column_chunks(&chunks(3, &row_major(tiles), lanes), 9),
             },
         ]
     }
@@ -2395,14 +2424,19 @@ mod tests {
         assert_eq!(segments(256, 256), 15);
     }
 
-    /// Neighbouring tiles' chunks side by side (each tile's 16-bit values of 3 samples): a round
-    /// sends what a group holds as one access of 4-byte elements, and every vault ends with all.
+    /// Neighbouring places' chunks side by side (each tile's 16-bit values of 3 samples), dealt
+    /// in a 2 x 4 mesh's order: a round sends what a group holds as one access of 4-byte
+    /// elements, and every vault ends with all.
     #[test]
     fn a_gather_of_neighbouring_chunks_sends_each_round_as_one_run_of_words() {
         let tiles = 8;
-        let piece = |t: usize| Access::new(0x1000 + 8 * t as u64, 2, &[(4, 2), (3, 0x100)]);
-        let pieces: Vec<Vec<Access>> = (0..tiles).map(|t| vec![piece(t)]).collect();
-        let segs = gather("g", 0, &pieces, 32);
+        let order = deal_order(2, 4);
+        let piece = |v: usize| Access::new(0x1000 + 8 * v as u64, 2, &[(4, 2), (3, 0x100)]);
+        let mut pieces: Vec<Vec<Access>> = vec![vec![]; tiles];
+        for (v, &t) in order.iter().enumerate() {
+            pieces[t] = vec![piece(v)];
+        }
+        let segs = gather("g", 0, &pieces, (32, &order));
         assert_eq!(segs.len(), 3);
         for (r, seg) in segs.iter().enumerate() {
             for p in &seg.programs {
