@@ -4,8 +4,9 @@
 //! Requests are whole bursts (`bytes_per_cycle x BL` bytes, 32 at the defaults) at byte addresses
 //! mapped, from the top bit down, as row | bank | column | offset, so a sequential stream walks a
 //! row, then the same row of the next bank. With `bank_xor` the bank is the bank field XOR the
-//! row's low bits, so that strides of whole rows of banks spread over the banks too. A write request's data are `BL` beats handed over on
-//! the `wd_*` port, in the order of the write requests, before or after the request itself.
+//! row's low bits, so that strides of whole rows of banks spread over the banks too. A write
+//! request's data are `BL` beats handed over on the `wd_*` port, in the order of the write
+//! requests, before or after the request itself.
 //! Read data return on `resp_*`, `BL` beats per request in request order, with the request's tag.
 //!
 //! Ordering: column commands (RD, WR) issue strictly in queue order, so every read sees the last
