@@ -31,7 +31,7 @@ pub const ELEMENT_QUEUE: usize = 64;
 const ENTRY_BITS: usize = 8;
 const SLOT_BITS: usize = 4;
 /// Width of the count of bursts held (0..=READ_BURSTS).
-const HELD_BITS: usize = SLOT_BITS + 1;
+pub const HELD_BITS: usize = SLOT_BITS + 1;
 const QUEUE_BITS: usize = 6;
 const COUNT_BITS: usize = 7;
 /// Bits of an element's byte offset in its burst.
@@ -63,6 +63,11 @@ pub struct ReadPort {
     pub out_data: Signal<Out, Bits<32>>,
     /// No element queued, no burst held or in flight, nothing on the output.
     pub idle: Signal<Out, Bit>,
+    /// The burst last requested, while it still has elements to hand out.
+    pub last_addr: Signal<Out, Bits<32>>,
+    pub last_live: Signal<Out, Bit>,
+    /// Bursts requested and not yet handed out in full.
+    pub held_count: Signal<Out, Bits<HELD_BITS>>,
 
     store: Vec<Memory<32, ENTRY_BITS>>,
     counts: Vec<DFF<Bits<COUNT_BITS>>>,
@@ -136,6 +141,9 @@ impl ReadPort {
             out_valid: Default::default(),
             out_data: Default::default(),
             idle: Default::default(),
+            last_addr: Default::default(),
+            last_live: Default::default(),
+            held_count: Default::default(),
             store: (0..words)
                 .map(|_| Memory::new(READ_BURSTS * beats))
                 .collect(),
@@ -236,6 +244,9 @@ impl Logic for ReadPort {
             }
         }
 
+        self.last_addr.next = self.last_burst.q.val();
+        self.last_live.next = self.last_valid.q.val();
+        self.held_count.next = self.held.q.val();
         // Issue side: merge into the last burst, or ask for a new one.
         self.merge_ok.next = self.last_valid.q.val()
             & ((self.addr.val() & !self.burst_mask.val()) == self.last_burst.q.val())
