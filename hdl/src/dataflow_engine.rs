@@ -8,13 +8,14 @@
 //! `prog_*` and pulses `start`.
 //!
 //! Memory side: burst requests on the vault controller's request port, round robin between the
-//! slots, except that B yields a bank to A (below). A read stream's elements that fall in the burst it last requested ride on it (the read
-//! port keeps the burst); the others request their own (the element sits at `tag` offset in the
-//! burst). The write stream gathers consecutive elements of one burst in a combining buffer and
-//! writes the burst once, its beats under a byte mask of the bytes written, so bytes around them
-//! are untouched. The buffer moves to a write queue when an element falls in another burst and
-//! when the stream ends; the queue, once full, sends its bursts back to back while the reads
-//! wait, and empties at the end of the stream. A run finishes only once it is empty.
+//! slots, except that B yields a bank to A (below). A read stream's elements that fall in the
+//! burst it last requested ride on it (the read port keeps the burst); the others request their
+//! own (the element sits at `tag` offset in the burst). The write stream gathers consecutive
+//! elements of one burst in a combining buffer and writes the burst once, its beats under a byte
+//! mask of the bytes written, so bytes around them are untouched. The buffer moves to a write
+//! queue when an element falls in another burst and when the stream ends; the queue, once full,
+//! sends its bursts back to back while the reads wait, and empties at the end of the stream. A
+//! run finishes only once it is empty.
 //!
 //! Faults stop the program before the faulty access: unknown opcode, bad slot, direction or
 //! destination, bad loop or element size, a zero or oversized count, an element outside the vault
