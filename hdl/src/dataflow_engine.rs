@@ -14,8 +14,9 @@
 //! elements of one burst in a combining buffer and writes the burst once, its beats under a byte
 //! mask of the bytes written, so bytes around them are untouched. The buffer moves to a write
 //! queue when an element falls in another burst and when the stream ends; the queue, once full,
-//! sends its bursts back to back while the reads wait, and empties at the end of the stream. A
-//! run finishes only once it is empty.
+//! sends its bursts back to back while the reads wait (the stream still adds to it meanwhile)
+//! until it is empty, and empties at the end of the stream. A run finishes only once it is
+//! empty.
 //!
 //! Faults stop the program before the faulty access: unknown opcode, bad slot, direction or
 //! destination, bad loop or element size, a zero or oversized count, an element outside the vault
@@ -671,7 +672,6 @@ impl Logic for DataflowEngine {
                 self.w_drain.next = ((self.fsm.q.val() == 3) & !self.streams[s].valid.val())
                     | (self.fsm.q.val() == 5);
                 self.w_close.next = self.wc_valid.q.val()
-                    & !self.wq_draining.q.val()
                     & ((self.wq_count.q.val() != self.wq_full.val()) | self.wq_pop.val())
                     & ((self.eligible.val() & !self.w_same.val()) | self.w_drain.val());
                 self.eligible.next = (self.wq_count.q.val() != 0)
