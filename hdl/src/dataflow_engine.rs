@@ -613,7 +613,8 @@ impl Logic for DataflowEngine {
         // in order, so interleaved requests would cost a precharge and an activate each. Stream
         // B waits while A's last burst is in the bank its next request needs on another row
         // (an update's records and gradients met so on a sixteenth of their bursts, 4,700 of a
-        // 256 x 256 layer's 17,400 cycles), unless B is about to run dry.
+        // 256 x 256 layer's 17,400 cycles), unless B is about to run dry. Banks are found as the
+        // vault controller maps addresses, bank_xor included.
         self.b_page.next = self.streams[1].addr.val() >> self.page_shift.val();
         self.a_page.next = self.read_ports[0].last_addr.val() >> self.page_shift.val();
         self.b_bank.next = (self.b_page.val()
