@@ -488,7 +488,7 @@ fn the_write_stream_takes_elements_while_its_queue_drains() {
     let elements = (bursts * c.dram.burst_bytes() / 4) as u32;
     let wd = desc(Slot::W, Dest::Dram, 4, 0x6000, &[(elements, 4)]);
     let src: Vec<u32> = (0..elements)
-        .map(|i| 0x3C00_0000 ^ i * 0x0001_0203)
+        .map(|i| 0x3C00_0000 ^ (i * 0x0001_0203))
         .collect();
     let program = encode(&[Instr::Stream(wd.clone()), Instr::Run, Instr::End]);
     let (r, dram) = dataflow_driver::run_on_vault(&c, &program, &src, &[], MAX_CYCLES).unwrap();
