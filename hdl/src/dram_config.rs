@@ -98,8 +98,8 @@ pub struct DramConfig {
     /// Permutation-based interleaving: the bank of an address is its bank field XOR the low bits
     /// of its row field, so that accesses a multiple of `banks x row_bytes` apart (the rows of a
     /// weight matrix read down a column) spread over every bank instead of taking turns on one or
-    /// two. Off (the default): the plain row | bank | column mapping. On the default module it
-    /// takes 1.6% off a bench_fc step and adds 2% to a bench_rnn step (docs/vault.md).
+    /// two. Off (the default): the plain row | bank | column mapping. docs/vault.md gives what
+    /// it does to the benchmark steps.
     pub bank_xor: bool,
     /// Energy per bit moved inside the stack (DRAM dies and TSVs), picojoules: the system
     /// GOPS/W charges every byte read or written at this rate. Default 3.7 pJ/bit for the DRAM
@@ -241,6 +241,16 @@ impl DramConfig {
     /// Bursts per row.
     pub fn columns(&self) -> usize {
         self.row_bytes / self.burst_bytes()
+    }
+
+    /// Bit position of an address's bank field (row | bank | column | offset, from the top).
+    pub fn bank_shift(&self) -> u32 {
+        self.row_bytes.trailing_zeros()
+    }
+
+    /// Bit position of an address's row field.
+    pub fn row_shift(&self) -> u32 {
+        self.bank_shift() + self.banks.trailing_zeros()
     }
 
     /// Bytes of one vault.

@@ -325,8 +325,7 @@ impl VaultController {
         let beat_depth = (depth * bl).next_power_of_two();
         let log2 = |v: usize| v.trailing_zeros() as u64;
         let col_shift = log2(d.burst_bytes());
-        let bank_shift = col_shift + log2(d.columns());
-        let row_shift = bank_shift + log2(nb);
+        let (bank_shift, row_shift) = (d.bank_shift() as u64, d.row_shift() as u64);
         let burst_mask = (1u64 << bl) - 1;
         VaultController {
             clock: Default::default(),
