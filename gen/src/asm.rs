@@ -186,18 +186,20 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             }
             Ok(FeedSetting::ByLane { start: n as u32 })
         }
-        Some("opa_span") => {
-            let span = match words[1..] {
+        Some("opa_blocks") => {
+            let blocks = match words[1..] {
                 [w] => match kv(w)? {
-                    (k, v) if k == "span" => parse_int(&v)?,
-                    (k, _) => bail!("unknown pe opa_span field `{k}`"),
+                    (k, v) if k == "blocks" => parse_int(&v)?,
+                    (k, _) => bail!("unknown pe opa_blocks field `{k}`"),
                 },
-                _ => bail!("pe opa_span takes span=N"),
+                _ => bail!("pe opa_blocks takes blocks=N"),
             };
-            if !(1..=1 << LANE_BUFFER_ADDR_BITS).contains(&span) {
-                bail!("span={span} is out of range");
+            if !(1..=1 << LANE_BUFFER_ADDR_BITS).contains(&blocks) {
+                bail!("blocks={blocks} is out of range");
             }
-            Ok(FeedSetting::OpaSpan { span: span as u32 })
+            Ok(FeedSetting::OpaBlocks {
+                blocks: blocks as u32,
+            })
         }
         Some(w) if w.starts_with("eta=") => {
             let n = parse_int(&w[4..])?;
@@ -207,7 +209,7 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             Ok(FeedSetting::Eta(n as u16))
         }
         _ => bail!(
-            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...` or `opa_span span=...`"
+            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...` or `opa_blocks blocks=...`"
         ),
     }
 }
@@ -249,7 +251,7 @@ fn pe_text(f: &FeedSetting) -> String {
         FeedSetting::Eta(e) => format!("pe eta={e:#x}"),
         FeedSetting::ByLane { start } => format!("pe by_lane start={start}"),
         FeedSetting::FillStart { start } => format!("pe fill_start start={start}"),
-        FeedSetting::OpaSpan { span } => format!("pe opa_span span={span}"),
+        FeedSetting::OpaBlocks { blocks } => format!("pe opa_blocks blocks={blocks}"),
     }
 }
 
@@ -419,13 +421,13 @@ end
         assert!(err("pe by_lane start=70000\nend").contains("start=70000 is out of range"));
         assert!(err("pe by_lane first=1\nend").contains("unknown pe by_lane field `first`"));
         // A compute that fills buffer A meanwhile, reading from a later entry.
-        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0\npe opa_span span=1024\nend\n";
+        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0\npe opa_blocks blocks=1024\nend\n";
         let p = assemble(text).unwrap();
         assert_eq!(decode(&encode(&p)).unwrap(), p);
         assert_eq!(disassemble(&p), text);
         assert!(err("pe fill_start start=1024\nend").contains("start=1024 is out of range"));
-        assert!(err("pe opa_span span=0\nend").contains("span=0 is out of range"));
-        assert!(err("pe opa_span span=1025\nend").contains("span=1025 is out of range"));
+        assert!(err("pe opa_blocks blocks=0\nend").contains("blocks=0 is out of range"));
+        assert!(err("pe opa_blocks blocks=1025\nend").contains("blocks=1025 is out of range"));
         assert!(err("pe op mode=forward feed=compute opa_base=-1\nend")
             .contains("opa_base=-1 is out of range"));
     }

@@ -90,10 +90,13 @@ pub fn compute_op(
     })
 }
 
-/// The PE feeder's opa-span word: until the next operation word, an `opa_wrap` compute reads
-/// buffer A at its beat count modulo `span` (from `opa_base`).
-pub fn opa_span(span: usize) -> Instr {
-    Instr::Pe(FeedSetting::OpaSpan { span: span as u32 })
+/// The PE feeder's opa-blocks word: until the next operation word, an `opa_wrap` compute reads
+/// buffer A at `term * blocks + reduction % blocks` (from `opa_base`): `blocks` blocks of
+/// operands held interleaved term by term.
+pub fn opa_blocks(blocks: usize) -> Instr {
+    Instr::Pe(FeedSetting::OpaBlocks {
+        blocks: blocks as u32,
+    })
 }
 
 /// The PE feeder's fill-start word: the plain fills up to the next operation word start at

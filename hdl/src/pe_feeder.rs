@@ -14,8 +14,8 @@
 //! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
 //!
 //! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
-//! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`; plus `n % span`
-//! after an `opa_span(span)` word) or plus `n`, opb
+//! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`; plus
+//! `r * blocks + (n / reduce) % blocks` after an `opa_blocks(blocks)` word) or plus `n`, opb
 //! is buffer B at the reduction index (`opb_step`) or at 0. Select beats (max pooling backward)
 //! each complete a result vector whatever `reduce` says. Results leave on the write-back port one
 //! lane at a time, lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward
@@ -71,8 +71,9 @@ pub mod field {
     pub const OPA_BASE_SHIFT: u32 = 16;
     // A fill-start word is a by-lane word with this bit set.
     pub const PLAIN_FILL_BIT: u32 = 16;
-    // An opa-span word is a by-lane word with this bit set (and its span less one in bits 9:0).
-    pub const OPA_SPAN_BIT: u32 = 17;
+    // An opa-blocks word is a by-lane word with this bit set (and its block count less one in
+    // bits 9:0).
+    pub const OPA_BLOCKS_BIT: u32 = 17;
     // Shape word.
     pub const REDUCE_SHIFT: u32 = 0;
     pub const LANES_SHIFT: u32 = 16;
@@ -134,10 +135,11 @@ pub enum FeedSetting {
     ByLane { start: u32 },
     /// The fills (plain order) until the next operation word start at entry `start`.
     FillStart { start: u32 },
-    /// Until the next operation word, an `opa_wrap` compute reads buffer A at `opa_base` plus its
-    /// beat count modulo `span` (1 to the lane buffer's depth) instead of plus the reduction's
-    /// term: reductions over the same terms of several blocks of operands, held side by side.
-    OpaSpan { span: u32 },
+    /// Until the next operation word, an `opa_wrap` compute reads buffer A at `opa_base` plus
+    /// `term * blocks + reduction % blocks`: reductions over the same terms of `blocks` blocks
+    /// of operands held interleaved (entry `term * blocks + block`), so that a fill takes each
+    /// term's blocks, side by side in DRAM, together.
+    OpaBlocks { blocks: u32 },
 }
 
 impl FeedSetting {
@@ -171,8 +173,8 @@ impl FeedSetting {
             FeedSetting::FillStart { start } => {
                 KIND_BY_LANE << KIND_SHIFT | 1 << PLAIN_FILL_BIT | start
             }
-            FeedSetting::OpaSpan { span } => {
-                KIND_BY_LANE << KIND_SHIFT | 1 << OPA_SPAN_BIT | (span - 1)
+            FeedSetting::OpaBlocks { blocks } => {
+                KIND_BY_LANE << KIND_SHIFT | 1 << OPA_BLOCKS_BIT | (blocks - 1)
             }
         }
     }
@@ -194,8 +196,8 @@ impl FeedSetting {
                 lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
             },
             KIND_ETA => FeedSetting::Eta(p as u16),
-            _ if p >> OPA_SPAN_BIT & 1 == 1 => FeedSetting::OpaSpan {
-                span: (p & ((1 << LB) - 1)) + 1,
+            _ if p >> OPA_BLOCKS_BIT & 1 == 1 => FeedSetting::OpaBlocks {
+                blocks: (p & ((1 << LB) - 1)) + 1,
             },
             _ if p >> PLAIN_FILL_BIT & 1 == 1 => FeedSetting::FillStart {
                 start: p & ((1 << LB) - 1),
@@ -256,9 +258,11 @@ pub struct PeFeeder {
     opa_wrap: DFF<Bit>,
     fill_a: DFF<Bit>,
     opa_base: DFF<Bits<LB>>,
-    span_on: DFF<Bit>,
-    span_m1: DFF<Bits<LB>>,
-    span_count: DFF<Bits<LB>>,
+    blocks_on: DFF<Bit>,
+    blocks_m1: DFF<Bits<LB>>,
+    /// The block of the reduction in progress, and its beat's entry (`term * blocks + block`).
+    block: DFF<Bits<LB>>,
+    blk_entry: DFF<Bits<LB>>,
     reduce_m1: DFF<Bits<REDUCE_BITS>>,
     lanes_m1: DFF<Bits<LANES_BITS>>,
     eta: DFF<Bits<16>>,
@@ -352,9 +356,10 @@ impl PeFeeder {
             opa_wrap: Default::default(),
             fill_a: Default::default(),
             opa_base: Default::default(),
-            span_on: Default::default(),
-            span_m1: Default::default(),
-            span_count: Default::default(),
+            blocks_on: Default::default(),
+            blocks_m1: Default::default(),
+            block: Default::default(),
+            blk_entry: Default::default(),
             reduce_m1: Default::default(),
             lanes_m1: Default::default(),
             eta: Default::default(),
@@ -405,10 +410,10 @@ impl Logic for PeFeeder {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, span_on, span_m1,
-            span_count, reduce_m1, lanes_m1, eta, fill_lane, fill_addr, by_lane, fill_base, term,
-            reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast, wr_bank, rd_bank,
-            stored, pending, ser_lane, ser_half
+            self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, blocks_on,
+            blocks_m1, block, blk_entry, reduce_m1, lanes_m1, eta, fill_lane, fill_addr, by_lane,
+            fill_base, term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast,
+            wr_bank, rd_bank, stored, pending, ser_lane, ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
         self.fifo_b.clock.next = self.clock.val();
@@ -429,8 +434,9 @@ impl Logic for PeFeeder {
                 self.opa_wrap.d.next = self.cfg_data.val().get_bit(9);
                 self.fill_a.d.next = self.cfg_data.val().get_bit(10);
                 self.opa_base.d.next = self.cfg_data.val().get_bits::<LB>(16);
-                self.span_on.d.next = false;
-                self.span_count.d.next = 0.into();
+                self.blocks_on.d.next = false;
+                self.block.d.next = 0.into();
+                self.blk_entry.d.next = 0.into();
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
                 self.by_lane.d.next = false;
@@ -446,8 +452,8 @@ impl Logic for PeFeeder {
                 self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(17) {
-                self.span_on.d.next = true;
-                self.span_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
+                self.blocks_on.d.next = true;
+                self.blocks_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3) & !self.cfg_data.val().get_bit(17) {
                 self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
@@ -482,8 +488,8 @@ impl Logic for PeFeeder {
         self.opa_index.next = self.beat.q.val();
         if self.opa_wrap.q.val() {
             self.opa_index.next = bit_cast::<LB, REDUCE_BITS>(self.term.q.val());
-            if self.span_on.q.val() {
-                self.opa_index.next = self.span_count.q.val();
+            if self.blocks_on.q.val() {
+                self.opa_index.next = self.blk_entry.q.val();
             }
         }
         self.opa_addr.next = self.opa_base.q.val() + self.opa_index.val();
@@ -535,15 +541,18 @@ impl Logic for PeFeeder {
         }
         if self.beat_go.val() {
             self.beat.d.next = self.beat.q.val() + 1;
-            self.span_count.d.next = self.span_count.q.val() + 1;
-            if self.span_count.q.val() == self.span_m1.q.val() {
-                self.span_count.d.next = 0.into();
-            }
             if self.result_beat.val() {
                 self.term.d.next = 0.into();
                 self.reduction.d.next = self.reduction.q.val() + 1;
+                self.block.d.next = self.block.q.val() + 1;
+                self.blk_entry.d.next = self.block.q.val() + 1;
+                if self.block.q.val() == self.blocks_m1.q.val() {
+                    self.block.d.next = 0.into();
+                    self.blk_entry.d.next = 0.into();
+                }
             } else {
                 self.term.d.next = self.term.q.val() + 1;
+                self.blk_entry.d.next = self.blk_entry.q.val() + self.blocks_m1.q.val() + 1;
             }
         }
 
@@ -725,8 +734,8 @@ mod tests {
             FeedSetting::ByLane { start: 1023 },
             FeedSetting::FillStart { start: 0 },
             FeedSetting::FillStart { start: 1023 },
-            FeedSetting::OpaSpan { span: 1 },
-            FeedSetting::OpaSpan { span: 1024 },
+            FeedSetting::OpaBlocks { blocks: 1 },
+            FeedSetting::OpaBlocks { blocks: 1024 },
         ] {
             assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
         }

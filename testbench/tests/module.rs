@@ -1,8 +1,8 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
 use nt_hdl::dataflow_program::{
-    by_lane, compute_op, encode, fill_op, fill_start, op, opa_span, shape, Descriptor, Dest, Instr,
-    Slot,
+    by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, shape, Descriptor, Dest,
+    Instr, Slot,
 };
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
@@ -208,10 +208,11 @@ fn a_compute_fills_the_next_blocks_inputs_beside_its_own() {
     assert_eq!(words(&m, gw, 12), expected);
 }
 
-/// One gradient run over three blocks of 4 inputs held side by side in buffer A (from entry 1):
-/// stream b gives each of two outputs' errors over the 2 terms once per block, and `opa_span`
-/// makes buffer A's index count the run's beats modulo its 6 entries. Every gradient must be its
-/// input column times its output's errors; without the span each block would read block 0.
+/// One gradient run over three blocks of 4 inputs held interleaved in buffer A (from entry 1, term
+/// t of block j at entry 1 + 3 t + j): stream b gives each of two outputs' errors over the 2
+/// terms once per block, and `opa_blocks` makes buffer A's index follow the blocks. Every
+/// gradient must be its input column times its output's errors; without the word each block
+/// would read entries 1 and 2, block 0's and block 1's first term.
 #[test]
 fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
     let config = small();
@@ -235,12 +236,12 @@ fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
         fill_op(Feed::FillA),
         shape(1, 4),
         fill_start(1),
-        // Lane l, entry 1 + t + 2 j <- x[t][4 j + l].
-        stream(Slot::A, Dest::Pe, 2, x, &[(4, 2), (t32, row), (3, 8)]),
+        // Lane l, entry 1 + 3 t + j <- x[t][4 j + l]: a term's blocks side by side.
+        stream(Slot::A, Dest::Pe, 2, x, &[(4, 2), (3, 8), (t32, row)]),
         Instr::Run,
         compute_op(mode::GRADIENT, 0, (false, true), 1, false),
         shape(terms, 4),
-        opa_span(3 * terms),
+        opa_blocks(3),
         // Beats over (output, block, term), term innermost.
         stream(
             Slot::B,

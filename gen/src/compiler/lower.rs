@@ -268,14 +268,14 @@ impl SegmentBuilder {
         w: &Access,
     ) {
         let order = (opb_step, opa_wrap);
-        let opa = (0, reduce);
+        let opa = (0, 1);
         self.compute_filling(tile, pe_mode, act, order, (reduce, lanes), opa, None, b, w);
     }
 
-    /// A compute run whose buffer A operands start at entry `opa_base` (with `opa_wrap`, read at
-    /// the beat count modulo `span` where that is not `reduce`) and which, with `fill` (the
-    /// stream and the entry it starts at), fills buffer A meanwhile for the next run, in plain
-    /// order over the same lanes.
+    /// A compute run whose buffer A operands start at entry `opa_base` (with `opa_wrap` and more
+    /// than one of `blocks`, held interleaved: term r of block j at entry `r * blocks + j`) and
+    /// which, with `fill` (the stream and the entry it starts at), fills buffer A meanwhile for
+    /// the next run, in plain order over the same lanes.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn compute_filling(
         &mut self,
@@ -284,7 +284,7 @@ impl SegmentBuilder {
         act: u8,
         order: (bool, bool),
         (reduce, lanes): (usize, usize),
-        (opa_base, span): (usize, usize),
+        (opa_base, blocks): (usize, usize),
         fill: Option<(&Access, usize)>,
         b: &Access,
         w: &Access,
@@ -292,8 +292,8 @@ impl SegmentBuilder {
         let op = program::compute_op(pe_mode, act, order, opa_base, fill.is_some());
         self.push(tile, op);
         self.push(tile, shape(reduce, lanes));
-        if order.1 && span != reduce {
-            self.push(tile, program::opa_span(span));
+        if order.1 && blocks > 1 {
+            self.push(tile, program::opa_blocks(blocks));
         }
         if let Some((a, start)) = fill {
             self.push(tile, program::fill_start(start));
@@ -861,10 +861,12 @@ fn blocks_per_run(blocks: usize, terms: usize, lanes: usize, depth: usize) -> us
 /// Weight gradients of blocks of up to `lanes` inputs (`i0..` of matrix `m`), one chunk's, lanes
 /// over the inputs: buffer A <- `x[t][i0 + k]`, read in memory order; stream b = each of the
 /// chunk's outputs' errors over the terms, from `dt` (also in memory order); one reduction per
-/// weight. A run takes several neighbouring blocks of a matrix ([`blocks_per_run`]), held side
-/// by side in buffer A: stream b gives an output's errors once for each block (a burst the read
-/// port keeps), buffer A is read at the beat count modulo the run's entries (`opa_span`), and an
-/// output's gradients over the run's inputs are written as one row. Where two runs' inputs fit a
+/// weight. A run takes several neighbouring blocks of a matrix ([`blocks_per_run`]), held
+/// interleaved in buffer A (term r of block j at entry `r * blocks + j`, `opa_blocks`), so that
+/// the fill reads each term's inputs over the whole run side by side, a DRAM row opened once
+/// for them rather than once per block; stream b gives an output's errors once for each block
+/// (a burst the read port keeps), and an output's gradients over the run's inputs are written
+/// as one row. Where two runs' inputs fit a
 /// lane buffer, a run's compute fills the next run's inputs into the other half of buffer A (runs
 /// of the same width), so that only the first run waits for its fill.
 fn gradient_blocks(
@@ -892,10 +894,10 @@ fn gradient_blocks(
     }
     let inputs = |&(m, i0, w, j): &(&GradientMatrix, usize, usize, usize)| {
         let mut x_loops = vec![(w, ACT as i64)];
-        x_loops.extend(&g.x_terms);
         if j > 1 {
             x_loops.push((j, (lanes as u64 * ACT) as i64));
         }
+        x_loops.extend(&g.x_terms);
         Access::new(m.x + i0 as u64 * ACT, ACT as u32, &x_loops)
     };
     let errors = |j: usize| {
@@ -927,7 +929,7 @@ fn gradient_blocks(
             0,
             (false, true),
             (g.terms, w),
-            (base, j * g.terms),
+            (base, j),
             next.as_ref().map(|a| (a, other)),
             &errors(j),
             &Access::new(

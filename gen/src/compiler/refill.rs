@@ -95,7 +95,7 @@ fn fill_at(program: &[Instr], i: usize) -> Option<(usize, Range<usize>)> {
             FeedSetting::Shape { .. }
             | FeedSetting::ByLane { .. }
             | FeedSetting::FillStart { .. }
-            | FeedSetting::OpaSpan { .. },
+            | FeedSetting::OpaBlocks { .. },
         )
         | Instr::Run => true,
         Instr::Stream(d) => d.slot == Slot::A && d.dest == Dest::Pe,
