@@ -196,6 +196,11 @@ pub struct DataflowEngine {
     wq_bypass: DFF<Bit>,
     wq_bypass_burst: DFF<Bits<32>>,
     wq_bypass_mask: DFF<Bits<MAX_BURST_BYTES>>,
+    // A copy of the burst addresses, read one entry past the next head: the entry after the
+    // head asks for the bus in the cycle the head's last beat leaves, so that a drain's bursts
+    // follow each other every burst's beats rather than a cycle later (bypassed like the head).
+    wq_burst2: Memory<32, WRITE_QUEUE_ADDR_BITS>,
+    wq_bypass2: DFF<Bit>,
 
     word: Signal<Local, Bits<32>>,
     pc_n: Signal<Local, Bits<BEAT_ADDR_BITS>>,
@@ -252,6 +257,8 @@ pub struct DataflowEngine {
     wq_next_head: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
     wq_tail: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
     wq_head_burst: Signal<Local, Bits<32>>,
+    wq_second_burst: Signal<Local, Bits<32>>,
+    wq_chain: Signal<Local, Bit>,
     wq_head_mask: Signal<Local, Bits<MAX_BURST_BYTES>>,
     wq_full: Constant<Bits<WRITE_QUEUE_BITS>>,
 
@@ -361,6 +368,8 @@ impl DataflowEngine {
                 .collect(),
             wq_bypass: Default::default(),
             wq_bypass_burst: Default::default(),
+            wq_burst2: Memory::new(WRITE_QUEUE_BURSTS),
+            wq_bypass2: Default::default(),
             wq_bypass_mask: Default::default(),
             word: Default::default(),
             pc_n: Default::default(),
@@ -417,6 +426,8 @@ impl DataflowEngine {
             wq_next_head: Default::default(),
             wq_tail: Default::default(),
             wq_head_burst: Default::default(),
+            wq_second_burst: Default::default(),
+            wq_chain: Default::default(),
             wq_head_mask: Default::default(),
             wq_full: konst(WRITE_QUEUE_BURSTS as u64),
             slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
@@ -465,6 +476,7 @@ impl Logic for DataflowEngine {
             wq_draining,
             wq_head,
             wq_bypass,
+            wq_bypass2,
             wq_bypass_burst,
             wq_bypass_mask
         );
@@ -486,6 +498,13 @@ impl Logic for DataflowEngine {
             self.wq_head_burst.next = self.wq_bypass_burst.q.val();
             self.wq_head_mask.next = self.wq_bypass_mask.q.val();
         }
+        self.wq_second_burst.next = self.wq_burst2.read_data.val();
+        if self.wq_bypass2.q.val() {
+            self.wq_second_burst.next = self.wq_bypass_burst.q.val();
+        }
+        // The head's last beat leaves now and another burst waits behind it.
+        self.wq_chain.next =
+            self.wq_pop.val() & (self.wq_count.q.val() != 0) & (self.wq_count.q.val() != 1);
         self.prog_mem.clock.next = self.clock.val();
         self.prog_mem.write_enable.next = self.prog_we.val();
         self.prog_mem.write_address.next = self.prog_addr.val();
@@ -676,7 +695,7 @@ impl Logic for DataflowEngine {
                     & ((self.wq_count.q.val() != self.wq_full.val()) | self.wq_pop.val())
                     & ((self.eligible.val() & !self.w_same.val()) | self.w_drain.val());
                 self.eligible.next = (self.wq_count.q.val() != 0)
-                    & (self.push_left.q.val() == 0)
+                    & ((self.push_left.q.val() == 0) | self.wq_chain.val())
                     & (self.wq_draining.q.val() | self.w_drain.val());
             } else {
                 // A read element either merges (no memory request) or needs a burst slot.
@@ -702,6 +721,9 @@ impl Logic for DataflowEngine {
                 self.g_addr.next = self.el_addr.val();
                 if self.slot_id[s].val() == 2 {
                     self.g_addr.next = self.wq_head_burst.val();
+                    if self.wq_chain.val() {
+                        self.g_addr.next = self.wq_second_burst.val();
+                    }
                 }
             }
         }
@@ -791,6 +813,13 @@ impl Logic for DataflowEngine {
         self.wq_burst.write_data.next = self.wc_burst.q.val();
         self.wq_mask.write_data.next = self.wc_mask.q.val();
         self.wq_burst.read_address.next = self.wq_next_head.val();
+        self.wq_burst2.clock.next = self.clock.val();
+        self.wq_burst2.write_enable.next = self.w_close.val();
+        self.wq_burst2.write_address.next = self.wq_tail.val();
+        self.wq_burst2.write_data.next = self.wc_burst.q.val();
+        self.wq_burst2.read_address.next = self.wq_next_head.val() + 1;
+        self.wq_bypass2.d.next =
+            self.w_close.val() & (self.wq_tail.val() == self.wq_next_head.val() + 1);
         self.wq_mask.read_address.next = self.wq_next_head.val();
         for i in 0..self._burst_words {
             self.wq_data[i].clock.next = self.clock.val();
@@ -822,7 +851,11 @@ impl Logic for DataflowEngine {
             }
             self.mem_wd_data[w].next = self.wd_word_l.val();
         }
-        if (self.push_left.q.val() != 0) & self.mem_wd_ready.val() {
+        // (A burst granted in its predecessor's last beat starts from its first.)
+        if (self.push_left.q.val() != 0)
+            & self.mem_wd_ready.val()
+            & !(self.grant.val() & (self.g_slot.val() == 2))
+        {
             self.push_left.d.next = self.push_left.q.val() - 1;
             self.push_beat.d.next = self.push_beat.q.val() + 1;
         }
