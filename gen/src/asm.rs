@@ -168,7 +168,10 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             })
         }
         Some(what @ ("by_lane" | "fill_start")) => {
-            let v = match words[1..] {
+            // A fill start may end in `pairs`.
+            let pairs = what == "fill_start" && words.last() == Some(&"pairs");
+            let fields = &words[1..words.len() - pairs as usize];
+            let v = match fields {
                 [w] => match kv(w)? {
                     (k, v) if k == "start" => v,
                     (k, _) => bail!("unknown pe {what} field `{k}`"),
@@ -178,6 +181,7 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             if what == "fill_start" {
                 return Ok(FeedSetting::FillStart {
                     start: entry(&v, "start")?,
+                    pairs,
                 });
             }
             let n = parse_int(&v)?;
@@ -250,7 +254,10 @@ fn pe_text(f: &FeedSetting) -> String {
         FeedSetting::Shape { reduce, lanes } => format!("pe shape reduce={reduce} lanes={lanes}"),
         FeedSetting::Eta(e) => format!("pe eta={e:#x}"),
         FeedSetting::ByLane { start } => format!("pe by_lane start={start}"),
-        FeedSetting::FillStart { start } => format!("pe fill_start start={start}"),
+        FeedSetting::FillStart { start, pairs } => format!(
+            "pe fill_start start={start}{}",
+            if pairs { " pairs" } else { "" }
+        ),
         FeedSetting::OpaBlocks { blocks } => format!("pe opa_blocks blocks={blocks}"),
     }
 }
@@ -421,7 +428,7 @@ end
         assert!(err("pe by_lane start=70000\nend").contains("start=70000 is out of range"));
         assert!(err("pe by_lane first=1\nend").contains("unknown pe by_lane field `first`"));
         // A compute that fills buffer A meanwhile, reading from a later entry.
-        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0\npe opa_blocks blocks=1024\nend\n";
+        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0 pairs\npe opa_blocks blocks=1024\nend\n";
         let p = assemble(text).unwrap();
         assert_eq!(decode(&encode(&p)).unwrap(), p);
         assert_eq!(disassemble(&p), text);

@@ -104,6 +104,16 @@ pub fn opa_blocks(blocks: usize) -> Instr {
 pub fn fill_start(start: usize) -> Instr {
     Instr::Pe(FeedSetting::FillStart {
         start: start as u32,
+        pairs: false,
+    })
+}
+
+/// The PE feeder's fill-start word for pair fills: the plain fills up to the next operation word
+/// start at entry `start` and take two 16-bit operands an element, for an even lane and the next.
+pub fn pair_fill_start(start: usize) -> Instr {
+    Instr::Pe(FeedSetting::FillStart {
+        start: start as u32,
+        pairs: true,
     })
 }
 

@@ -71,6 +71,8 @@ pub mod field {
     pub const OPA_BASE_SHIFT: u32 = 16;
     // A fill-start word is a by-lane word with this bit set.
     pub const PLAIN_FILL_BIT: u32 = 16;
+    // A fill-start word with this bit set makes its plain fills take two lanes an element.
+    pub const PAIRS_BIT: u32 = 18;
     // An opa-blocks word is a by-lane word with this bit set (and its block count less one in
     // bits 9:0).
     pub const OPA_BLOCKS_BIT: u32 = 17;
@@ -133,8 +135,11 @@ pub enum FeedSetting {
     /// The fills until the next operation word go lane by lane, from entry `start` of lane 0 to
     /// entry `reduce - 1` of each lane.
     ByLane { start: u32 },
-    /// The fills (plain order) until the next operation word start at entry `start`.
-    FillStart { start: u32 },
+    /// The fills (plain order) until the next operation word start at entry `start`; with
+    /// `pairs`, each 32-bit element carries two 16-bit operands, the low one for an even lane and
+    /// the high one for the lane after it, so that a fill of neighbouring values in DRAM takes
+    /// two entries a cycle.
+    FillStart { start: u32, pairs: bool },
     /// Until the next operation word, an `opa_wrap` compute reads buffer A at `opa_base` plus
     /// `term * blocks + reduction % blocks`: reductions over the same terms of `blocks` blocks
     /// of operands held interleaved (entry `term * blocks + block`), so that a fill takes each
@@ -170,8 +175,11 @@ impl FeedSetting {
             }
             FeedSetting::Eta(e) => KIND_ETA << KIND_SHIFT | e as u32,
             FeedSetting::ByLane { start } => KIND_BY_LANE << KIND_SHIFT | start,
-            FeedSetting::FillStart { start } => {
-                KIND_BY_LANE << KIND_SHIFT | 1 << PLAIN_FILL_BIT | start
+            FeedSetting::FillStart { start, pairs } => {
+                KIND_BY_LANE << KIND_SHIFT
+                    | 1 << PLAIN_FILL_BIT
+                    | (pairs as u32) << PAIRS_BIT
+                    | start
             }
             FeedSetting::OpaBlocks { blocks } => {
                 KIND_BY_LANE << KIND_SHIFT | 1 << OPA_BLOCKS_BIT | (blocks - 1)
@@ -201,6 +209,7 @@ impl FeedSetting {
             },
             _ if p >> PLAIN_FILL_BIT & 1 == 1 => FeedSetting::FillStart {
                 start: p & ((1 << LB) - 1),
+                pairs: p >> PAIRS_BIT & 1 == 1,
             },
             _ => FeedSetting::ByLane {
                 start: p & ((1 << PLAIN_FILL_BIT) - 1),
@@ -269,6 +278,7 @@ pub struct PeFeeder {
     fill_lane: DFF<Bits<LANES_BITS>>,
     fill_addr: DFF<Bits<LB>>,
     by_lane: DFF<Bit>,
+    pairs: DFF<Bit>,
     fill_base: DFF<Bits<LB>>,
     term: DFF<Bits<REDUCE_BITS>>,
     reduction: DFF<Bits<LB>>,
@@ -298,6 +308,9 @@ pub struct PeFeeder {
     two_words: Signal<Local, Bit>,
     opa16: Signal<Local, Bits<16>>,
     opa_index: Signal<Local, Bits<LB>>,
+    /// A fill element's low half, and what an odd lane takes: its high half in a pair fill.
+    fill_lo: Signal<Local, Bits<16>>,
+    fill_odd: Signal<Local, Bits<16>>,
     opa_addr: Signal<Local, Bits<LB>>,
     opa_l: Signal<Local, Bits<32>>,
     opb_l: Signal<Local, Bits<32>>,
@@ -305,6 +318,10 @@ pub struct PeFeeder {
     space_b: Signal<Local, Bits<SPACE_BITS>>,
 
     lane_id: Vec<Constant<Bits<LANES_BITS>>>,
+    /// Each lane's even neighbour (itself for an even lane): the lane a pair fill addresses.
+    pair_id: Vec<Constant<Bits<LANES_BITS>>>,
+    /// All ones for an odd lane, which takes a pair fill's high half.
+    odd_mask: Vec<Constant<Bits<16>>>,
     fifo_depth: Constant<Bits<SPACE_BITS>>,
     _lanes: usize,
 }
@@ -366,6 +383,7 @@ impl PeFeeder {
             fill_lane: Default::default(),
             fill_addr: Default::default(),
             by_lane: Default::default(),
+            pairs: Default::default(),
             fill_base: Default::default(),
             term: Default::default(),
             reduction: Default::default(),
@@ -394,12 +412,20 @@ impl PeFeeder {
             two_words: Default::default(),
             opa16: Default::default(),
             opa_index: Default::default(),
+            fill_lo: Default::default(),
+            fill_odd: Default::default(),
             opa_addr: Default::default(),
             opa_l: Default::default(),
             opb_l: Default::default(),
             space_a: Default::default(),
             space_b: Default::default(),
             lane_id: (0..lanes).map(|l| Constant::new(bits(l as u64))).collect(),
+            pair_id: (0..lanes)
+                .map(|l| Constant::new(bits((l & !1) as u64)))
+                .collect(),
+            odd_mask: (0..lanes)
+                .map(|l| Constant::new(bits(0xFFFF * (l % 2) as u64)))
+                .collect(),
             fifo_depth: Constant::new(bits(STREAM_FIFO_DEPTH as u64)),
             _lanes: lanes,
         }
@@ -412,7 +438,7 @@ impl Logic for PeFeeder {
         dff_setup!(
             self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, blocks_on,
             blocks_m1, block, blk_entry, reduce_m1, lanes_m1, eta, fill_lane, fill_addr, by_lane,
-            fill_base, term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast,
+            pairs, fill_base, term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast,
             wr_bank, rd_bank, stored, pending, ser_lane, ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
@@ -440,6 +466,7 @@ impl Logic for PeFeeder {
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
                 self.by_lane.d.next = false;
+                self.pairs.d.next = false;
                 self.term.d.next = 0.into();
                 self.reduction.d.next = 0.into();
                 self.beat.d.next = 0.into();
@@ -457,6 +484,8 @@ impl Logic for PeFeeder {
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3) & !self.cfg_data.val().get_bit(17) {
                 self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
+                self.pairs.d.next =
+                    self.cfg_data.val().get_bit(16) & self.cfg_data.val().get_bit(18);
                 self.fill_lane.d.next = 0.into();
                 self.fill_base.d.next = self.cfg_data.val().get_bits::<LB>(0);
                 self.fill_addr.d.next = self.cfg_data.val().get_bits::<LB>(0);
@@ -493,6 +522,11 @@ impl Logic for PeFeeder {
             }
         }
         self.opa_addr.next = self.opa_base.q.val() + self.opa_index.val();
+        self.fill_lo.next = self.fifo_a.head_data.val().get_bits::<16>(0);
+        self.fill_odd.next = self.fill_lo.val();
+        if self.pairs.q.val() {
+            self.fill_odd.next = self.fifo_a.head_data.val().get_bits::<16>(16);
+        }
         // Fills and element-wise operands: element k goes to lane k % lanes (fills by lane: see
         // the module documentation).
         for l in 0..self._lanes {
@@ -500,11 +534,13 @@ impl Logic for PeFeeder {
             self.buf_b[l].clock.next = self.clock.val();
             self.buf_a[l].write_address.next = self.fill_addr.q.val();
             self.buf_b[l].write_address.next = self.fill_addr.q.val();
-            self.buf_a[l].write_data.next = self.fifo_a.head_data.val().get_bits::<16>(0);
+            self.buf_a[l].write_data.next = (self.fill_lo.val() & !self.odd_mask[l].val())
+                | (self.fill_odd.val() & self.odd_mask[l].val());
             self.buf_b[l].write_data.next = self.fifo_a.head_data.val();
             self.buf_a[l].write_enable.next = self.fill_go.val()
                 & (self.feed.q.val() != 1)
-                & (self.fill_lane.q.val() == self.lane_id[l].val());
+                & ((!self.pairs.q.val() & (self.fill_lane.q.val() == self.lane_id[l].val()))
+                    | (self.pairs.q.val() & (self.fill_lane.q.val() == self.pair_id[l].val())));
             self.buf_b[l].write_enable.next = self.fill_go.val()
                 & (self.feed.q.val() == 1)
                 & (self.fill_lane.q.val() == self.lane_id[l].val());
@@ -531,12 +567,20 @@ impl Logic for PeFeeder {
                 self.fill_addr.d.next = self.fill_addr.q.val() + 1;
             }
         }
-        if (self.fill_go.val() & !self.by_lane.q.val()) | self.ew_go.val() {
+        if (self.fill_go.val() & !self.by_lane.q.val() & !self.pairs.q.val()) | self.ew_go.val() {
             if self.fill_lane.q.val() == self.lanes_m1.q.val() {
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = self.fill_addr.q.val() + 1;
             } else {
                 self.fill_lane.d.next = self.fill_lane.q.val() + 1;
+            }
+        }
+        if self.fill_go.val() & self.pairs.q.val() {
+            if self.fill_lane.q.val() + 1 == self.lanes_m1.q.val() {
+                self.fill_lane.d.next = 0.into();
+                self.fill_addr.d.next = self.fill_addr.q.val() + 1;
+            } else {
+                self.fill_lane.d.next = self.fill_lane.q.val() + 2;
             }
         }
         if self.beat_go.val() {
@@ -732,8 +776,14 @@ mod tests {
         for s in [
             FeedSetting::ByLane { start: 0 },
             FeedSetting::ByLane { start: 1023 },
-            FeedSetting::FillStart { start: 0 },
-            FeedSetting::FillStart { start: 1023 },
+            FeedSetting::FillStart {
+                start: 0,
+                pairs: false,
+            },
+            FeedSetting::FillStart {
+                start: 1023,
+                pairs: true,
+            },
             FeedSetting::OpaBlocks { blocks: 1 },
             FeedSetting::OpaBlocks { blocks: 1024 },
         ] {

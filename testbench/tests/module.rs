@@ -1,8 +1,8 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
 use nt_hdl::dataflow_program::{
-    by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, shape, Descriptor, Dest,
-    Instr, Slot,
+    by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, pair_fill_start, shape,
+    Descriptor, Dest, Instr, Slot,
 };
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
@@ -274,45 +274,29 @@ fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
     assert_eq!(words(&m, gw, outputs * inputs), expected);
 }
 
-/// A fill by lane in two runs: a 4 x 3 matrix stored row after row (lane l's entries side by
-/// side) goes into buffer A, columns 0..2 in the first run and column 2 in the second. Forward
-/// runs with a zero bias and the unit vector e_k as stream b then hand out column k: every
-/// result must be the matrix entry of its lane and k, which pins down where each element went.
-#[test]
-fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
+/// Stores `values` at `addr` of tile 0's vault and runs `fill` (which loads buffer A's 4 lanes
+/// with 3 entries from them), then hands out entry k of every lane for k = 0, 1, 2: forward runs
+/// with a zero bias and the unit vector e_k as stream b. Returns the 12 results, entry by entry.
+fn fill_and_read_entries((addr, values): (u32, &[i16]), fill: &[Instr]) -> Vec<i16> {
     let config = small();
     let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
     let mut m = ModuleSim::<64>::new(&config).unwrap();
-    let (w, zero, unit, y) = (0x400u32, 0x480u32, 0x500u32, 0x600u32);
-    let rows: [[i16; 3]; 4] = [
-        [11, -12, 13],
-        [-21, 22, 1023],
-        [31, -32000, 33],
-        [0, 42, -43],
-    ];
+    let (zero, unit, y) = (0x480u32, 0x500u32, 0x600u32);
     let le = |v: &[i16]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    m.poke(0, w as u64, &le(&rows.concat())).unwrap();
     m.poke(0, zero as u64, &[0; 4]).unwrap();
     // Unit vectors e_0, e_1, e_2 one after another.
     let units: Vec<i16> = (0..9)
         .map(|i| if i % 4 == 0 { q.one() as i16 } else { 0 })
         .collect();
     m.poke(0, unit as u64, &le(&units)).unwrap();
+    m.poke(0, addr as u64, &le(values)).unwrap();
     let mut prog = vec![
         fill_op(Feed::FillB),
         shape(1, 4),
         stream(Slot::A, Dest::Pe, 4, zero, &[(4, 0)]),
         Instr::Run,
-        fill_op(Feed::FillA),
-        shape(2, 4),
-        by_lane(0),
-        stream(Slot::A, Dest::Pe, 2, w, &[(2, 2), (4, 6)]),
-        Instr::Run,
-        shape(3, 4),
-        by_lane(2),
-        stream(Slot::A, Dest::Pe, 2, w + 4, &[(1, 2), (4, 6)]),
-        Instr::Run,
     ];
+    prog.extend_from_slice(fill);
     for k in 0..3u32 {
         prog.extend([
             op(mode::FORWARD, 0, Feed::Compute, false, true),
@@ -324,11 +308,57 @@ fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
     }
     prog.push(Instr::End);
     run_on_tile_0(&mut m, &prog);
-    let got: Vec<i16> = m.drams[0]
+    m.drams[0]
         .peek(y as u64, 24)
         .chunks(2)
         .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
+        .collect()
+}
+/// A pair fill: a 3 x 4 matrix stored entry after entry (the 4 lanes' operands of an entry side
+/// by side) goes into buffer A two operands a 4-byte element, the low half to an even lane and
+/// the high half to the next. Forward runs with a zero bias and the unit vector e_k as stream b
+/// then hand out entry k: every result must be the matrix element of its lane and k.
+#[test]
+fn a_pair_fill_puts_each_half_of_an_element_in_its_lane() {
+    let x = 0x400u32;
+    let entries: [[i16; 4]; 3] = [[11, -12, 13, -14], [-21, 22, 1023, 24], [31, -32000, 33, 0]];
+    let fill = [
+        fill_op(Feed::FillA),
+        shape(1, 4),
+        pair_fill_start(0),
+        // Element k: lanes 2 (k % 2) and 2 (k % 2) + 1 of entry k / 2.
+        stream(Slot::A, Dest::Pe, 4, x, &[(2, 4), (3, 8)]),
+        Instr::Run,
+    ];
+    let got = fill_and_read_entries((x, &entries.concat()), &fill);
+    assert_eq!(got, entries.concat());
+}
+
+/// A fill by lane in two runs: a 4 x 3 matrix stored row after row (lane l's entries side by
+/// side) goes into buffer A, columns 0..2 in the first run and column 2 in the second. Forward
+/// runs with a zero bias and the unit vector e_k as stream b then hand out column k: every
+/// result must be the matrix entry of its lane and k, which pins down where each element went.
+#[test]
+fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
+    let w = 0x400u32;
+    let rows: [[i16; 3]; 4] = [
+        [11, -12, 13],
+        [-21, 22, 1023],
+        [31, -32000, 33],
+        [0, 42, -43],
+    ];
+    let fill = [
+        fill_op(Feed::FillA),
+        shape(2, 4),
+        by_lane(0),
+        stream(Slot::A, Dest::Pe, 2, w, &[(2, 2), (4, 6)]),
+        Instr::Run,
+        shape(3, 4),
+        by_lane(2),
+        stream(Slot::A, Dest::Pe, 2, w + 4, &[(1, 2), (4, 6)]),
+        Instr::Run,
+    ];
+    let got = fill_and_read_entries((w, &rows.concat()), &fill);
     let expected: Vec<i16> = (0..3).flat_map(|k| rows.map(|r| r[k])).collect();
     assert_eq!(got, expected);
 }
