@@ -258,6 +258,7 @@ pub struct DataflowEngine {
     wq_tail: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
     wq_head_burst: Signal<Local, Bits<32>>,
     wq_second_burst: Signal<Local, Bits<32>>,
+    wq_after_next: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
     wq_chain: Signal<Local, Bit>,
     wq_head_mask: Signal<Local, Bits<MAX_BURST_BYTES>>,
     wq_full: Constant<Bits<WRITE_QUEUE_BITS>>,
@@ -427,6 +428,7 @@ impl DataflowEngine {
             wq_tail: Default::default(),
             wq_head_burst: Default::default(),
             wq_second_burst: Default::default(),
+            wq_after_next: Default::default(),
             wq_chain: Default::default(),
             wq_head_mask: Default::default(),
             wq_full: konst(WRITE_QUEUE_BURSTS as u64),
@@ -817,9 +819,12 @@ impl Logic for DataflowEngine {
         self.wq_burst2.write_enable.next = self.w_close.val();
         self.wq_burst2.write_address.next = self.wq_tail.val();
         self.wq_burst2.write_data.next = self.wc_burst.q.val();
-        self.wq_burst2.read_address.next = self.wq_next_head.val() + 1;
+        // Through a signal of the queue's width, so that the Verilog wraps the sum as the model
+        // does (compared in place, Verilog would widen it).
+        self.wq_after_next.next = self.wq_next_head.val() + 1;
+        self.wq_burst2.read_address.next = self.wq_after_next.val();
         self.wq_bypass2.d.next =
-            self.w_close.val() & (self.wq_tail.val() == self.wq_next_head.val() + 1);
+            self.w_close.val() & (self.wq_tail.val() == self.wq_after_next.val());
         self.wq_mask.read_address.next = self.wq_next_head.val();
         for i in 0..self._burst_words {
             self.wq_data[i].clock.next = self.clock.val();
