@@ -505,8 +505,7 @@ impl Logic for DataflowEngine {
             self.wq_second_burst.next = self.wq_bypass_burst.q.val();
         }
         // The head's last beat leaves now and another burst waits behind it.
-        self.wq_chain.next =
-            self.wq_pop.val() & (self.wq_count.q.val() != 0) & (self.wq_count.q.val() != 1);
+        self.wq_chain.next = self.wq_pop.val() & (self.wq_count.q.val() != 1);
         self.prog_mem.clock.next = self.clock.val();
         self.prog_mem.write_enable.next = self.prog_we.val();
         self.prog_mem.write_address.next = self.prog_addr.val();

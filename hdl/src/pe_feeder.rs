@@ -267,7 +267,7 @@ pub struct PeFeeder {
     opa_wrap: DFF<Bit>,
     fill_a: DFF<Bit>,
     opa_base: DFF<Bits<LB>>,
-    blocks_on: DFF<Bit>,
+    /// Blocks less one (0 until an opa-blocks word: one block, whose entry is the term).
     blocks_m1: DFF<Bits<LB>>,
     /// The block of the reduction in progress, and its beat's entry (`term * blocks + block`).
     block: DFF<Bits<LB>>,
@@ -373,7 +373,6 @@ impl PeFeeder {
             opa_wrap: Default::default(),
             fill_a: Default::default(),
             opa_base: Default::default(),
-            blocks_on: Default::default(),
             blocks_m1: Default::default(),
             block: Default::default(),
             blk_entry: Default::default(),
@@ -436,10 +435,10 @@ impl Logic for PeFeeder {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, blocks_on,
-            blocks_m1, block, blk_entry, reduce_m1, lanes_m1, eta, fill_lane, fill_addr, by_lane,
-            pairs, fill_base, term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast,
-            wr_bank, rd_bank, stored, pending, ser_lane, ser_half
+            self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, blocks_m1, block,
+            blk_entry, reduce_m1, lanes_m1, eta, fill_lane, fill_addr, by_lane, pairs, fill_base,
+            term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast, wr_bank, rd_bank,
+            stored, pending, ser_lane, ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
         self.fifo_b.clock.next = self.clock.val();
@@ -460,7 +459,7 @@ impl Logic for PeFeeder {
                 self.opa_wrap.d.next = self.cfg_data.val().get_bit(9);
                 self.fill_a.d.next = self.cfg_data.val().get_bit(10);
                 self.opa_base.d.next = self.cfg_data.val().get_bits::<LB>(16);
-                self.blocks_on.d.next = false;
+                self.blocks_m1.d.next = 0.into();
                 self.block.d.next = 0.into();
                 self.blk_entry.d.next = 0.into();
                 self.fill_lane.d.next = 0.into();
@@ -479,7 +478,6 @@ impl Logic for PeFeeder {
                 self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(17) {
-                self.blocks_on.d.next = true;
                 self.blocks_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3) & !self.cfg_data.val().get_bit(17) {
@@ -516,10 +514,7 @@ impl Logic for PeFeeder {
 
         self.opa_index.next = self.beat.q.val();
         if self.opa_wrap.q.val() {
-            self.opa_index.next = bit_cast::<LB, REDUCE_BITS>(self.term.q.val());
-            if self.blocks_on.q.val() {
-                self.opa_index.next = self.blk_entry.q.val();
-            }
+            self.opa_index.next = self.blk_entry.q.val();
         }
         self.opa_addr.next = self.opa_base.q.val() + self.opa_index.val();
         self.fill_lo.next = self.fifo_a.head_data.val().get_bits::<16>(0);

@@ -150,14 +150,9 @@ pub(super) struct SegmentBuilder {
     burst: u64,
 }
 
-/// The fill-start word for a fill of buffer A by `a` from entry `start`: a pair fill when its
-/// elements hold two 16-bit operands.
-fn fill_start_for(a: &Access, start: usize) -> Instr {
-    if a.size as u64 == 2 * ACT {
-        program::pair_fill_start(start)
-    } else {
-        program::fill_start(start)
-    }
+/// Whether a fill of buffer A by `a` is a pair fill: its elements hold two 16-bit operands.
+fn is_pairs(a: &Access) -> bool {
+    a.size as u64 == 2 * ACT
 }
 
 fn nest(a: &Access) -> String {
@@ -211,6 +206,10 @@ impl SegmentBuilder {
             return;
         }
         self.push(tile, shape(1, lanes));
+        // Buffer A's operands are 16-bit: parts of 4-byte elements fill two lanes an element.
+        if !buffer_b && parts.iter().all(is_pairs) {
+            self.push(tile, program::pair_fill_start(0));
+        }
         for a in parts {
             self.push(tile, a.stream(Slot::A, Dest::Pe));
             self.push(tile, Instr::Run);
@@ -306,7 +305,12 @@ impl SegmentBuilder {
             self.push(tile, program::opa_blocks(blocks));
         }
         if let Some((a, start)) = fill {
-            self.push(tile, fill_start_for(a, start));
+            let word = if is_pairs(a) {
+                program::pair_fill_start(start)
+            } else {
+                program::fill_start(start)
+            };
+            self.push(tile, word);
             self.push(tile, a.stream(Slot::A, Dest::Pe));
             self.seg.bytes_read += a.bytes();
             let text = format!("while computing: fill A from entry {start} {}", nest(a));
@@ -315,18 +319,6 @@ impl SegmentBuilder {
         self.read(tile, Slot::B, Dest::Pe, b);
         self.write(tile, w);
         self.push(tile, Instr::Run);
-    }
-
-    /// A fill of buffer A's lanes in plain order from entry 0, two lanes an element when `a`'s
-    /// elements are 4 bytes (a pair fill).
-    pub(super) fn fill_plain(&mut self, tile: usize, lanes: usize, a: &Access) {
-        self.push(tile, program::fill_op(Feed::FillA));
-        self.push(tile, shape(1, lanes));
-        self.push(tile, fill_start_for(a, 0));
-        self.push(tile, a.stream(Slot::A, Dest::Pe));
-        self.push(tile, Instr::Run);
-        self.seg.bytes_read += a.bytes();
-        self.seg.nests.push((tile, format!("fill A {}", nest(a))));
     }
 
     /// A gradient run: each lane reduces `reduce` products of its buffer A entries (from the
@@ -948,7 +940,7 @@ fn gradient_blocks(
     for (k, run) in runs.iter().enumerate() {
         let &(m, i0, w, j) = run;
         let base = filled.unwrap_or_else(|| {
-            s.fill_plain(c.tile, w, &inputs(run));
+            s.fill(c.tile, false, w, std::slice::from_ref(&inputs(run)));
             0
         });
         let next = runs
