@@ -39,7 +39,7 @@ use super::memory_map::{MemoryMap, RECORD_BYTES, RECORD_MAC_OFFSET};
 use super::partition::{chunks, deal_order, of_tile, Chunk};
 use super::pool::{self, PoolLayout, WINDOW};
 use super::program::{self, mode, op, shape, Access};
-use super::{GoldenRef, ParamKind, ParamRef, Phase, Plan, Segment, TensorCheck};
+use super::{GoldenRef, MacCopy, ParamKind, ParamRef, Phase, Plan, Segment, TensorCheck};
 use super::{ACT, GRAD};
 use anyhow::{bail, Result};
 use nt_hdl::config::Config;
@@ -98,6 +98,9 @@ struct Lowered {
     b: u64,
     gw: u64,
     gb: u64,
+    /// The MAC weights as the backward products read them across the rows (see
+    /// [`ColumnExchange::copy`]), for layers that have such products.
+    wc: Option<u64>,
     /// The layer computes the error at its input.
     input_error: bool,
 }
@@ -405,10 +408,14 @@ pub(super) fn gather(
             (0..tiles)
                 .map(|t| {
                     let (dst, src, owners) = gather_round(tiles, r, place[t]);
+                    // Sender and receiver widen a piece alike, so their elements match.
+                    let widened = |v: Vec<Access>| -> Vec<Access> {
+                        v.iter().map(|a| a.widened(MAX_ELEMENT_BYTES)).collect()
+                    };
                     ExchangeLeg {
                         dst: order[dst],
-                        sends: held(owners),
-                        receives: held(gather_round(tiles, r, src).2),
+                        sends: widened(held(owners)),
+                        receives: widened(held(gather_round(tiles, r, src).2)),
                     }
                 })
                 .collect()
@@ -437,35 +444,114 @@ pub(super) struct ColumnExchange {
     pub(super) cols: usize,
     pub(super) owners: Vec<Chunk>,
     pub(super) readers: Vec<Chunk>,
+    /// Where the readers keep the values, if not in the records: per reader chunk q, its columns
+    /// over all rows as a dense row-major `rows x q.len` block of 16-bit values at
+    /// `copy + q.start * rows * 2` (see [`mac_copy`]). Values on their way stop over in other
+    /// vaults at the same places.
+    pub(super) copy: Option<u64>,
 }
 
 impl ColumnExchange {
+    fn rows(&self) -> usize {
+        self.owners
+            .iter()
+            .map(|r| r.start + r.len)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// What tile `dst` needs of what tile `src` owns: each of `src`'s rows over each of `dst`'s
-    /// column chunks, in memory order.
-    fn piece(&self, src: usize, dst: usize) -> Vec<Access> {
+    /// column chunks, row by row; as the owner holds it (`at_owner`) or as any other vault does.
+    fn piece(&self, src: usize, dst: usize, at_owner: bool) -> Vec<Access> {
         let mut out = vec![];
         for r in of_tile(&self.owners, src) {
             for q in of_tile(&self.readers, dst) {
-                out.push(Access::new(
-                    self.base + (r.start * self.cols + q.start) as u64 * RECORD_BYTES,
-                    ACT as u32,
-                    &[
-                        (q.len, RECORD_BYTES as i64),
-                        (r.len, (self.cols as u64 * RECORD_BYTES) as i64),
-                    ],
-                ));
+                out.push(match self.copy {
+                    Some(copy) if !at_owner => Access::new(
+                        mac_copy_base(copy, &q, self.rows()) + (r.start * q.len) as u64 * ACT,
+                        ACT as u32,
+                        &[(r.len * q.len, ACT as i64)],
+                    ),
+                    _ => Access::new(
+                        self.base + (r.start * self.cols + q.start) as u64 * RECORD_BYTES,
+                        ACT as u32,
+                        &[
+                            (q.len, RECORD_BYTES as i64),
+                            (r.len, (self.cols as u64 * RECORD_BYTES) as i64),
+                        ],
+                    ),
+                });
             }
         }
         out
     }
 }
 
-/// A segment's cost beyond its streams (the host loads the programs, about 700 cycles; start and
-/// drain, about 450) and a tile's cycles per DRAM burst an exchange reads or writes (a ring round
-/// of 64 bursts read and 64 written takes 1,000 to 1,800 cycles), as measured on the default
-/// module with `ntgen train --progress`: the estimates that choose an exchange's schedule.
-const SEGMENT_OVERHEAD_CYCLES: u64 = 1_150;
-const EXCHANGE_BURST_CYCLES: u64 = 8;
+/// (index, byte address) of reader chunk `q`'s copy of a `rows x cols` block whose parameters
+/// start at index `index0`, in memory order.
+fn mac_copy_places(
+    copy: u64,
+    q: &Chunk,
+    rows: usize,
+    cols: usize,
+    index0: usize,
+) -> Vec<(usize, u64)> {
+    let base = mac_copy_base(copy, q, rows);
+    (0..rows)
+        .flat_map(|j| (0..q.len).map(move |k| (j, k)))
+        .enumerate()
+        .map(|(e, (j, k))| (index0 + j * cols + q.start + k, base + e as u64 * ACT))
+        .collect()
+}
+
+/// Where reader chunk `q` keeps its columns of a block with a copy (see [`ColumnExchange::copy`]).
+fn mac_copy_base(copy: u64, q: &Chunk, rows: usize) -> u64 {
+    copy + (q.start * rows) as u64 * ACT
+}
+
+/// A backward product's buffer A: reader chunk `c`'s columns over the block's `rows`, from its
+/// copy, a lane per column: in 4-byte elements (pair fills) where the lanes pair up aligned.
+fn mac_copy(copy: u64, c: &Chunk, rows: usize) -> Access {
+    Access::new(
+        mac_copy_base(copy, c, rows),
+        ACT as u32,
+        &[(c.len, ACT as i64), (rows, (c.len as u64 * ACT) as i64)],
+    )
+    .widened(MAX_ELEMENT_BYTES)
+}
+
+/// Pieces of `blocks`, each as tile `from` reads it and as tile `to` writes it, both in elements
+/// of the widest size both allow (a flit carries one element).
+fn moved(blocks: &[ColumnExchange], pieces: &[(usize, usize)], from: usize, to: usize) -> Moved {
+    let mut keyed = vec![];
+    for &(s, d) in pieces {
+        for b in blocks {
+            let key = b.piece(s, d, true);
+            let at = |holder: usize| b.piece(s, d, holder == s);
+            for ((k, f), t) in key.iter().zip(at(from)).zip(at(to)) {
+                let wire = f
+                    .widened(MAX_ELEMENT_BYTES)
+                    .size
+                    .min(t.widened(MAX_ELEMENT_BYTES).size);
+                keyed.push((k.base, f.widened(wire), t.widened(wire)));
+            }
+        }
+    }
+    // Memory order of the records, the same on both sides whatever each holds.
+    keyed.sort_by_key(|(k, _, _)| *k);
+    keyed.into_iter().map(|(_, f, t)| (f, t)).unzip()
+}
+
+/// What one tile reads and what another writes of the same pieces.
+type Moved = (Vec<Access>, Vec<Access>);
+
+/// A round's cost beyond what it moves (start and drain, and the host loading its programs),
+/// and a tile's cycles per KiB it sends and receives, as measured on bench_fc's 256 x 256 layer
+/// on the default module (`ntgen train --progress`): a ring round of 256 values each way from
+/// the records into the readers' copies takes about 660 cycles, a halving round of 2,048 each
+/// way 3,100 to 4,600. The estimates choose an exchange's schedule.
+const EXCHANGE_ROUND_CYCLES: u64 = 500;
+const EXCHANGE_KIB_CYCLES: u64 = 420;
 
 /// Sends every block's columns to their readers, an all-to-all that moves each MAC value to the
 /// vaults that read it and to no other (the owner's part is in place already). Each round every
@@ -498,15 +584,15 @@ pub(super) fn exchange_columns(
                         x.sends
                             .iter()
                             .chain(&x.receives)
-                            .map(|a| a.bursts(burst))
-                            .sum()
+                            .map(Access::bytes)
+                            .sum::<u64>()
                     })
                     .max()
                     .unwrap_or(0);
                 if busiest == 0 {
                     0
                 } else {
-                    SEGMENT_OVERHEAD_CYCLES + busiest * EXCHANGE_BURST_CYCLES
+                    EXCHANGE_ROUND_CYCLES + busiest * EXCHANGE_KIB_CYCLES / 1024
                 }
             })
             .sum()
@@ -529,11 +615,6 @@ struct ExchangeLeg {
 /// Per tile, its leg of the round.
 type ExchangeRound = Vec<ExchangeLeg>;
 
-/// What tile `dst` needs of the rows tile `src` owns, over all blocks.
-fn exchange_part(blocks: &[ColumnExchange], src: usize, dst: usize) -> Vec<Access> {
-    blocks.iter().flat_map(|b| b.piece(src, dst)).collect()
-}
-
 /// Round d (from 1): tile t sends tile `t + d` its part.
 fn ring_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound> {
     (1..tiles)
@@ -543,8 +624,8 @@ fn ring_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound> {
                     let (dst, src) = ((t + d) % tiles, (t + tiles - d) % tiles);
                     ExchangeLeg {
                         dst,
-                        sends: exchange_part(blocks, t, dst),
-                        receives: exchange_part(blocks, src, t),
+                        sends: moved(blocks, &[(t, dst)], t, dst).0,
+                        receives: moved(blocks, &[(src, t)], src, t).1,
                     }
                 })
                 .collect()
@@ -556,18 +637,16 @@ fn ring_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound> {
 /// parts from the owners that share its bits from k up, for the readers that share its bits
 /// below k; it sends those whose reader differs from it at bit k.
 fn halving_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound> {
-    let sends = |t: usize, k: usize| -> Vec<Access> {
+    let pieces = |t: usize, k: usize| -> Vec<(usize, usize)> {
         let low = (1 << k) - 1;
-        let mut v: Vec<Access> = (0..tiles)
+        (0..tiles)
             .filter(|s| s >> k == t >> k)
             .flat_map(|s| {
                 (0..tiles)
                     .filter(move |d| d & low == t & low && (d ^ t) >> k & 1 == 1)
-                    .flat_map(move |d| exchange_part(blocks, s, d))
+                    .map(move |d| (s, d))
             })
-            .collect();
-        v.sort_by_key(|a| a.base);
-        v
+            .collect()
     };
     (0..tiles.trailing_zeros() as usize)
         .map(|k| {
@@ -576,8 +655,8 @@ fn halving_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound>
                     let p = t ^ 1 << k;
                     ExchangeLeg {
                         dst: p,
-                        sends: sends(t, k),
-                        receives: sends(p, k),
+                        sends: moved(blocks, &pieces(t, k), t, p).0,
+                        receives: moved(blocks, &pieces(p, k), p, t).1,
                     }
                 })
                 .collect()
@@ -624,13 +703,11 @@ fn exchange_segments(
                     if send.is_none() && receive.is_none() {
                         break;
                     }
-                    // Sender and receiver widen a piece alike, so their elements still match.
                     if let Some(a) = send {
-                        let a = a.widened(MAX_ELEMENT_BYTES);
-                        s.read(t, Slot::A, Dest::Tile(leg.dst as u8), &a);
+                        s.read(t, Slot::A, Dest::Tile(leg.dst as u8), a);
                     }
                     if let Some(a) = receive {
-                        s.write(t, &a.widened(MAX_ELEMENT_BYTES));
+                        s.write(t, a);
                     }
                     s.push(t, Instr::Run);
                 }
@@ -735,18 +812,6 @@ fn mac_rows(base: u64, c: &Chunk, cols: usize) -> Access {
     )
 }
 
-/// MAC values of columns `c` of a `rows x cols` record block, column fastest (a transpose).
-fn mac_cols(base: u64, c: &Chunk, rows: usize, cols: usize) -> Access {
-    Access::new(
-        base + c.start as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
-        ACT as u32,
-        &[
-            (c.len, RECORD_BYTES as i64),
-            (rows, (cols as u64 * RECORD_BYTES) as i64),
-        ],
-    )
-}
-
 /// Records of one chunk's rows in a weight block, for the update.
 struct UpdateBlock {
     /// Records of the block, its gradient, its columns and the parameters' flat index offset.
@@ -757,6 +822,8 @@ struct UpdateBlock {
     kind: ParamKind,
     /// Who reads the block across its rows in backward: per chunk, a tile and its columns.
     readers: Vec<Chunk>,
+    /// Where the readers keep their columns (see [`ColumnExchange::copy`]), if not in place.
+    copy: Option<u64>,
 }
 
 /// The chunks of layer `l`'s inputs that its backward product puts on the lanes (the error at
@@ -1104,6 +1171,12 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let gw = map.alloc(&format!("{name}.gw"), s.weights as u64 * GRAD);
         let gb = map.alloc(&format!("{name}.gb"), s.biases as u64 * GRAD);
         let input_error = Network::needs_input_error(&shapes, l);
+        let read_across = match *layer {
+            Layer::Fc { .. } => input_error,
+            Layer::Rnn { steps, .. } => input_error || steps > 1,
+            _ => false,
+        };
+        let wc = read_across.then(|| map.alloc(&format!("{name}.wc"), s.weights as u64 * ACT));
         // The input of an image layer: the network input (laid out for this layer) or the
         // previous layer's output (laid out for this layer by its producer).
         let mut image_input = |map: &mut MemoryMap| -> ImageView {
@@ -1349,6 +1422,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             b,
             gw,
             gb,
+            wc,
             input_error,
         });
     }
@@ -1364,6 +1438,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     // The input each layer reads: the network input or the previous layer's output.
     let in_view = |l: usize| if l == 0 { input } else { lw[l - 1].out };
     let mut checks: Vec<TensorCheck> = vec![];
+    let mut mac_copies: Vec<MacCopy> = vec![];
     let every: Vec<usize> = (0..tiles).collect();
     // A check of a batch-major activation tensor laid out by `view`, for the chunk owners or all.
     let act_check = |phase: &'static str,
@@ -1659,7 +1734,10 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 sample: (steps * hidden) as u64 * ACT,
                 n: hidden,
             };
-            let wh = ly.w + (hidden * n) as u64 * RECORD_BYTES;
+            let copy = ly
+                .wc
+                .expect("an rnn layer read across its rows has a MAC copy");
+            let wch = copy + (hidden * n) as u64 * ACT;
             for st in (0..steps - 1).rev() {
                 backward.extend(gather(
                     &format!("{} gather errors step {}", ly.name, st + 2),
@@ -1680,7 +1758,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 );
                 for c in &ly.chunks {
                     let t = c.tile;
-                    s.fill(t, false, c.len, &[mac_cols(wh, c, hidden, hidden)]);
+                    s.fill(t, false, c.len, &[mac_copy(wch, c, hidden)]);
                     s.fill(t, true, c.len, &[h.block(c.start, c.len, batch)]);
                     s.compute(
                         t,
@@ -1734,7 +1812,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles, burst);
                 for c in &fch {
                     let t = c.tile;
-                    s.fill(t, false, c.len, &[mac_cols(ly.w, c, hidden, n)]);
+                    s.fill(t, false, c.len, &[mac_copy(copy, c, hidden)]);
                     s.fill(t, true, c.len, &[per_step(u, c, row, ly.out.sample)]);
                     s.compute(
                         t,
@@ -1853,7 +1931,10 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
         for c in &in_chunks {
             let t = c.tile;
-            s.fill(t, false, c.len, &[mac_cols(ly.w, c, n_out, n_in)]);
+            let copy = ly
+                .wc
+                .expect("an fc layer with an input error has a MAC copy");
+            s.fill(t, false, c.len, &[mac_copy(copy, c, n_out)]);
             s.fill(t, true, c.len, &[prev.out.block(c.start, c.len, batch)]);
             s.compute(
                 t,
@@ -2036,6 +2117,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 } else {
                     vec![]
                 },
+                copy: None,
             }),
             Kind::Fc { n_in, .. } => blocks.push(UpdateBlock {
                 w: ly.w,
@@ -2048,6 +2130,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 } else {
                     vec![]
                 },
+                copy: ly.wc,
             }),
             Kind::Rnn {
                 n, hidden, steps, ..
@@ -2063,6 +2146,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     } else {
                         vec![]
                     },
+                    copy: ly.wc,
                 });
                 // Backpropagation through time reads W_h across its rows between steps.
                 blocks.push(UpdateBlock {
@@ -2072,6 +2156,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     index0: hidden * n,
                     kind: ParamKind::Weight,
                     readers: if steps > 1 { ly.chunks.clone() } else { vec![] },
+                    copy: ly.wc.map(|wc| wc + (hidden * n) as u64 * ACT),
                 });
             }
         }
@@ -2082,6 +2167,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             index0: 0,
             kind: ParamKind::Bias,
             readers: vec![],
+            copy: None,
         });
         let mut s = SegmentBuilder::new(format!("{} update", ly.name), l, tiles, burst);
         for t in 0..tiles {
@@ -2132,9 +2218,31 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 }
             }
         }
+        let exchanged: Vec<ColumnExchange> = blocks
+            .iter()
+            .filter(|bl| !bl.readers.is_empty())
+            .map(|bl| ColumnExchange {
+                base: bl.w + RECORD_MAC_OFFSET,
+                cols: bl.cols,
+                owners: ly.chunks.clone(),
+                readers: bl.readers.clone(),
+                copy: bl.copy,
+            })
+            .collect();
+        // A tile that reads columns of its own rows copies them too, through its own router,
+        // once the update has written them (a run ends with its writes done). Records never
+        // widen, so both sides move 2-byte elements.
+        for t in 0..tiles {
+            for x in exchanged.iter().filter(|x| x.copy.is_some()) {
+                for (f, w) in x.piece(t, t, true).iter().zip(x.piece(t, t, false)) {
+                    s.read(t, Slot::A, Dest::Tile(t as u8), f);
+                    s.write(t, &w);
+                    s.push(t, Instr::Run);
+                }
+            }
+        }
         s.seg.macs = costs[l].update_params;
         update.push(s.finish());
-        let mut exchanged = vec![];
         for bl in &blocks {
             let (golden_w, golden_mac) = match bl.kind {
                 ParamKind::Weight => (GoldenRef::NewW(l), Some(GoldenRef::NewMacW(l))),
@@ -2171,20 +2279,19 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     cols: bl.cols,
                     index0: bl.index0,
                 };
-                check.places.extend(
-                    bl.readers
-                        .iter()
-                        .map(|q| (q.tile, at.places(0..rows, q.start..q.start + q.len))),
-                );
-                checks.push(check);
-            }
-            if !bl.readers.is_empty() {
-                exchanged.push(ColumnExchange {
-                    base: bl.w + RECORD_MAC_OFFSET,
-                    cols: bl.cols,
-                    owners: ly.chunks.clone(),
-                    readers: bl.readers.clone(),
+                let readers = bl.readers.iter().map(|q| match bl.copy {
+                    Some(copy) => (q.tile, mac_copy_places(copy, q, rows, bl.cols, bl.index0)),
+                    None => (q.tile, at.places(0..rows, q.start..q.start + q.len)),
                 });
+                if bl.copy.is_some() {
+                    mac_copies.extend(readers.clone().map(|(vault, places)| MacCopy {
+                        layer: l,
+                        vault,
+                        places,
+                    }));
+                }
+                check.places.extend(readers);
+                checks.push(check);
             }
         }
         if !exchanged.is_empty() {
@@ -2228,6 +2335,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         phases,
         update_beats: beats,
         checks,
+        mac_copies,
         input_addrs,
         target_addrs,
         params,
@@ -2240,11 +2348,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
 mod tests {
     use super::*;
     use crate::compiler::program::every_byte as bytes;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
-    /// One run of a gather or exchange program: (where it sends and the bytes, the bytes
-    /// written).
-    type TransferRun = (Option<(usize, Vec<u64>)>, Option<Vec<u64>>);
+    /// One run of a gather or exchange program: (where it sends, its element size and the
+    /// bytes; the element size and bytes written).
+    type TransferRun = (Option<(usize, u32, Vec<u64>)>, Option<(u32, Vec<u64>)>);
 
     fn runs(program: &[Instr]) -> Vec<TransferRun> {
         let mut out = vec![];
@@ -2255,9 +2363,9 @@ mod tests {
                     let Dest::Tile(t) = d.dest else {
                         panic!("a transfer reads to the network only")
                     };
-                    send = Some((t as usize, bytes(d)));
+                    send = Some((t as usize, d.size, bytes(d)));
                 }
-                Instr::Stream(d) => write = Some(bytes(d)),
+                Instr::Stream(d) => write = Some((d.size, bytes(d))),
                 Instr::Run => out.push((send.take(), write.take())),
                 _ => {}
             }
@@ -2265,11 +2373,15 @@ mod tests {
         out
     }
 
-    /// Runs transfer segments byte by byte from what each vault `held`: each tile sends only
-    /// bytes it holds, each receiver writes, run by run, the bytes its one sender of the round
-    /// sends, and every program fits the program memory. Returns what each vault holds after,
-    /// and how many bytes were written.
-    fn transfer(segs: &[Segment], mut held: Vec<BTreeSet<u64>>) -> (Vec<BTreeSet<u64>>, usize) {
+    /// Runs transfer segments byte by byte from what each vault `held` (a byte's address and
+    /// where its value came from): each tile sends only bytes it holds, in elements of the size
+    /// its one receiver of the round writes, each receiver writes, run by run, the bytes its
+    /// sender sends, and every program fits the program memory. Returns what each vault holds
+    /// after, and how many bytes were written.
+    fn transfer_values(
+        segs: &[Segment],
+        mut held: Vec<BTreeMap<u64, u64>>,
+    ) -> (Vec<BTreeMap<u64, u64>>, usize) {
         let mut written = 0;
         for seg in segs {
             for p in &seg.programs {
@@ -2278,25 +2390,46 @@ mod tests {
             let runs: Vec<Vec<TransferRun>> = seg.programs.iter().map(|p| runs(p)).collect();
             let mut next = held.clone();
             for (t, tile_runs) in runs.iter().enumerate() {
-                for (i, (send, write)) in tile_runs.iter().enumerate() {
-                    if let Some((dst, addrs)) = send {
-                        for a in addrs {
-                            assert!(
-                                held[t].contains(a),
-                                "{}: tile {t} sends {a:#x} it lacks",
-                                seg.label
-                            );
-                        }
-                        assert_eq!(runs[*dst][i].1.as_ref(), Some(addrs), "{}", seg.label);
+                for (i, (send, _)) in tile_runs.iter().enumerate() {
+                    let Some((dst, size, addrs)) = send else {
+                        continue;
+                    };
+                    let Some((wsize, waddrs)) = runs[*dst][i].1.as_ref() else {
+                        panic!("{}: tile {dst} writes nothing of run {i}", seg.label);
+                    };
+                    assert_eq!((size, addrs.len()), (wsize, waddrs.len()), "{}", seg.label);
+                    for (a, w) in addrs.iter().zip(waddrs) {
+                        let Some(&origin) = held[t].get(a) else {
+                            panic!("{}: tile {t} sends {a:#x} it lacks", seg.label);
+                        };
+                        next[*dst].insert(*w, origin);
                     }
-                    if let Some(addrs) = write {
-                        written += addrs.len();
-                        next[t].extend(addrs);
-                    }
+                    written += addrs.len();
                 }
             }
             held = next;
         }
+        (held, written)
+    }
+
+    /// [`transfer_values`] where every byte lands at the address it came from.
+    fn transfer(segs: &[Segment], held: Vec<BTreeSet<u64>>) -> (Vec<BTreeSet<u64>>, usize) {
+        let held = held
+            .into_iter()
+            .map(|h| h.into_iter().map(|a| (a, a)).collect())
+            .collect();
+        let (held, written) = transfer_values(segs, held);
+        let held = held
+            .into_iter()
+            .map(|h| {
+                h.into_iter()
+                    .map(|(a, origin)| {
+                        assert_eq!(a, origin, "a byte moved to another address");
+                        a
+                    })
+                    .collect()
+            })
+            .collect();
         (held, written)
     }
 
@@ -2343,8 +2476,8 @@ mod tests {
     }
 
     /// Blocks of MAC values, rows dealt to owners and columns to readers by the usual chunks:
-    /// one fully connected `rows x cols` block, and a second whose readers take channels of 9
-    /// columns, as a 3x3 convolution's do.
+    /// one fully connected `rows x cols` block, a second whose readers take channels of 9
+    /// columns, as a 3x3 convolution's do, and a third whose readers keep copies.
     fn exchange_blocks(
         rows: usize,
         cols: usize,
@@ -2357,18 +2490,29 @@ mod tests {
                 cols,
                 owners: chunks(rows, &row_major(tiles), lanes),
                 readers: chunks(cols, &row_major(tiles), lanes),
+                copy: None,
             },
             ColumnExchange {
                 base: 0x80_0000 + RECORD_MAC_OFFSET,
                 cols: 3 * 9,
                 owners: chunks(5, &row_major(tiles), lanes),
                 readers: column_chunks(&chunks(3, &row_major(tiles), lanes), 9),
+                copy: None,
+            },
+            ColumnExchange {
+                base: 0x100_0000 + RECORD_MAC_OFFSET,
+                cols,
+                owners: chunks(rows, &row_major(tiles), lanes),
+                readers: chunks(cols, &row_major(tiles), lanes),
+                copy: Some(0x200_0000),
             },
         ]
     }
 
-    /// Runs an exchange's segments from the owners' rows (see [`transfer`]): in the end every
-    /// reader holds every row of its columns. Returns how many values were written.
+    /// Runs an exchange's segments from the owners' rows (see [`transfer_values`]): in the end
+    /// every reader holds every row of its columns (of another tile's rows, where it keeps a
+    /// copy: its own it copies in the update), in the records or in its copy. Returns how many
+    /// values were written.
     fn assert_exchanged(
         tiles: usize,
         rounds: &[ExchangeRound],
@@ -2377,30 +2521,45 @@ mod tests {
         let address = |b: &ColumnExchange, j: usize, i: usize| {
             b.base + (j * b.cols + i) as u64 * RECORD_BYTES
         };
-        let mut held: Vec<BTreeSet<u64>> = vec![BTreeSet::new(); tiles];
+        let mut held: Vec<BTreeMap<u64, u64>> = vec![BTreeMap::new(); tiles];
         for b in blocks {
             for r in &b.owners {
                 for j in r.start..r.start + r.len {
-                    held[r.tile].extend(
-                        (0..b.cols).flat_map(|i| (0..ACT).map(move |k| address(b, j, i) + k)),
-                    );
+                    held[r.tile].extend((0..b.cols).flat_map(|i| {
+                        (0..ACT).map(move |k| (address(b, j, i) + k, address(b, j, i) + k))
+                    }));
                 }
             }
         }
         let segs = exchange_segments("x", 0, rounds, tiles, 32);
-        let (held, written) = transfer(&segs, held);
+        let (held, written) = transfer_values(&segs, held);
         let written = written / ACT as usize;
         for b in blocks {
-            let rows = b.owners.iter().map(|r| r.start + r.len).max().unwrap();
+            let rows = b.rows();
             for q in &b.readers {
-                for j in 0..rows {
-                    for i in q.start..q.start + q.len {
-                        assert!(
-                            held[q.tile].contains(&address(b, j, i)),
-                            "tile {} lacks ({j}, {i})",
-                            q.tile
-                        );
+                let places: Vec<(usize, u64)> = match b.copy {
+                    Some(copy) => mac_copy_places(copy, q, rows, b.cols, 0),
+                    None => (0..rows)
+                        .flat_map(|j| (q.start..q.start + q.len).map(move |i| (j, i)))
+                        .map(|(j, i)| (j * b.cols + i, address(b, j, i)))
+                        .collect(),
+                };
+                let own = |index: usize| {
+                    b.owners.iter().any(|r| {
+                        r.tile == q.tile && (r.start..r.start + r.len).contains(&(index / b.cols))
+                    })
+                };
+                for (index, at) in places {
+                    if b.copy.is_some() && own(index) {
+                        continue;
                     }
+                    let from = b.base + index as u64 * RECORD_BYTES;
+                    assert_eq!(
+                        held[q.tile].get(&at),
+                        Some(&from),
+                        "tile {} lacks value {index} at {at:#x}",
+                        q.tile
+                    );
                 }
             }
         }
@@ -2445,7 +2604,7 @@ mod tests {
     #[test]
     fn small_exchanges_take_few_rounds_and_large_ones_move_each_value_once() {
         let segments = |rows, cols| {
-            exchange_columns("x", 0, &exchange_blocks(rows, cols, 16, 16)[..1], 16, 32).len()
+            exchange_columns("x", 0, &exchange_blocks(rows, cols, 16, 16)[2..], 16, 32).len()
         };
         assert_eq!(segments(10, 32), 4);
         assert_eq!(segments(256, 256), 15);

@@ -91,6 +91,15 @@ pub struct TensorCheck {
     pub places: Vec<(usize, Vec<(usize, u64)>)>,
 }
 
+/// A vault's copy of some of a layer's MAC weights: (index in the layer's weights, byte
+/// address) of each 16-bit value.
+#[derive(Clone, Debug)]
+pub struct MacCopy {
+    pub layer: usize,
+    pub vault: usize,
+    pub places: Vec<(usize, u64)>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub layer_names: Vec<String>,
@@ -105,6 +114,9 @@ pub struct Plan {
     pub update_beats: Vec<Vec<Vec<Option<ParamRef>>>>,
     /// What to compare after each phase.
     pub checks: Vec<TensorCheck>,
+    /// The MAC weights' copies the backward products read (the host writes them at the start
+    /// like the records).
+    pub mac_copies: Vec<MacCopy>,
     /// Byte address of each element of a batch's input and target (the host writes them).
     pub input_addrs: Vec<u64>,
     pub target_addrs: Vec<u64>,
