@@ -18,6 +18,7 @@ use anyhow::{bail, Context, Result};
 use nt_hdl::config::LANE_BUFFER_ADDR_BITS;
 use nt_hdl::config::MAX_LANES;
 use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
+use nt_hdl::pe_feeder::field::OPB_REDUCTIONS_BITS;
 use nt_hdl::pe_feeder::{Feed, FeedSetting, REDUCE_BITS};
 
 fn parse_int(s: &str) -> Result<i64> {
@@ -107,15 +108,17 @@ fn name_index(names: &[&str], v: &str, what: &str) -> Result<u8> {
         .ok_or_else(|| anyhow::anyhow!("{what} `{v}` is not one of {}", names.join(", ")))
 }
 
+fn kv(w: &str) -> Result<(String, String)> {
+    let (k, v) = w
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("`{w}` is not key=value"))?;
+    Ok((k.to_string(), v.to_string()))
+}
+
 /// `pe op mode=M act=A feed=F [opb_step] [opa_wrap] [fill_a] [opa_base=N]`,
-/// `pe shape reduce=R lanes=L`, `pe eta=E`, `pe by_lane start=S`, `pe fill_start start=S`.
+/// `pe shape reduce=R lanes=L`, `pe eta=E`, `pe by_lane start=S`, `pe fill_start start=S`,
+/// `pe opa_blocks blocks=N`, `pe opb_buffer reductions=N`.
 fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
-    let kv = |w: &str| -> Result<(String, String)> {
-        let (k, v) = w
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("`{w}` is not key=value"))?;
-        Ok((k.to_string(), v.to_string()))
-    };
     match words.first().copied() {
         Some("op") => {
             let (mut mode, mut act, mut feed) = (None, 0, None);
@@ -191,19 +194,12 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             Ok(FeedSetting::ByLane { start: n as u32 })
         }
         Some("opa_blocks") => {
-            let blocks = match words[1..] {
-                [w] => match kv(w)? {
-                    (k, v) if k == "blocks" => parse_int(&v)?,
-                    (k, _) => bail!("unknown pe opa_blocks field `{k}`"),
-                },
-                _ => bail!("pe opa_blocks takes blocks=N"),
-            };
-            if !(1..=1 << LANE_BUFFER_ADDR_BITS).contains(&blocks) {
-                bail!("blocks={blocks} is out of range");
-            }
-            Ok(FeedSetting::OpaBlocks {
-                blocks: blocks as u32,
-            })
+            let blocks = sole_field(words, "blocks", 1..=1 << LANE_BUFFER_ADDR_BITS)?;
+            Ok(FeedSetting::OpaBlocks { blocks })
+        }
+        Some("opb_buffer") => {
+            let reductions = sole_field(words, "reductions", 0..=(1 << OPB_REDUCTIONS_BITS) - 1)?;
+            Ok(FeedSetting::OpbBuffer { reductions })
         }
         Some(w) if w.starts_with("eta=") => {
             let n = parse_int(&w[4..])?;
@@ -213,7 +209,7 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             Ok(FeedSetting::Eta(n as u16))
         }
         _ => bail!(
-            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...` or `opa_blocks blocks=...`"
+            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...`, `opa_blocks blocks=...` or `opb_buffer reductions=...`"
         ),
     }
 }
@@ -259,6 +255,7 @@ fn pe_text(f: &FeedSetting) -> String {
             if pairs { " pairs" } else { "" }
         ),
         FeedSetting::OpaBlocks { blocks } => format!("pe opa_blocks blocks={blocks}"),
+        FeedSetting::OpbBuffer { reductions } => format!("pe opb_buffer reductions={reductions}"),
     }
 }
 
@@ -371,6 +368,22 @@ pub fn disasm_command(args: &DisasmArgs) -> Result<()> {
     Ok(())
 }
 
+/// The one `key=N` field of the `pe` setting `words` (`pe NAME key=N`), in `range`.
+fn sole_field(words: &[&str], key: &str, range: std::ops::RangeInclusive<i64>) -> Result<u32> {
+    let name = words[0];
+    let n = match words[1..] {
+        [w] => match kv(w)? {
+            (k, v) if k == key => parse_int(&v)?,
+            (k, _) => bail!("unknown pe {name} field `{k}`"),
+        },
+        _ => bail!("pe {name} takes {key}=N"),
+    };
+    if !range.contains(&n) {
+        bail!("{key}={n} is out of range");
+    }
+    Ok(n as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,13 +441,16 @@ end
         assert!(err("pe by_lane start=70000\nend").contains("start=70000 is out of range"));
         assert!(err("pe by_lane first=1\nend").contains("unknown pe by_lane field `first`"));
         // A compute that fills buffer A meanwhile, reading from a later entry.
-        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0 pairs\npe opa_blocks blocks=1024\nend\n";
+        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0 pairs\npe opa_blocks blocks=1024\npe opb_buffer reductions=65535\nend\n";
         let p = assemble(text).unwrap();
         assert_eq!(decode(&encode(&p)).unwrap(), p);
         assert_eq!(disassemble(&p), text);
         assert!(err("pe fill_start start=1024\nend").contains("start=1024 is out of range"));
         assert!(err("pe opa_blocks blocks=0\nend").contains("blocks=0 is out of range"));
         assert!(err("pe opa_blocks blocks=1025\nend").contains("blocks=1025 is out of range"));
+        assert!(
+            err("pe opb_buffer reductions=65536\nend").contains("reductions=65536 is out of range")
+        );
         assert!(err("pe op mode=forward feed=compute opa_base=-1\nend")
             .contains("opa_base=-1 is out of range"));
     }

@@ -111,7 +111,7 @@ impl Default for PeConfig {
     fn default() -> Self {
         PeConfig {
             lanes: 16,
-            operand_buffer_depth: 256,
+            operand_buffer_depth: 1024,
             lane_buffer_depth: 256,
         }
     }

@@ -99,6 +99,14 @@ pub fn opa_blocks(blocks: usize) -> Instr {
     })
 }
 
+/// The PE feeder's opb-buffer word: until the next operation word the broadcast operand lives in
+/// the PE's reuse buffer (a fill writes it; a compute of `reductions` reductions reads it).
+pub fn opb_buffer(reductions: usize) -> Instr {
+    Instr::Pe(FeedSetting::OpbBuffer {
+        reductions: reductions as u32,
+    })
+}
+
 /// The PE feeder's fill-start word: the plain fills up to the next operation word start at
 /// entry `start`.
 pub fn fill_start(start: usize) -> Instr {

@@ -12,6 +12,8 @@
 //! | `compute` | unused | one beat per element: the broadcast operand | opa from buffer A, opb from buffer B |
 //! | `compute` with `fill_a` | fills buffer A as `fill_a` does | the same | the same |
 //! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
+//! | `fill_b` after `opb_buffer` | element k to the PE's reuse buffer, entry k | unused | none |
+//! | `compute` after `opb_buffer(m)` | unused (or `fill_a`) | unused: the broadcast operand from the reuse buffer | m reductions |
 //!
 //! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
 //! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`; plus
@@ -35,7 +37,7 @@
 //! Settings arrive as `pe` instructions of the engine's program ([`FeedSetting`]); the engine
 //! waits for `busy` to fall before it takes the next instruction after a `run`.
 
-use crate::config::{Config, LANE_BUFFER_ADDR_BITS as LB};
+use crate::config::{Config, LANE_BUFFER_ADDR_BITS as LB, OPERAND_BUFFER_ADDR_BITS as RB};
 use crate::dataflow_engine::{PE_CFG_BITS, SPACE_BITS};
 use crate::flit_fifo::FlitFifo;
 use crate::memory::Memory;
@@ -76,6 +78,10 @@ pub mod field {
     // An opa-blocks word is a by-lane word with this bit set (and its block count less one in
     // bits 9:0).
     pub const OPA_BLOCKS_BIT: u32 = 17;
+    // An opb-buffer word is a by-lane word with this bit set.
+    pub const OPB_BUFFER_BIT: u32 = 19;
+    /// Its reduction count, in bits 15:0.
+    pub const OPB_REDUCTIONS_BITS: u32 = 16;
     // Shape word.
     pub const REDUCE_SHIFT: u32 = 0;
     pub const LANES_SHIFT: u32 = 16;
@@ -145,6 +151,13 @@ pub enum FeedSetting {
     /// of operands held interleaved (entry `term * blocks + block`), so that a fill takes each
     /// term's blocks, side by side in DRAM, together.
     OpaBlocks { blocks: u32 },
+    /// Until the next operation word, the broadcast operand lives in the PE's reuse buffer: a
+    /// `fill_b` writes stream a's elements (their low 16 bits) to its entries 0, 1, 2, ...; a
+    /// compute reads no stream b but makes `reductions` reductions, taking for term `r` of
+    /// reduction `m` the entry `(m / blocks) * reduce + r` (`blocks` from an opa-blocks word,
+    /// else 1), so that operands a run needs again for every block come from DRAM once per
+    /// segment.
+    OpbBuffer { reductions: u32 },
 }
 
 impl FeedSetting {
@@ -184,6 +197,9 @@ impl FeedSetting {
             FeedSetting::OpaBlocks { blocks } => {
                 KIND_BY_LANE << KIND_SHIFT | 1 << OPA_BLOCKS_BIT | (blocks - 1)
             }
+            FeedSetting::OpbBuffer { reductions } => {
+                KIND_BY_LANE << KIND_SHIFT | 1 << OPB_BUFFER_BIT | reductions
+            }
         }
     }
 
@@ -204,6 +220,9 @@ impl FeedSetting {
                 lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
             },
             KIND_ETA => FeedSetting::Eta(p as u16),
+            _ if p >> OPB_BUFFER_BIT & 1 == 1 => FeedSetting::OpbBuffer {
+                reductions: p & ((1 << OPB_REDUCTIONS_BITS) - 1),
+            },
             _ if p >> OPA_BLOCKS_BIT & 1 == 1 => FeedSetting::OpaBlocks {
                 blocks: (p & ((1 << LB) - 1)) + 1,
             },
@@ -243,6 +262,13 @@ pub struct PeFeeder {
     pub beat_bcast: Signal<Out, Bits<16>>,
     pub beat_opa: Vec<Signal<Out, Bits<32>>>,
     pub beat_opb: Vec<Signal<Out, Bits<32>>>,
+    /// The beat's broadcast operand is the PE's reuse buffer entry `beat_buffer_address`.
+    pub beat_from_buffer: Signal<Out, Bit>,
+    pub beat_buffer_address: Signal<Out, Bits<RB>>,
+    // The PE's reuse buffer's write port.
+    pub buffer_write_enable: Signal<Out, Bit>,
+    pub buffer_write_address: Signal<Out, Bits<RB>>,
+    pub buffer_write_data: Signal<Out, Bits<16>>,
     // The PE's results.
     pub res_valid: Signal<In, Bit>,
     pub res_wide: Vec<Signal<In, Bits<32>>>,
@@ -272,6 +298,15 @@ pub struct PeFeeder {
     /// The block of the reduction in progress, and its beat's entry (`term * blocks + block`).
     block: DFF<Bits<LB>>,
     blk_entry: DFF<Bits<LB>>,
+    /// An opb-buffer word came: the broadcast operand lives in the reuse buffer.
+    opb_buffer: DFF<Bit>,
+    /// The reuse buffer's next entry a fill writes, the entry of the reduction in progress's
+    /// first term, and the beat's entry.
+    rb_fill: DFF<Bits<RB>>,
+    rb_row: DFF<Bits<RB>>,
+    s1_rb: DFF<Bits<RB>>,
+    /// Reductions left to a compute from the reuse buffer.
+    rb_left: DFF<Bits<16>>,
     reduce_m1: DFF<Bits<REDUCE_BITS>>,
     lanes_m1: DFF<Bits<LANES_BITS>>,
     eta: DFF<Bits<16>>,
@@ -312,6 +347,8 @@ pub struct PeFeeder {
     fill_lo: Signal<Local, Bits<16>>,
     fill_odd: Signal<Local, Bits<16>>,
     opa_addr: Signal<Local, Bits<LB>>,
+    /// Terms per reduction, as a reuse buffer offset.
+    rb_reduce: Signal<Local, Bits<RB>>,
     opa_l: Signal<Local, Bits<32>>,
     opb_l: Signal<Local, Bits<32>>,
     space_a: Signal<Local, Bits<SPACE_BITS>>,
@@ -353,6 +390,11 @@ impl PeFeeder {
             beat_bcast: Default::default(),
             beat_opa: (0..lanes).map(|_| Default::default()).collect(),
             beat_opb: (0..lanes).map(|_| Default::default()).collect(),
+            beat_from_buffer: Default::default(),
+            beat_buffer_address: Default::default(),
+            buffer_write_enable: Default::default(),
+            buffer_write_address: Default::default(),
+            buffer_write_data: Default::default(),
             res_valid: Default::default(),
             res_wide: (0..lanes).map(|_| Default::default()).collect(),
             res_narrow: (0..lanes).map(|_| Default::default()).collect(),
@@ -376,6 +418,11 @@ impl PeFeeder {
             blocks_m1: Default::default(),
             block: Default::default(),
             blk_entry: Default::default(),
+            opb_buffer: Default::default(),
+            rb_fill: Default::default(),
+            rb_row: Default::default(),
+            s1_rb: Default::default(),
+            rb_left: Default::default(),
             reduce_m1: Default::default(),
             lanes_m1: Default::default(),
             eta: Default::default(),
@@ -414,6 +461,7 @@ impl PeFeeder {
             fill_lo: Default::default(),
             fill_odd: Default::default(),
             opa_addr: Default::default(),
+            rb_reduce: Default::default(),
             opa_l: Default::default(),
             opb_l: Default::default(),
             space_a: Default::default(),
@@ -436,9 +484,10 @@ impl Logic for PeFeeder {
     fn update(&mut self) {
         dff_setup!(
             self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, blocks_m1, block,
-            blk_entry, reduce_m1, lanes_m1, eta, fill_lane, fill_addr, by_lane, pairs, fill_base,
-            term, reduction, beat, s1_valid, s1_first, s1_last, s1_ew, s1_bcast, wr_bank, rd_bank,
-            stored, pending, ser_lane, ser_half
+            blk_entry, opb_buffer, rb_fill, rb_row, s1_rb, rb_left, reduce_m1, lanes_m1, eta,
+            fill_lane, fill_addr, by_lane, pairs, fill_base, term, reduction, beat, s1_valid,
+            s1_first, s1_last, s1_ew, s1_bcast, wr_bank, rd_bank, stored, pending, ser_lane,
+            ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
         self.fifo_b.clock.next = self.clock.val();
@@ -462,6 +511,9 @@ impl Logic for PeFeeder {
                 self.blocks_m1.d.next = 0.into();
                 self.block.d.next = 0.into();
                 self.blk_entry.d.next = 0.into();
+                self.opb_buffer.d.next = false;
+                self.rb_fill.d.next = 0.into();
+                self.rb_row.d.next = 0.into();
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
                 self.by_lane.d.next = false;
@@ -477,10 +529,20 @@ impl Logic for PeFeeder {
             if self.cfg_data.val().get_bits::<2>(26) == 2 {
                 self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
             }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(17) {
+            if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(19) {
+                self.opb_buffer.d.next = true;
+                self.rb_left.d.next = self.cfg_data.val().get_bits::<16>(0);
+            }
+            if (self.cfg_data.val().get_bits::<2>(26) == 3)
+                & !self.cfg_data.val().get_bit(19)
+                & self.cfg_data.val().get_bit(17)
+            {
                 self.blocks_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
             }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3) & !self.cfg_data.val().get_bit(17) {
+            if (self.cfg_data.val().get_bits::<2>(26) == 3)
+                & !self.cfg_data.val().get_bit(19)
+                & !self.cfg_data.val().get_bit(17)
+            {
                 self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
                 self.pairs.d.next =
                     self.cfg_data.val().get_bit(16) & self.cfg_data.val().get_bit(18);
@@ -504,13 +566,24 @@ impl Logic for PeFeeder {
         self.beat_go.next = false;
         self.ew_go.next = false;
         if !self.result_beat.val() | (self.pending.q.val() < 2) {
-            self.beat_go.next = (self.feed.q.val() == 2) & self.fifo_b.valid.val();
+            self.beat_go.next = (self.feed.q.val() == 2)
+                & ((self.fifo_b.valid.val() & !self.opb_buffer.q.val())
+                    | (self.opb_buffer.q.val() & (self.rb_left.q.val() != 0)));
             self.ew_go.next =
                 (self.feed.q.val() == 3) & self.fifo_a.valid.val() & self.fifo_b.valid.val();
         }
         self.issue_result.next = (self.beat_go.val() | self.ew_go.val()) & self.result_beat.val();
         self.fifo_a.pop.next = self.fill_go.val() | self.ew_go.val();
-        self.fifo_b.pop.next = self.beat_go.val() | self.ew_go.val();
+        self.fifo_b.pop.next = (self.beat_go.val() & !self.opb_buffer.q.val()) | self.ew_go.val();
+        // A fill of the reuse buffer, and the entry of a beat's broadcast operand.
+        self.buffer_write_enable.next =
+            self.fill_go.val() & (self.feed.q.val() == 1) & self.opb_buffer.q.val();
+        self.buffer_write_address.next = self.rb_fill.q.val();
+        self.buffer_write_data.next = self.fifo_a.head_data.val().get_bits::<16>(0);
+        if self.buffer_write_enable.val() {
+            self.rb_fill.d.next = self.rb_fill.q.val() + 1;
+        }
+        self.rb_reduce.next = bit_cast::<RB, REDUCE_BITS>(self.reduce_m1.q.val()) + 1;
 
         self.opa_index.next = self.beat.q.val();
         if self.opa_wrap.q.val() {
@@ -538,6 +611,7 @@ impl Logic for PeFeeder {
                     | (self.pairs.q.val() & (self.fill_lane.q.val() == self.pair_id[l].val())));
             self.buf_b[l].write_enable.next = self.fill_go.val()
                 & (self.feed.q.val() == 1)
+                & !self.opb_buffer.q.val()
                 & (self.fill_lane.q.val() == self.lane_id[l].val());
             self.areg[l].clock.next = self.clock.val();
             self.breg[l].clock.next = self.clock.val();
@@ -588,6 +662,10 @@ impl Logic for PeFeeder {
                 if self.block.q.val() == self.blocks_m1.q.val() {
                     self.block.d.next = 0.into();
                     self.blk_entry.d.next = 0.into();
+                    self.rb_row.d.next = self.rb_row.q.val() + self.rb_reduce.val();
+                }
+                if self.opb_buffer.q.val() {
+                    self.rb_left.d.next = self.rb_left.q.val() - 1;
                 }
             } else {
                 self.term.d.next = self.term.q.val() + 1;
@@ -601,6 +679,9 @@ impl Logic for PeFeeder {
         self.s1_first.d.next = self.term.q.val() == 0;
         self.s1_last.d.next = self.result_beat.val();
         self.s1_bcast.d.next = self.fifo_b.head_data.val().get_bits::<16>(0);
+        self.s1_rb.d.next = self.rb_row.q.val() + bit_cast::<RB, REDUCE_BITS>(self.term.q.val());
+        self.beat_from_buffer.next = self.opb_buffer.q.val();
+        self.beat_buffer_address.next = self.s1_rb.q.val();
         self.beat_valid.next = self.s1_valid.q.val();
         self.beat_first.next = self.s1_first.q.val();
         self.beat_last.next = self.s1_last.q.val();
@@ -737,7 +818,8 @@ impl Logic for PeFeeder {
             | self.fifo_b.valid.val()
             | self.s1_valid.q.val()
             | (self.pending.q.val() != 0)
-            | (self.fill_lane.q.val() != 0) & (self.feed.q.val() == 3);
+            | (self.fill_lane.q.val() != 0) & (self.feed.q.val() == 3)
+            | self.opb_buffer.q.val() & (self.feed.q.val() == 2) & (self.rb_left.q.val() != 0);
     }
 }
 
@@ -781,6 +863,8 @@ mod tests {
             },
             FeedSetting::OpaBlocks { blocks: 1 },
             FeedSetting::OpaBlocks { blocks: 1024 },
+            FeedSetting::OpbBuffer { reductions: 0 },
+            FeedSetting::OpbBuffer { reductions: 65535 },
         ] {
             assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
         }

@@ -243,11 +243,11 @@ impl<const W: usize> Logic for Tile<W> {
         self.pe.act.next = self.feeder.beat_act.val();
         self.pe.eta.next = self.feeder.beat_eta.val();
         self.pe.bcast.next = self.feeder.beat_bcast.val();
-        self.pe.bcast_from_buffer.next = false;
-        self.pe.buffer_read_address.next = 0.into();
-        self.pe.buffer_write_enable.next = false;
-        self.pe.buffer_write_address.next = 0.into();
-        self.pe.buffer_write_data.next = 0.into();
+        self.pe.bcast_from_buffer.next = self.feeder.beat_from_buffer.val();
+        self.pe.buffer_read_address.next = self.feeder.beat_buffer_address.val();
+        self.pe.buffer_write_enable.next = self.feeder.buffer_write_enable.val();
+        self.pe.buffer_write_address.next = self.feeder.buffer_write_address.val();
+        self.pe.buffer_write_data.next = self.feeder.buffer_write_data.val();
         self.pe.seed_load.next = self.seed_load.val();
         self.pe.seed.next = self.seed.val();
         self.pe.counter_clear.next = self.counter_clear.val();

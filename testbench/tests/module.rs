@@ -1,8 +1,8 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
 use nt_hdl::dataflow_program::{
-    by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, pair_fill_start, shape,
-    Descriptor, Dest, Instr, Slot,
+    by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, opb_buffer, pair_fill_start,
+    shape, Descriptor, Dest, Instr, Slot,
 };
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
@@ -209,12 +209,10 @@ fn a_compute_fills_the_next_blocks_inputs_beside_its_own() {
 }
 
 /// One gradient run over three blocks of 4 inputs held interleaved in buffer A (from entry 1, term
-/// t of block j at entry 1 + 3 t + j): stream b gives each of two outputs' errors over the 2
-/// terms once per block, and `opa_blocks` makes buffer A's index follow the blocks. Every
-/// gradient must be its input column times its output's errors; without the word each block
-/// would read entries 1 and 2, block 0's and block 1's first term.
-#[test]
-fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
+/// t of block j at entry 1 + 3 t + j), each of two outputs' errors over the 2 terms taken once per
+/// block, from stream b or (`from_buffer`) from the PE's reuse buffer, loaded first. Returns the
+/// gradients written and what they must be: every input column times its output's errors.
+fn gradient_over_blocks(from_buffer: bool) -> (Vec<i32>, Vec<i32>) {
     let config = small();
     let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
     let mut m = ModuleSim::<64>::new(&config).unwrap();
@@ -232,24 +230,40 @@ fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
     m.poke(0, e as u64, &le(&dt)).unwrap();
     let (t32, o32, i32_) = (terms as u32, outputs as u32, inputs as u32);
     let row = 2 * i32_ as i32;
-    let prog = vec![
+    let mut prog = vec![
         fill_op(Feed::FillA),
         shape(1, 4),
         fill_start(1),
         // Lane l, entry 1 + 3 t + j <- x[t][4 j + l]: a term's blocks side by side.
         stream(Slot::A, Dest::Pe, 2, x, &[(4, 2), (3, 8), (t32, row)]),
         Instr::Run,
+    ];
+    if from_buffer {
+        prog.extend([
+            fill_op(Feed::FillB),
+            opb_buffer(0),
+            stream(Slot::A, Dest::Pe, 2, e, &[(o32 * t32, 2)]),
+            Instr::Run,
+        ]);
+    }
+    prog.extend([
         compute_op(mode::GRADIENT, 0, (false, true), 1, false),
         shape(terms, 4),
         opa_blocks(3),
+    ]);
+    if from_buffer {
+        prog.push(opb_buffer(3 * outputs));
+    } else {
         // Beats over (output, block, term), term innermost.
-        stream(
+        prog.push(stream(
             Slot::B,
             Dest::Pe,
             2,
             e,
             &[(t32, 2), (3, 0), (o32, 2 * t32 as i32)],
-        ),
+        ));
+    }
+    prog.extend([
         stream(
             Slot::W,
             Dest::Dram,
@@ -259,7 +273,7 @@ fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
         ),
         Instr::Run,
         Instr::End,
-    ];
+    ]);
     run_on_tile_0(&mut m, &prog);
     let expected: Vec<i32> = (0..outputs)
         .flat_map(|o| {
@@ -271,7 +285,24 @@ fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
             })
         })
         .collect();
-    assert_eq!(words(&m, gw, outputs * inputs), expected);
+    (words(&m, gw, outputs * inputs), expected)
+}
+
+/// `opa_blocks` makes buffer A's index follow the blocks: without the word each block would read
+/// entries 1 and 2, block 0's and block 1's first term.
+#[test]
+fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
+    let (got, expected) = gradient_over_blocks(false);
+    assert_eq!(got, expected);
+}
+
+/// The errors held in the reuse buffer: reduction m (output m / 3) takes entries 2 (m / 3) and
+/// 2 (m / 3) + 1, so both outputs' gradients need the entry to move on after every third
+/// reduction, and the run must end after its six reductions with no stream b to end it.
+#[test]
+fn a_gradient_run_takes_its_errors_from_the_reuse_buffer() {
+    let (got, expected) = gradient_over_blocks(true);
+    assert_eq!(got, expected);
 }
 
 /// Stores `values` at `addr` of tile 0's vault and runs `fill` (which loads buffer A's 4 lanes

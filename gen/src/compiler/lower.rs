@@ -146,6 +146,15 @@ impl Lowered {
     }
 }
 
+/// Where a compute's broadcast operand comes from.
+#[derive(Clone, Copy)]
+pub(super) enum Broadcast<'a> {
+    /// Stream b, an element a beat.
+    Stream(&'a Access),
+    /// The PE's reuse buffer (see `FeedSetting::OpbBuffer`), for so many reductions.
+    Buffer { reductions: usize },
+}
+
 /// Builds one segment from per-tile programs.
 pub(super) struct SegmentBuilder {
     pub(super) seg: Segment,
@@ -281,7 +290,17 @@ impl SegmentBuilder {
     ) {
         let order = (opb_step, opa_wrap);
         let opa = (0, 1);
-        self.compute_filling(tile, pe_mode, act, order, (reduce, lanes), opa, None, b, w);
+        self.compute_filling(
+            tile,
+            pe_mode,
+            act,
+            order,
+            (reduce, lanes),
+            opa,
+            None,
+            Broadcast::Stream(b),
+            w,
+        );
     }
 
     /// A compute run whose buffer A operands start at entry `opa_base` (with `opa_wrap` and more
@@ -298,7 +317,7 @@ impl SegmentBuilder {
         (reduce, lanes): (usize, usize),
         (opa_base, blocks): (usize, usize),
         fill: Option<(&Access, usize)>,
-        b: &Access,
+        b: Broadcast,
         w: &Access,
     ) {
         let op = program::compute_op(pe_mode, act, order, opa_base, fill.is_some());
@@ -306,6 +325,9 @@ impl SegmentBuilder {
         self.push(tile, shape(reduce, lanes));
         if order.1 && blocks > 1 {
             self.push(tile, program::opa_blocks(blocks));
+        }
+        if let Broadcast::Buffer { reductions } = b {
+            self.push(tile, program::opb_buffer(reductions));
         }
         if let Some((a, start)) = fill {
             let word = if is_pairs(a) {
@@ -319,8 +341,22 @@ impl SegmentBuilder {
             let text = format!("while computing: fill A from entry {start} {}", nest(a));
             self.seg.nests.push((tile, text));
         }
-        self.read(tile, Slot::B, Dest::Pe, b);
+        if let Broadcast::Stream(b) = b {
+            self.read(tile, Slot::B, Dest::Pe, b);
+        }
         self.write(tile, w);
+        self.push(tile, Instr::Run);
+    }
+
+    /// Loads the PE's reuse buffer from entry 0 with `a` (16-bit elements).
+    fn fill_reuse_buffer(&mut self, tile: usize, a: &Access) {
+        self.push(tile, program::fill_op(Feed::FillB));
+        self.push(tile, program::opb_buffer(0));
+        self.push(tile, a.stream(Slot::A, Dest::Pe));
+        self.seg.bytes_read += a.bytes();
+        self.seg
+            .nests
+            .push((tile, format!("fill the reuse buffer {}", nest(a))));
         self.push(tile, Instr::Run);
     }
 
@@ -958,7 +994,7 @@ fn gradient_blocks(
     c: &Chunk,
     g: &GradientTerms,
     blocks: &[(&GradientMatrix, usize)],
-    (lanes, depth): (usize, usize),
+    (lanes, depth, reuse): (usize, usize, usize),
 ) {
     let per_run = blocks_per_run(blocks.len(), g.terms, lanes, depth);
     let halves = 2 * per_run * g.terms <= depth;
@@ -1002,6 +1038,12 @@ fn gradient_blocks(
             Access::new(dt, ACT as u32, &loops)
         }
     };
+    // Every run takes each output's errors once per block: where the chunk's errors fit the
+    // PE's reuse buffer, they come from DRAM once, and write drains no longer hold up the beats.
+    let held = g.terms * c.len <= reuse;
+    if held {
+        s.fill_reuse_buffer(c.tile, &errors(1));
+    }
     // Where the run's inputs are in buffer A, when the previous run's compute filled them.
     let mut filled: Option<usize> = None;
     for (k, run) in runs.iter().enumerate() {
@@ -1015,6 +1057,7 @@ fn gradient_blocks(
             .filter(|&&(_, _, w_next, _)| halves && w_next == w)
             .map(inputs);
         let other = if base == 0 { per_run * g.terms } else { 0 };
+        let b = errors(j);
         s.compute_filling(
             c.tile,
             mode::GRADIENT,
@@ -1023,7 +1066,13 @@ fn gradient_blocks(
             (g.terms, w),
             (base, j),
             next.as_ref().map(|a| (a, other)),
-            &errors(j),
+            if held {
+                Broadcast::Buffer {
+                    reductions: j * c.len,
+                }
+            } else {
+                Broadcast::Stream(&b)
+            },
             &Access::new(
                 m.gw + (c.start * m.cols + i0) as u64 * GRAD,
                 GRAD as u32,
@@ -1047,7 +1096,7 @@ fn weight_gradients(
     g: &GradientTerms,
     matrices: &[GradientMatrix],
     (konst, gb): (u64, u64),
-    (lanes, depth): (usize, usize),
+    (lanes, depth, reuse): (usize, usize, usize),
     macs: u64,
 ) -> Result<Vec<SegmentBuilder>> {
     let blocks: Vec<(&GradientMatrix, usize)> = matrices
@@ -1070,7 +1119,7 @@ fn weight_gradients(
             }
             let range = &blocks[p * blocks.len() / parts..(p + 1) * blocks.len() / parts];
             for c in chunks {
-                gradient_blocks(&mut s, c, g, range, (lanes, depth));
+                gradient_blocks(&mut s, c, g, range, (lanes, depth, reuse));
             }
             let cols: usize = range.iter().map(|&(m, i0)| lanes.min(m.cols - i0)).sum();
             // The last part takes what the shares' rounding left.
@@ -2087,7 +2136,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &g,
                 &matrices,
                 (konst, ly.gb),
-                (lanes, depth),
+                (lanes, depth, config.pe.operand_buffer_depth),
                 macs,
             )?;
             s = segs.pop().expect("a segment");

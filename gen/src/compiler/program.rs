@@ -1,7 +1,7 @@
 //! Building blocks of tile programs.
 
 pub use nt_hdl::dataflow_program::{
-    by_lane, compute_op, fill_op, fill_start, op, opa_blocks, pair_fill_start, shape,
+    by_lane, compute_op, fill_op, fill_start, op, opa_blocks, opb_buffer, pair_fill_start, shape,
 };
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 pub use nt_hdl::pe_feeder::mode;

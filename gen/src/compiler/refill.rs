@@ -90,6 +90,14 @@ fn fill_at(program: &[Instr], i: usize) -> Option<(usize, Range<usize>)> {
         }) => 1,
         _ => return None,
     };
+    // A fill of the PE's reuse buffer leaves the lane buffers alone.
+    let to_reuse_buffer = program[i + 1..]
+        .iter()
+        .take_while(|x| !matches!(x, Instr::Run))
+        .any(|x| matches!(x, Instr::Pe(FeedSetting::OpbBuffer { .. })));
+    if to_reuse_buffer {
+        return None;
+    }
     let part_of_fill = |x: &Instr| match x {
         Instr::Pe(
             FeedSetting::Shape { .. }
