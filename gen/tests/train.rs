@@ -102,6 +102,30 @@ fn rnn_trains_bit_exactly_through_time() {
     assert!(text(&r).contains("every phase matched the golden model"));
 }
 
+/// A layer of 64 rows keeps a copy of its MAC weights for its backward product (the plan's map
+/// has the region), and two steps train bit-exactly: the second step's backward reads the copy
+/// the first step's update and exchange rewrote, and the command checks the copy in every
+/// reader's vault after each update.
+#[test]
+fn a_backward_product_reads_the_mac_copy_the_update_keeps() {
+    let r = ntgen(&[
+        "compile",
+        "--config",
+        &small(),
+        "--net",
+        &net("fc_wide.toml"),
+        "--batch",
+        "4",
+    ]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(text(&r).contains("fc1.wc"), "{}", text(&r));
+    let out = scratch("train_fc_wide");
+    let r = train(&net("fc_wide.toml"), &out, &["--steps", "2"]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(text(&r).contains("every phase matched the golden model"));
+    assert_phases(&summary(&out));
+}
+
 /// The emitted Verilog under Verilator and the rust-hdl model report the same cycles, counters
 /// and loss for every phase of a training step.
 #[test]

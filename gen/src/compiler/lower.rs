@@ -556,6 +556,22 @@ fn mac_copy(copy: u64, c: &Chunk, rows: usize) -> Access {
     .widened(MAX_ELEMENT_BYTES)
 }
 
+/// A backward product's buffer A: columns `c` of a `rows x cols` block of MAC weights, from the
+/// reader's copy where the layer keeps one, else across the records (a transpose).
+fn mac_across((records, copy): (u64, Option<u64>), c: &Chunk, rows: usize, cols: usize) -> Access {
+    match copy {
+        Some(copy) => mac_copy(copy, c, rows),
+        None => Access::new(
+            records + c.start as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
+            ACT as u32,
+            &[
+                (c.len, RECORD_BYTES as i64),
+                (rows, (cols as u64 * RECORD_BYTES) as i64),
+            ],
+        ),
+    }
+}
+
 /// Pieces of `blocks`, each as tile `from` reads it and as tile `to` writes it, both in elements
 /// of the widest size both allow (a flit carries one element).
 fn moved(blocks: &[ColumnExchange], pieces: &[(usize, usize)], from: usize, to: usize) -> Moved {
@@ -587,6 +603,12 @@ type Moved = (Vec<Access>, Vec<Access>);
 /// the records into the readers' copies takes about 660 cycles, a halving round of 2,048 each
 /// way 3,100 to 4,600. The estimates choose an exchange's schedule.
 const EXCHANGE_ROUND_CYCLES: u64 = 500;
+
+/// Rows from which a layer keeps a copy of its MAC weights for the backward products (see
+/// [`ColumnExchange::copy`]): the copy costs a run of the update segment (a few hundred cycles)
+/// and saves the backward fill about half its elements and a row miss every fourth burst, which
+/// for fewer rows is less (the small examples' steps took 3 to 4 percent longer with copies).
+const MAC_COPY_MIN_ROWS: usize = 64;
 const EXCHANGE_KIB_CYCLES: u64 = 420;
 
 /// Sends every block's columns to their readers, an all-to-all that moves each MAC value to the
@@ -1220,12 +1242,15 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let gw = map.alloc(&format!("{name}.gw"), s.weights as u64 * GRAD);
         let gb = map.alloc(&format!("{name}.gb"), s.biases as u64 * GRAD);
         let input_error = Network::needs_input_error(&shapes, l);
-        let read_across = match *layer {
-            Layer::Fc { .. } => input_error,
-            Layer::Rnn { steps, .. } => input_error || steps > 1,
-            _ => false,
+        // Rows of the MAC weights a backward product reads across, if any: from a copy where
+        // there are enough of them to pay for the copy's upkeep.
+        let rows_across = match *layer {
+            Layer::Fc { .. } if input_error => n_out,
+            Layer::Rnn { hidden, steps } if input_error || steps > 1 => hidden,
+            _ => 0,
         };
-        let wc = read_across.then(|| map.alloc(&format!("{name}.wc"), s.weights as u64 * ACT));
+        let copied = rows_across >= MAC_COPY_MIN_ROWS;
+        let wc = copied.then(|| map.alloc(&format!("{name}.wc"), s.weights as u64 * ACT));
         // The input of an image layer: the network input (laid out for this layer) or the
         // previous layer's output (laid out for this layer by its producer).
         let mut image_input = |map: &mut MemoryMap| -> ImageView {
@@ -1783,10 +1808,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 sample: (steps * hidden) as u64 * ACT,
                 n: hidden,
             };
-            let copy = ly
-                .wc
-                .expect("an rnn layer read across its rows has a MAC copy");
-            let wch = copy + (hidden * n) as u64 * ACT;
+            let wh = ly.w + (hidden * n) as u64 * RECORD_BYTES;
+            let wch = ly.wc.map(|wc| wc + (hidden * n) as u64 * ACT);
             for st in (0..steps - 1).rev() {
                 backward.extend(gather(
                     &format!("{} gather errors step {}", ly.name, st + 2),
@@ -1807,7 +1830,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 );
                 for c in &ly.chunks {
                     let t = c.tile;
-                    s.fill(t, false, c.len, &[mac_copy(wch, c, hidden)]);
+                    s.fill(t, false, c.len, &[mac_across((wh, wch), c, hidden, hidden)]);
                     s.fill(t, true, c.len, &[h.block(c.start, c.len, batch)]);
                     s.compute(
                         t,
@@ -1861,7 +1884,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles, burst);
                 for c in &fch {
                     let t = c.tile;
-                    s.fill(t, false, c.len, &[mac_copy(copy, c, hidden)]);
+                    s.fill(t, false, c.len, &[mac_across((ly.w, ly.wc), c, hidden, n)]);
                     s.fill(t, true, c.len, &[per_step(u, c, row, ly.out.sample)]);
                     s.compute(
                         t,
@@ -1980,10 +2003,12 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
         for c in &in_chunks {
             let t = c.tile;
-            let copy = ly
-                .wc
-                .expect("an fc layer with an input error has a MAC copy");
-            s.fill(t, false, c.len, &[mac_copy(copy, c, n_out)]);
+            s.fill(
+                t,
+                false,
+                c.len,
+                &[mac_across((ly.w, ly.wc), c, n_out, n_in)],
+            );
             s.fill(t, true, c.len, &[prev.out.block(c.start, c.len, batch)]);
             s.compute(
                 t,
@@ -2279,19 +2304,63 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             })
             .collect();
         // A tile that reads columns of its own rows copies them too, through its own router,
-        // once the update has written them (a run ends with its writes done). Records never
-        // widen, so both sides move 2-byte elements.
-        for t in 0..tiles {
-            for x in exchanged.iter().filter(|x| x.copy.is_some()) {
-                for (f, w) in x.piece(t, t, true).iter().zip(x.piece(t, t, false)) {
+        // once the update has written them (a run ends with its writes done): at the end of the
+        // update segment where the programs leave room, else in a segment of its own. Records
+        // never widen, so both sides move 2-byte elements.
+        let own: ExchangeRound = (0..tiles)
+            .map(|t| {
+                let (sends, receives) = exchanged
+                    .iter()
+                    .filter(|x| x.copy.is_some())
+                    .flat_map(|x| x.piece(t, t, true).into_iter().zip(x.piece(t, t, false)))
+                    .unzip();
+                ExchangeLeg {
+                    dst: t,
+                    sends,
+                    receives,
+                }
+            })
+            .collect();
+        let appended = |t: usize| -> Vec<Instr> {
+            let leg = &own[t];
+            leg.sends
+                .iter()
+                .zip(&leg.receives)
+                .flat_map(|(f, w)| {
+                    [
+                        f.stream(Slot::A, Dest::Tile(t as u8)),
+                        w.stream(Slot::W, Dest::Dram),
+                        Instr::Run,
+                    ]
+                })
+                .collect()
+        };
+        let fits = (0..tiles).all(|t| {
+            let mut p = s.seg.programs[t].clone();
+            p.extend(appended(t));
+            p.push(Instr::End);
+            encode(&p).len() as u64 <= PROGRAM_WINDOW
+        });
+        if fits {
+            for (t, leg) in own.iter().enumerate() {
+                for (f, w) in leg.sends.iter().zip(&leg.receives) {
                     s.read(t, Slot::A, Dest::Tile(t as u8), f);
-                    s.write(t, &w);
+                    s.write(t, w);
                     s.push(t, Instr::Run);
                 }
             }
         }
         s.seg.macs = costs[l].update_params;
         update.push(s.finish());
+        if !fits {
+            update.extend(exchange_segments(
+                &format!("{} MAC copies of own rows", ly.name),
+                l,
+                &[own],
+                tiles,
+                burst,
+            ));
+        }
         for bl in &blocks {
             let (golden_w, golden_mac) = match bl.kind {
                 ParamKind::Weight => (GoldenRef::NewW(l), Some(GoldenRef::NewMacW(l))),
@@ -2374,6 +2443,17 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         },
     ];
     super::refill::leave_out_held_fills(&mut phases);
+    for seg in phases.iter().flat_map(|ph| &ph.segments) {
+        for (t, p) in seg.programs.iter().enumerate() {
+            let words = encode(p).len() as u64;
+            if words > PROGRAM_WINDOW {
+                bail!(
+                    "segment {}: tile {t}'s program of {words} words does not fit the program memory ({PROGRAM_WINDOW} words)",
+                    seg.label
+                );
+            }
+        }
+    }
     Ok(Plan {
         layer_names: lw.iter().map(|ly| ly.name.clone()).collect(),
         batch,
