@@ -99,7 +99,8 @@ struct Lowered {
     gw: u64,
     gb: u64,
     /// The MAC weights as the backward products read them across the rows (see
-    /// [`ColumnExchange::copy`]), for layers that have such products.
+    /// [`ColumnExchange::copy`]), for layers that have such products over at least
+    /// [`MAC_COPY_MIN_ROWS`] rows.
     wc: Option<u64>,
     /// The layer computes the error at its input.
     input_error: bool,
