@@ -423,19 +423,8 @@ pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
     }
     for c in &plan.mac_copies {
         let w = &params.layers[c.layer].weights;
-        // A copy lies in one piece, so a single write places it.
-        let (_, base) = c.places[0];
-        let values: Vec<i16> = c
-            .places
-            .iter()
-            .map(|&(i, _)| fmt.mac_weight(w[i]).0)
-            .collect();
-        debug_assert!(c
-            .places
-            .iter()
-            .enumerate()
-            .all(|(k, &(_, a))| a == base + compiler::ACT * k as u64));
-        sim.poke(c.vault, base, &le_i16(&values))?;
+        let values: Vec<i16> = c.indices.iter().map(|&i| fmt.mac_weight(w[i]).0).collect();
+        sim.poke(c.vault, c.base, &le_i16(&values))?;
     }
 
     let mut checker = Checker {

@@ -345,6 +345,7 @@ fn fill_and_read_entries((addr, values): (u32, &[i16]), fill: &[Instr]) -> Vec<i
         .map(|c| i16::from_le_bytes([c[0], c[1]]))
         .collect()
 }
+
 /// A pair fill: a 3 x 4 matrix stored entry after entry (the 4 lanes' operands of an entry side
 /// by side) goes into buffer A two operands a 4-byte element, the low half to an even lane and
 /// the high half to the next. Forward runs with a zero bias and the unit vector e_k as stream b

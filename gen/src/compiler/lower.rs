@@ -157,6 +157,7 @@ pub(super) enum Broadcast<'a> {
 }
 
 /// Builds one segment from per-tile programs.
+#[derive(Clone)]
 pub(super) struct SegmentBuilder {
     pub(super) seg: Segment,
     /// Bytes of a DRAM burst: the unit a fill's two element orders are costed in.
@@ -358,6 +359,24 @@ impl SegmentBuilder {
         self.seg
             .nests
             .push((tile, format!("fill the reuse buffer {}", nest(a))));
+        self.push(tile, Instr::Run);
+    }
+
+    /// One run of a gather or exchange: tile `tile` sends `send` to tile `dst` and writes what
+    /// arrives by `receive`.
+    fn transfer_run(
+        &mut self,
+        tile: usize,
+        dst: usize,
+        send: Option<&Access>,
+        receive: Option<&Access>,
+    ) {
+        if let Some(a) = send {
+            self.read(tile, Slot::A, Dest::Tile(dst as u8), a);
+        }
+        if let Some(a) = receive {
+            self.write(tile, a);
+        }
         self.push(tile, Instr::Run);
     }
 
@@ -604,13 +623,13 @@ type Moved = (Vec<Access>, Vec<Access>);
 /// the records into the readers' copies takes about 660 cycles, a halving round of 2,048 each
 /// way 3,100 to 4,600. The estimates choose an exchange's schedule.
 const EXCHANGE_ROUND_CYCLES: u64 = 500;
+const EXCHANGE_KIB_CYCLES: u64 = 420;
 
 /// Rows from which a layer keeps a copy of its MAC weights for the backward products (see
 /// [`ColumnExchange::copy`]): the copy costs a run of the update segment (a few hundred cycles)
 /// and saves the backward fill about half its elements and a row miss every fourth burst, which
 /// for fewer rows is less (the small examples' steps took 3 to 4 percent longer with copies).
 const MAC_COPY_MIN_ROWS: usize = 64;
-const EXCHANGE_KIB_CYCLES: u64 = 420;
 
 /// Sends every block's columns to their readers, an all-to-all that moves each MAC value to the
 /// vaults that read it and to no other (the owner's part is in place already). Each round every
@@ -762,13 +781,7 @@ fn exchange_segments(
                     if send.is_none() && receive.is_none() {
                         break;
                     }
-                    if let Some(a) = send {
-                        s.read(t, Slot::A, Dest::Tile(leg.dst as u8), a);
-                    }
-                    if let Some(a) = receive {
-                        s.write(t, a);
-                    }
-                    s.push(t, Instr::Run);
+                    s.transfer_run(t, leg.dst, send, receive);
                 }
             }
             segments.push(s.finish());
@@ -2322,34 +2335,20 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 }
             })
             .collect();
-        let appended = |t: usize| -> Vec<Instr> {
-            let leg = &own[t];
-            leg.sends
-                .iter()
-                .zip(&leg.receives)
-                .flat_map(|(f, w)| {
-                    [
-                        f.stream(Slot::A, Dest::Tile(t as u8)),
-                        w.stream(Slot::W, Dest::Dram),
-                        Instr::Run,
-                    ]
-                })
-                .collect()
-        };
-        let fits = (0..tiles).all(|t| {
-            let mut p = s.seg.programs[t].clone();
-            p.extend(appended(t));
-            p.push(Instr::End);
-            encode(&p).len() as u64 <= PROGRAM_WINDOW
-        });
-        if fits {
-            for (t, leg) in own.iter().enumerate() {
-                for (f, w) in leg.sends.iter().zip(&leg.receives) {
-                    s.read(t, Slot::A, Dest::Tile(t as u8), f);
-                    s.write(t, w);
-                    s.push(t, Instr::Run);
-                }
+        let mut with_own = s.clone();
+        for (t, leg) in own.iter().enumerate() {
+            for (f, w) in leg.sends.iter().zip(&leg.receives) {
+                with_own.transfer_run(t, t, Some(f), Some(w));
             }
+        }
+        // Below the window: room for the END that finish adds.
+        let fits = with_own
+            .seg
+            .programs
+            .iter()
+            .all(|p| (encode(p).len() as u64) < PROGRAM_WINDOW);
+        if fits {
+            s = with_own;
         }
         s.seg.macs = costs[l].update_params;
         update.push(s.finish());
@@ -2406,7 +2405,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     mac_copies.extend(readers.clone().map(|(vault, places)| MacCopy {
                         layer: l,
                         vault,
-                        places,
+                        base: places[0].1,
+                        indices: places.iter().map(|&(i, _)| i).collect(),
                     }));
                 }
                 check.places.extend(readers);

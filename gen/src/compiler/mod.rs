@@ -91,13 +91,14 @@ pub struct TensorCheck {
     pub places: Vec<(usize, Vec<(usize, u64)>)>,
 }
 
-/// A vault's copy of some of a layer's MAC weights: (index in the layer's weights, byte
-/// address) of each 16-bit value.
+/// A vault's copy of some of a layer's MAC weights: 16-bit values side by side from byte
+/// `base`, each the MAC value of the layer's weight at its index.
 #[derive(Clone, Debug)]
 pub struct MacCopy {
     pub layer: usize,
     pub vault: usize,
-    pub places: Vec<(usize, u64)>,
+    pub base: u64,
+    pub indices: Vec<usize>,
 }
 
 #[derive(Clone, Debug)]
