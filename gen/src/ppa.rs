@@ -16,7 +16,7 @@ use crate::emit::{
 };
 use crate::flow::{self, Activity, Hierarchy, Library, Synthesis, Timing};
 use crate::output::Staged;
-use crate::sram::{memories_in, Memory};
+use crate::sram::{access_energy_uj, access_power_mw, memories_in, Memory};
 use crate::train;
 use anyhow::{bail, Context, Result};
 use nt_hdl::Config;
@@ -71,7 +71,11 @@ struct BlockReport {
     switching_mw: f64,
     leakage_mw: f64,
     sram_area_um2: f64,
+    /// The memories' leakage and access power.
     sram_power_mw: f64,
+    /// Of that, the access power: the bits the block's memories read and wrote per cycle in its
+    /// activity simulation.
+    sram_access_mw: f64,
     /// Logic power (mW) with no switching but the clock's: what a busy block's figure falls to
     /// while it waits (no clock gating). Measured for the PE, whose activity is a busy one's.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,76 +110,136 @@ struct NetworkFigures {
     ops: f64,
     dram_bytes: u64,
     logic_energy_uj: f64,
+    /// Of the logic energy, the memories' accesses.
+    sram_energy_uj: f64,
     dram_energy_uj: f64,
     utilization: f64,
     source: String,
 }
 
-/// Reads a training summary and charges its cycles and DRAM bytes: dynamic logic energy per
-/// cycle from the module's power at the target clock (the PEs' as busy as the run's
-/// utilization, see [`Dynamic`]), leakage for the run's duration at the module's clock (the
-/// target, or fmax when lower), DRAM energy per bit.
+/// What drives the memories' accesses, measured over the activity simulation of the module:
+/// the PE feeder's lane buffers are read on PE beats and filled for them; the data-flow engine's
+/// and the vault controller's queues and buffers carry DRAM data.
+#[derive(Serialize, Default, Clone, Copy)]
+struct MemoryRates {
+    /// The PE feeder's memory bits read and written per cycle a PE is busy.
+    feeder_bits_per_busy_cycle: f64,
+    /// The other blocks' memory bits read and written per DRAM byte moved.
+    bits_per_dram_byte: f64,
+}
+
+/// The totals of an `ntgen train` summary that the report charges.
+struct RunTotals {
+    tiles: usize,
+    lanes: usize,
+    cycles: u64,
+    useful_macs: u64,
+    /// Summed over the tiles.
+    mac_busy_cycles: u64,
+    dram_bytes: u64,
+}
+
+impl RunTotals {
+    /// Reads `path`, an `ntgen train` summary; the network's name comes with it.
+    fn read(path: &Path) -> Result<(String, RunTotals)> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        let field = |k: &str| {
+            v[k].as_u64().with_context(|| {
+                format!("{}: no `{k}`: not an ntgen train summary", path.display())
+            })
+        };
+        let phases = v["totals"]
+            .as_array()
+            .with_context(|| format!("{}: no `totals`", path.display()))?;
+        let sum = |k: &str| -> Result<u64> {
+            phases
+                .iter()
+                .map(|p| {
+                    p[k].as_u64()
+                        .with_context(|| format!("{}: a phase has no `{k}`", path.display()))
+                })
+                .sum()
+        };
+        let totals = RunTotals {
+            tiles: field("tiles")? as usize,
+            lanes: field("lanes")? as usize,
+            cycles: sum("cycles")?,
+            useful_macs: sum("useful_macs")?,
+            mac_busy_cycles: sum("mac_busy_cycles")?,
+            dram_bytes: sum("dram_bytes_read")? + sum("dram_bytes_written")?,
+        };
+        Ok((v["network"].as_str().unwrap_or("?").to_string(), totals))
+    }
+}
+
+/// Reads a training summary and charges its cycles, PE beats and DRAM bytes: dynamic logic
+/// energy per cycle from the module's power at the target clock (the PEs' as busy as the run's
+/// utilization, see [`Dynamic`]), the memories' accesses by what drives them ([`MemoryRates`]),
+/// leakage for the run's duration at the module's clock (the target, or fmax when lower), DRAM
+/// energy per bit.
 fn network_figures(
-    path: &std::path::Path,
+    path: &Path,
     config: &Config,
     tiles: usize,
-    dynamic: &Dynamic,
-    leakage_mw: f64,
+    module: &ModulePower,
     clock_mhz: f64,
 ) -> Result<NetworkFigures> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    let field = |k: &str| {
-        v[k].as_u64()
-            .with_context(|| format!("{}: no `{k}`: not an ntgen train summary", path.display()))
-    };
-    let (t, l) = (field("tiles")? as usize, field("lanes")? as usize);
-    if t != tiles || l != config.pe.lanes {
+    let (name, run) = RunTotals::read(path)?;
+    if run.tiles != tiles || run.lanes != config.pe.lanes {
         bail!(
-            "{}: trained on {t} tiles x {l} lanes, but this configuration has {tiles} x {}",
+            "{}: trained on {} tiles x {} lanes, but this configuration has {tiles} x {}",
             path.display(),
+            run.tiles,
+            run.lanes,
             config.pe.lanes
         );
     }
-    let totals = v["totals"]
-        .as_array()
-        .with_context(|| format!("{}: no `totals`", path.display()))?;
-    let sum = |k: &str| {
-        totals
-            .iter()
-            .map(|p| p[k].as_u64().unwrap_or(0))
-            .sum::<u64>()
-    };
-    let cycles = sum("cycles");
-    let macs = sum("useful_macs");
-    let bytes = sum("dram_bytes_read") + sum("dram_bytes_written");
+    let cycles = run.cycles;
     let seconds = cycles as f64 / (clock_mhz * 1e6);
-    let ops = OPS_PER_MAC * macs as f64;
-    let utilization = macs as f64 / (tiles * l) as f64 / cycles.max(1) as f64;
-    let logic_j = dynamic.at(utilization) * 1e-3 / (config.clock.target_mhz * 1e6) * cycles as f64
-        + leakage_mw * 1e-3 * seconds;
-    let dram_j = bytes as f64 * 8.0 * config.dram.energy_pj_per_bit * 1e-12;
+    let ops = OPS_PER_MAC * run.useful_macs as f64;
+    let utilization = run.useful_macs as f64 / (tiles * run.lanes) as f64 / cycles.max(1) as f64;
+    let rates = &module.memory_rates;
+    let sram_j = access_energy_uj(
+        rates.feeder_bits_per_busy_cycle * run.mac_busy_cycles as f64
+            + rates.bits_per_dram_byte * run.dram_bytes as f64,
+    ) * 1e-6;
+    let logic_j = module.dynamic.at(utilization) * 1e-3 / (config.clock.target_mhz * 1e6)
+        * cycles as f64
+        + module.leakage_mw * 1e-3 * seconds
+        + sram_j;
+    let dram_j = run.dram_bytes as f64 * 8.0 * config.dram.energy_pj_per_bit * 1e-12;
     Ok(NetworkFigures {
-        name: v["network"].as_str().unwrap_or("?").to_string(),
+        name,
         gops: ops / seconds.max(1e-30) * 1e-9,
         logic_gops_per_w: ops / logic_j.max(1e-30) * 1e-9,
         system_gops_per_w: ops / (logic_j + dram_j).max(1e-30) * 1e-9,
         cycles,
         ops,
-        dram_bytes: bytes,
+        dram_bytes: run.dram_bytes,
         logic_energy_uj: logic_j * 1e6,
+        sram_energy_uj: sram_j * 1e6,
         dram_energy_uj: dram_j * 1e6,
         utilization,
         source: path.display().to_string(),
     })
 }
 
+/// What the network figures charge besides DRAM: the module's dynamic logic power, its
+/// leakage, and its memories' accesses.
+struct ModulePower {
+    dynamic: Dynamic,
+    leakage_mw: f64,
+    memory_rates: MemoryRates,
+}
+
 /// The module's dynamic power (mW, at the target clock) as a function of the PEs' utilization.
-/// A block measured at its own mean activity (from a training step) counts as measured; a
-/// block with an idle figure (the PE, measured busy) is charged its idle power, plus its busy
-/// power's excess in proportion to the utilization.
+/// A block measured at its own mean activity (from a training step) counts as measured, but
+/// for its memories' accesses, which [`MemoryRates`] charge; a block with an idle figure (the
+/// PE, measured busy) is charged its idle power, plus its busy power's excess in proportion to
+/// the utilization.
 struct Dynamic {
     /// Blocks at their mean activity, and the idle part of the others.
     base_mw: f64,
@@ -196,7 +260,7 @@ impl Dynamic {
                     d.base_mw += n * (idle - r.leakage_mw);
                     d.busy_excess_mw += n * (r.power_mw - idle);
                 }
-                None => d.base_mw += n * (r.power_mw - r.leakage_mw),
+                None => d.base_mw += n * (r.power_mw - r.leakage_mw - r.sram_access_mw),
             }
         }
         d
@@ -236,6 +300,8 @@ struct Report {
     tile: Totals,
     blocks: Vec<BlockReport>,
     networks: Vec<NetworkFigures>,
+    /// How the networks' memory accesses are charged.
+    memory_rates: MemoryRates,
     #[serde(skip_serializing_if = "Option::is_none")]
     flat: Option<FlatCheck>,
     scope: String,
@@ -319,6 +385,15 @@ fn display_name(block: &str) -> &'static str {
     }
 }
 
+/// A block's switching activity and its memories' accesses, and where they come from.
+#[derive(Clone, Copy)]
+struct BlockActivity {
+    logic: Activity,
+    /// Bits its memories read and write per cycle, per instance of the block.
+    memory_bits_per_cycle: f64,
+    source: &'static str,
+}
+
 /// Synthesizes and analyzes one design in its own folder `work/key`.
 fn measure(
     work: &Path,
@@ -326,8 +401,7 @@ fn measure(
     file: &DesignFile,
     lib: &Library,
     config: &Config,
-    activity: Activity,
-    activity_source: &str,
+    activity: BlockActivity,
     flat: bool,
 ) -> Result<(BlockReport, Synthesis, Timing)> {
     let dir = work.join(key);
@@ -358,42 +432,43 @@ fn measure(
         &file.top,
         lib,
         config.clock.target_mhz,
-        activity,
+        activity.logic,
         "sta",
     )
     .with_context(|| format!("OpenSTA on {}", file.top))?;
-    let (mut sram_area, mut sram_power) = (0.0, 0.0);
+    // The memories are costed by the SRAM model; their stubs' few gates stay in the logic.
+    let (mut sram_area, mut sram_leakage) = (0.0, 0.0);
     for (module, words, bits) in memories {
-        // The memories are costed by the SRAM model; their stubs' few gates stay in the logic.
         let m = Memory {
             words,
             bits,
             instances: syn.instances_of(&file.top, &module),
-            accesses_per_cycle: 0.0,
         };
         sram_area += m.area_um2();
-        sram_power += m.power_mw(config.clock.target_mhz);
+        sram_leakage += m.leakage_mw();
     }
+    let sram_access = access_power_mw(activity.memory_bits_per_cycle, config.clock.target_mhz);
     let logic_area = syn.area_of(&file.top);
     let report = BlockReport {
         name: name.into(),
         top: file.top.clone(),
         instances: 0,
         area_um2: logic_area + sram_area,
-        power_mw: timing.total_mw + sram_power,
+        power_mw: timing.total_mw + sram_leakage + sram_access,
         logic_power_mw: timing.total_mw,
         internal_mw: timing.internal_mw,
         switching_mw: timing.switching_mw,
         leakage_mw: timing.leakage_mw,
         sram_area_um2: sram_area,
-        sram_power_mw: sram_power,
+        sram_power_mw: sram_leakage + sram_access,
+        sram_access_mw: sram_access,
         idle_power_mw: None,
         fmax_mhz: timing.fmax_mhz,
         worst_slack_ps: timing.worst_slack_ps,
         cells: syn.cells,
         fanout_buffers: syn.buffers,
-        register_activity: activity.registers,
-        activity_source: activity_source.into(),
+        register_activity: activity.logic.registers,
+        activity_source: activity.source.into(),
         parts: vec![],
         critical_path: timing.critical_path.clone(),
     };
@@ -428,9 +503,80 @@ fn pe_parts(config: &Config, pe: &BlockReport, syn: &Synthesis, timing: &Timing)
     ]
 }
 
+/// The module's activity simulation: its toggles and memory accesses, and the run's totals.
+#[derive(Default)]
+struct ModuleActivity {
+    toggles: Toggles,
+    /// Tiles of the simulated module.
+    tiles: usize,
+    mac_busy_cycles: u64,
+    dram_bytes: u64,
+}
+
+impl ModuleActivity {
+    /// The activity of a `--blocks` name, when the simulation has that block.
+    fn block(&self, block: &str) -> Option<BlockActivity> {
+        let t = &self.toggles;
+        let (b, instances) = match block {
+            "feeder" | "ni" | "vault" | "engine" => {
+                (t.blocks.get(&format!("tiles/{block}"))?.clone(), self.tiles)
+            }
+            // The routers hold no memory, so their count does not matter.
+            "router" => (t.blocks.get("mesh/routers")?.clone(), 1),
+            // The host interface's registers sit directly in it: one entry per register.
+            "host" => {
+                let regs: Vec<_> = t
+                    .blocks
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("host/"))
+                    .map(|(_, b)| b)
+                    .collect();
+                if regs.is_empty() {
+                    return None;
+                }
+                let mut sum = BlockToggles::default();
+                for r in regs {
+                    sum.register_bits += r.register_bits;
+                    sum.register_toggles += r.register_toggles;
+                    sum.input_bits += r.input_bits;
+                    sum.input_toggles += r.input_toggles;
+                    sum.memory_bits_accessed += r.memory_bits_accessed;
+                }
+                (sum, 1)
+            }
+            _ => return None,
+        };
+        Some(BlockActivity {
+            logic: Activity {
+                registers: b.register_rate(t.cycles),
+                inputs: b.input_rate(t.cycles),
+            },
+            memory_bits_per_cycle: b.memory_rate(t.cycles) / instances.max(1) as f64,
+            source: MODULE_ACTIVITY_SOURCE,
+        })
+    }
+
+    /// The feeder's memory accesses per PE beat; the other blocks' per DRAM byte.
+    fn memory_rates(&self) -> MemoryRates {
+        let (mut feeder, mut others) = (0, 0);
+        for (key, b) in &self.toggles.blocks {
+            if key == "tiles/feeder" {
+                feeder += b.memory_bits_accessed;
+            } else {
+                others += b.memory_bits_accessed;
+            }
+        }
+        MemoryRates {
+            feeder_bits_per_busy_cycle: feeder as f64 / self.mac_busy_cycles.max(1) as f64,
+            bits_per_dram_byte: others as f64 / self.dram_bytes.max(1) as f64,
+        }
+    }
+}
+
 /// Trains [`ACTIVITY_NET`] one step on `config`'s module (at most 2x2 tiles) in rust-hdl,
-/// counting every block's register and port toggles; the run's files go to `dir`.
-fn module_activity(config: &Config, dir: &Path) -> Result<Toggles> {
+/// counting every block's register and port toggles and memory accesses; the run's files go to
+/// `dir`.
+fn module_activity(config: &Config, dir: &Path) -> Result<ModuleActivity> {
     let mut c = config.clone();
     c.array.rows = c.array.rows.min(ACTIVITY_ARRAY_SIDE);
     c.array.cols = c.array.cols.min(ACTIVITY_ARRAY_SIDE);
@@ -458,42 +604,13 @@ fn module_activity(config: &Config, dir: &Path) -> Result<Toggles> {
         sim: SimChoice::RustHdl,
         count_toggles: true,
     };
-    train::train(&c, &args)?.context("the simulation counted no toggles")
-}
-
-/// The module's activity of a `--blocks` name, when its simulation has that block.
-fn module_block(t: &Toggles, block: &str) -> Option<Activity> {
-    let b = match block {
-        "feeder" => t.blocks.get("tiles/feeder")?.clone(),
-        "ni" => t.blocks.get("tiles/ni")?.clone(),
-        "vault" => t.blocks.get("tiles/vault")?.clone(),
-        "engine" => t.blocks.get("tiles/engine")?.clone(),
-        "router" => t.blocks.get("mesh/routers")?.clone(),
-        // The host interface's registers sit directly in it: one entry per register.
-        "host" => {
-            let regs: Vec<_> = t
-                .blocks
-                .iter()
-                .filter(|(k, _)| k.starts_with("host/"))
-                .map(|(_, b)| b)
-                .collect();
-            if regs.is_empty() {
-                return None;
-            }
-            let mut sum = BlockToggles::default();
-            for r in regs {
-                sum.register_bits += r.register_bits;
-                sum.register_toggles += r.register_toggles;
-                sum.input_bits += r.input_bits;
-                sum.input_toggles += r.input_toggles;
-            }
-            sum
-        }
-        _ => return None,
-    };
-    Some(Activity {
-        registers: b.register_rate(t.cycles),
-        inputs: b.input_rate(t.cycles),
+    let toggles = train::train(&c, &args)?.context("the simulation counted no toggles")?;
+    let (_, run) = RunTotals::read(&args.out.join("summary.json"))?;
+    Ok(ModuleActivity {
+        toggles,
+        tiles: run.tiles,
+        mac_busy_cycles: run.mac_busy_cycles,
+        dram_bytes: run.dram_bytes,
     })
 }
 
@@ -525,24 +642,28 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     };
     pe_step::run_counting(&config, shape, ACTIVITY_SEED, None, Some(&mut toggles))
         .context("activity simulation")?;
-    let activity = Activity {
-        registers: toggles.register_rate(),
-        inputs: toggles.input_rate(),
+    let pe_activity = BlockActivity {
+        logic: Activity {
+            registers: toggles.register_rate(),
+            inputs: toggles.input_rate(),
+        },
+        memory_bits_per_cycle: toggles.memory_rate(),
+        source: PE_ACTIVITY_SOURCE,
     };
     let module = if blocks.iter().any(|j| j.block != "pe") {
         eprintln!("simulating a training step of a small module for the other blocks' activity");
         module_activity(&config, &work.join("activity"))
             .context("activity simulation of the module")?
     } else {
-        Toggles::default()
+        ModuleActivity::default()
     };
 
     let tiles = config.array.rows * config.array.cols;
     let mut reports = vec![];
     for job in &blocks {
-        let (block_activity, source) = match (job.block, module_block(&module, job.block)) {
-            ("pe", _) | (_, None) => (activity, PE_ACTIVITY_SOURCE),
-            (_, Some(a)) => (a, MODULE_ACTIVITY_SOURCE),
+        let block_activity = match (job.block, module.block(job.block)) {
+            ("pe", _) | (_, None) => pe_activity,
+            (_, Some(a)) => a,
         };
         // Blocks are flattened (but for their memories) as a full flow would, so that logic is
         // optimized across their submodules and the router's tied-off edge ports take away
@@ -556,7 +677,6 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             &lib,
             &config,
             block_activity,
-            source,
             flat,
         )?;
         r.instances = job.instances;
@@ -578,7 +698,8 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
                 "sta_idle",
             )
             .with_context(|| format!("OpenSTA on {top} at rest"))?;
-            r.idle_power_mw = Some(t.total_mw + r.sram_power_mw);
+            // At rest its memories leak but are not accessed.
+            r.idle_power_mw = Some(t.total_mw + r.sram_power_mw - r.sram_access_mw);
             for f in ["sta_idle.tcl", "sta_idle.log"] {
                 out.adopt(&format!("work/{}/{f}", job.key));
             }
@@ -623,18 +744,26 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         .iter()
         .map(|r| r.leakage_mw * r.instances as f64)
         .sum();
-    let dynamic = Dynamic::of(&reports);
+    let charges = ModulePower {
+        dynamic: Dynamic::of(&reports),
+        leakage_mw,
+        memory_rates: module.memory_rates(),
+    };
     let networks = args
         .network_summaries
         .iter()
-        .map(|p| network_figures(p, &config, tiles, &dynamic, leakage_mw, clock_mhz))
+        .map(|p| network_figures(p, &config, tiles, &charges, clock_mhz))
         .collect::<Result<Vec<_>>>()?;
     let flat = if args.flat {
         eprintln!("synthesizing the whole module flat, to check the composition");
         let file = module_file(&config)?;
-        let activity = Activity {
-            registers: module.register_rate(),
-            inputs: module.input_rate(),
+        let activity = BlockActivity {
+            logic: Activity {
+                registers: module.toggles.register_rate(),
+                inputs: module.toggles.input_rate(),
+            },
+            memory_bits_per_cycle: module.toggles.memory_rate(),
+            source: MODULE_ACTIVITY_SOURCE,
         };
         let (r, syn, _) = measure(
             &work,
@@ -643,7 +772,6 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             &lib,
             &config,
             activity,
-            MODULE_ACTIVITY_SOURCE,
             true,
         )?;
         for f in ["synth_stat.txt", "sta.log"] {
@@ -678,6 +806,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         tile,
         blocks: reports,
         networks,
+        memory_rates: charges.memory_rates,
         flat,
         scope: "the tiles (each with one router, the mesh's) and the host interface".into(),
     };
@@ -734,20 +863,28 @@ fn markdown(r: &Report) -> String {
     }
     if !r.networks.is_empty() {
         s.push_str(
-            "\n| network | GOPS | logic GOPS/W | system GOPS/W | utilization | cycles | DRAM bytes |\n|---|---|---|---|---|---|---|\n",
+            "\n| network | GOPS | logic GOPS/W | system GOPS/W | utilization | cycles | DRAM bytes | logic uJ (SRAM accesses) | DRAM uJ |\n|---|---|---|---|---|---|---|---|---|\n",
         );
         for n in &r.networks {
             s.push_str(&format!(
-                "| {} | {:.2} | {:.1} | {:.1} | {:.4} | {} | {} |\n",
+                "| {} | {:.2} | {:.1} | {:.1} | {:.4} | {} | {} | {:.2} ({:.2}) | {:.2} |\n",
                 n.name,
                 n.gops,
                 n.logic_gops_per_w,
                 n.system_gops_per_w,
                 n.utilization,
                 n.cycles,
-                n.dram_bytes
+                n.dram_bytes,
+                n.logic_energy_uj,
+                n.sram_energy_uj,
+                n.dram_energy_uj
             ));
         }
+        s.push_str(&format!(
+            "\nMemory accesses charged per network (measured over the module's activity step): \
+             the PE feeder's {:.1} bits per PE beat, the other blocks' {:.1} bits per DRAM byte.\n",
+            r.memory_rates.feeder_bits_per_busy_cycle, r.memory_rates.bits_per_dram_byte
+        ));
     }
     if let Some(f) = &r.flat {
         s.push_str(&format!(

@@ -15,14 +15,12 @@ pub const ENERGY_PER_BIT_PJ: f64 = 0.16 * 0.25;
 /// Leakage per stored bit (pW).
 pub const LEAKAGE_PER_BIT_PW: f64 = 30.0;
 
-/// One memory macro: its shape and how often it is accessed.
+/// One memory macro: its shape and how many the design holds.
 #[derive(Clone, Debug)]
 pub struct Memory {
     pub words: u64,
     pub bits: u64,
     pub instances: u64,
-    /// Reads plus writes per clock cycle, per instance.
-    pub accesses_per_cycle: f64,
 }
 
 impl Memory {
@@ -30,13 +28,21 @@ impl Memory {
         (self.words * self.bits * self.instances) as f64 * AREA_PER_BIT_UM2
     }
 
-    /// Power at `clock_mhz` (mW).
-    pub fn power_mw(&self, clock_mhz: f64) -> f64 {
-        let dynamic_pj_per_cycle = self.accesses_per_cycle * self.bits as f64 * ENERGY_PER_BIT_PJ;
-        let dynamic_mw = dynamic_pj_per_cycle * clock_mhz * 1e-6 * 1e3; // pJ x MHz = uW
-        let leakage_mw = (self.words * self.bits) as f64 * LEAKAGE_PER_BIT_PW * 1e-9;
-        (dynamic_mw + leakage_mw) * self.instances as f64
+    /// Leakage of every instance (mW).
+    pub fn leakage_mw(&self) -> f64 {
+        (self.words * self.bits * self.instances) as f64 * LEAKAGE_PER_BIT_PW * 1e-9
     }
+}
+
+/// Power of `bits_per_cycle` bits read or written at `clock_mhz` (mW).
+pub fn access_power_mw(bits_per_cycle: f64, clock_mhz: f64) -> f64 {
+    // pJ per cycle x MHz = uW.
+    bits_per_cycle * ENERGY_PER_BIT_PJ * clock_mhz * 1e-3
+}
+
+/// Energy of `bits` bits read or written (uJ).
+pub fn access_energy_uj(bits: f64) -> f64 {
+    bits * ENERGY_PER_BIT_PJ * 1e-6
 }
 
 /// Memories marked in emitted Verilog by `// nt:memory words=N bits=B` inside their module.
@@ -77,14 +83,13 @@ mod tests {
             words: 256,
             bits: 16,
             instances: 2,
-            accesses_per_cycle: 0.0,
         };
         assert!((m.area_um2() - 2.0 * 4096.0 * AREA_PER_BIT_UM2).abs() < 1e-9);
-        let busy = Memory {
-            accesses_per_cycle: 1.0,
-            ..m.clone()
-        };
-        // One 16-bit access per cycle at 1 GHz: 16 x 0.04 pJ x 1e9 = 0.64 mW per instance.
-        assert!((busy.power_mw(1000.0) - m.power_mw(1000.0) - 2.0 * 0.64).abs() < 1e-9);
+        // 8,192 bits at 30 pW each.
+        assert!((m.leakage_mw() - 8192.0 * 30e-9).abs() < 1e-12);
+        // One 16-bit access per cycle at 1 GHz: 16 x 0.04 pJ x 1e9 = 0.64 mW.
+        assert!((access_power_mw(16.0, 1000.0) - 0.64).abs() < 1e-9);
+        // The same accesses over a microsecond: 0.64 mW x 1 us = 640 pJ.
+        assert!((access_energy_uj(16.0 * 1000.0) - 640e-6).abs() < 1e-12);
     }
 }

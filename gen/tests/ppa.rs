@@ -77,8 +77,9 @@ fn embedded_library_report_is_complete_and_consistent() {
         .iter()
         .map(|m| {
             let f = dir.join(format!("summary_{m}.json"));
+            // Every beat of the 2-lane PEs does two useful MACs.
             let phase = |c: u64, m: u64| {
-                serde_json::json!({"cycles": c, "useful_macs": m,
+                serde_json::json!({"cycles": c, "useful_macs": m, "mac_busy_cycles": m / 2,
                     "dram_bytes_read": read / 2, "dram_bytes_written": written / 2})
             };
             let s = serde_json::json!({"network": format!("u{m}"), "tiles": 4, "lanes": 2,
@@ -169,7 +170,8 @@ fn embedded_library_report_is_complete_and_consistent() {
 }
 
 /// The networks' figures follow from the runs' cycles, MACs and bytes and the blocks' power:
-/// the PEs are charged their idle power plus their busy excess in proportion to utilization.
+/// the PEs are charged their idle power plus their busy excess in proportion to utilization,
+/// the memories their accesses (0.04 pJ a bit, the SRAM model's figure) by PE beat and DRAM byte.
 fn check_networks(r: &Value, cycles: u64, macs: [u64; 2], bytes: u64) {
     let nets = r["networks"].as_array().unwrap();
     assert_eq!(nets.len(), 2);
@@ -192,14 +194,26 @@ fn check_networks(r: &Value, cycles: u64, macs: [u64; 2], bytes: u64) {
             "{dram_pj_per_bit} pJ/bit"
         );
         assert!(close(num(n, "logic_energy_uj"), logic_j * 1e6), "{n}");
+        let rates = &r["memory_rates"];
+        let bits = num(rates, "feeder_bits_per_busy_cycle") * (m / 2) as f64
+            + num(rates, "bits_per_dram_byte") * bytes as f64;
+        assert!(close(num(n, "sram_energy_uj"), bits * 0.04e-6), "{n}");
     }
+    // A beat reads at least one 16-bit operand in each of the two lanes' buffers; DRAM data
+    // pass through at least one queue or buffer.
+    let rates = &r["memory_rates"];
+    assert!(num(rates, "feeder_bits_per_busy_cycle") >= 32.0, "{rates}");
+    assert!(num(rates, "bits_per_dram_byte") >= 8.0, "{rates}");
     // The extra energy of the busier run is the PEs' busy excess for 40% of the time.
     let energy = |i: usize| num(&nets[i], "logic_energy_uj") * 1e-6;
     let tiles = num(r, "tiles");
     let util = |m: u64| m as f64 / (tiles * 2.0 * cycles as f64);
     // Dynamic energy is charged per cycle of the target clock.
     let target_seconds = cycles as f64 / (num(r, "target_mhz") * 1e6);
-    let expected = tiles * (busy - idle) * 1e-3 * (util(macs[1]) - util(macs[0])) * target_seconds;
+    let sram = |i: usize| num(&nets[i], "sram_energy_uj") * 1e-6;
+    let expected = tiles * (busy - idle) * 1e-3 * (util(macs[1]) - util(macs[0])) * target_seconds
+        + sram(1)
+        - sram(0);
     let extra = energy(1) - energy(0);
     assert!(
         (extra - expected).abs() <= 1e-3 * expected,

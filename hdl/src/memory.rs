@@ -7,6 +7,12 @@
 //! express, so the block carries its own Verilog; co-simulation checks that it matches this model.
 //! The Verilog marks itself `// nt:memory` and, under `NT_MEMORY_STUBS`, gives synthesis a stub:
 //! the EDA flow costs memories with its SRAM model instead of as flip-flop arrays.
+//!
+//! An SRAM spends its access energy on every cycle its array is enabled, so the read is enabled
+//! only when its word could differ from the one already held: when the read address has moved,
+//! or after a write (to any address). Otherwise the held word is the one a read would return, so
+//! the gating changes no result. `read_enable` is visible to simulation probes, which count the
+//! accesses the power report charges.
 
 use rust_hdl::prelude::*;
 
@@ -23,7 +29,12 @@ pub struct Memory<const D: usize, const A: usize> {
     pub write_data: Signal<In, Bits<D>>,
     pub read_address: Signal<In, Bits<A>>,
     pub read_data: Signal<Out, Bits<D>>,
+    /// The array is read at this cycle's clock edge.
+    pub read_enable: Signal<Local, Bit>,
     _mem: Vec<Bits<D>>,
+    /// The read address of the last clock edge, and whether that edge wrote.
+    _last_read_address: usize,
+    _wrote: bool,
 }
 
 impl<const D: usize, const A: usize> Memory<D, A> {
@@ -39,7 +50,10 @@ impl<const D: usize, const A: usize> Memory<D, A> {
             write_data: Default::default(),
             read_address: Default::default(),
             read_data: Default::default(),
+            read_enable: Default::default(),
             _mem: vec![Bits::default(); depth],
+            _last_read_address: 0,
+            _wrote: false,
         }
     }
 
@@ -50,17 +64,25 @@ impl<const D: usize, const A: usize> Memory<D, A> {
 
 impl<const D: usize, const A: usize> Logic for Memory<D, A> {
     fn update(&mut self) {
+        let mask = self._mem.len() - 1;
+        let address = self.read_address.val().index() & mask;
         if self.clock.pos_edge() {
-            let mask = self._mem.len() - 1;
-            self.read_data.next = self._mem[self.read_address.val().index() & mask];
-            if self.write_enable.val() {
+            if self.read_enable.val() {
+                self.read_data.next = self._mem[address];
+            }
+            self._last_read_address = address;
+            self._wrote = self.write_enable.val();
+            if self._wrote {
                 self._mem[self.write_address.val().index() & mask] = self.write_data.val();
             }
         }
+        // After the edge's bookkeeping, so that the next edge sees this one's address and write.
+        self.read_enable.next = (address != self._last_read_address) | self._wrote;
     }
 
     fn connect(&mut self) {
         self.read_data.connect();
+        self.read_enable.connect();
     }
 
     fn hdl(&self) -> Verilog {
@@ -72,21 +94,38 @@ impl<const D: usize, const A: usize> Logic for Memory<D, A> {
         Verilog::Custom(format!(
             "\
 // nt:memory words={depth} bits={D} ports=1r1w
+// The read is enabled only when the held word could differ from a fresh read (see the Rust model).
+reg [{amsb}:0] last_read_address;
+reg wrote;
+always @(*) begin
+   read_enable = (read_address[{amsb}:0] != last_read_address) | wrote;
+end
+always @(posedge clock) begin
+   last_read_address <= read_address[{amsb}:0];
+   wrote <= write_enable;
+end
 `ifdef NT_MEMORY_STUBS
 // Synthesis view: the storage and its read register are an SRAM macro that the flow costs with
-// its memory model; the port signals are folded into the output so that their loads remain.
+// its memory model; the port signals are folded into the output so that their loads remain. The
+// read enable ends at a register, as it ends at the macro's clock edge.
+reg read_enabled;
+always @(posedge clock) begin
+   read_enabled <= read_enable;
+end
 always @(*) begin
-   read_data = write_data ^ {{{{{pad}{{1'b0}}}}, read_address[{amsb}:0]}} ^ {{{{{pad}{{1'b0}}}}, write_address[{amsb}:0]}} ^ {{{D}{{write_enable}}}};
+   read_data = write_data ^ {{{{{pad}{{1'b0}}}}, read_address[{amsb}:0]}} ^ {{{{{pad}{{1'b0}}}}, write_address[{amsb}:0]}} ^ {{{D}{{write_enable ^ read_enabled}}}};
 end
 `else
 reg [{msb}:0] mem [0:{last}];
 integer init_index;
 initial begin
    read_data = {D}'d0;
+   last_read_address = {abits}'d0;
+   wrote = 1'b0;
    for (init_index = 0; init_index < {depth}; init_index = init_index + 1) mem[init_index] = {D}'d0;
 end
 always @(posedge clock) begin
-   read_data <= mem[read_address[{amsb}:0]];
+   if (read_enable) read_data <= mem[read_address[{amsb}:0]];
    if (write_enable) mem[write_address[{amsb}:0]] <= write_data;
 end
 `endif

@@ -67,6 +67,9 @@ pub struct Toggles {
     /// Primary input bits (the clock excluded) and their toggles.
     pub input_bits: u64,
     pub input_toggles: u64,
+    /// Bits read from and written to memories' arrays (an enabled read or write of a D-bit
+    /// word counts D), for the power analysis's SRAM access energy.
+    pub memory_bits_accessed: u64,
     /// Per block (the scope path below the top, array indices dropped, two levels deep: e.g.
     /// `tiles/vault`, `mesh/routers`): its registers' and its own input ports' bits and toggles.
     pub blocks: BTreeMap<String, BlockToggles>,
@@ -79,6 +82,8 @@ pub struct BlockToggles {
     pub register_toggles: u64,
     pub input_bits: u64,
     pub input_toggles: u64,
+    /// Bits read from and written to the memories inside the block.
+    pub memory_bits_accessed: u64,
 }
 
 impl BlockToggles {
@@ -89,6 +94,10 @@ impl BlockToggles {
     /// Mean toggles per input-port bit per cycle over `cycles`.
     pub fn input_rate(&self, cycles: u64) -> f64 {
         self.input_toggles as f64 / (self.input_bits.max(1) * cycles.max(1)) as f64
+    }
+    /// Memory bits accessed per cycle over `cycles`.
+    pub fn memory_rate(&self, cycles: u64) -> f64 {
+        self.memory_bits_accessed as f64 / cycles.max(1) as f64
     }
 }
 
@@ -101,16 +110,22 @@ impl Toggles {
     pub fn input_rate(&self) -> f64 {
         self.input_toggles as f64 / (self.input_bits.max(1) * self.cycles.max(1)) as f64
     }
+    /// Memory bits accessed per cycle.
+    pub fn memory_rate(&self) -> f64 {
+        self.memory_bits_accessed as f64 / self.cycles.max(1) as f64
+    }
     pub fn add(&mut self, o: &Toggles) {
         self.cycles += o.cycles;
         self.register_toggles += o.register_toggles;
         self.input_toggles += o.input_toggles;
+        self.memory_bits_accessed += o.memory_bits_accessed;
         self.register_bits = self.register_bits.max(o.register_bits);
         self.input_bits = self.input_bits.max(o.input_bits);
         for (k, b) in &o.blocks {
             let m = self.blocks.entry(k.clone()).or_default();
             m.register_toggles += b.register_toggles;
             m.input_toggles += b.input_toggles;
+            m.memory_bits_accessed += b.memory_bits_accessed;
             m.register_bits = m.register_bits.max(b.register_bits);
             m.input_bits = m.input_bits.max(b.input_bits);
         }
@@ -128,6 +143,51 @@ struct ToggleProbe<'a> {
     /// Scope names from the top down, array indices (`$N`) dropped.
     path: Vec<String>,
     first: bool,
+    /// Within a memory (`nt_hdl::memory::Memory`, whose fields the probe visits in declaration
+    /// order): its write is enabled, and its word width as its `read_data` shows it.
+    memory_write: bool,
+    memory_bits: usize,
+}
+
+impl ToggleProbe<'_> {
+    fn new(counter: &mut ToggleCounter, first: bool) -> ToggleProbe<'_> {
+        ToggleProbe {
+            counter,
+            path: vec![],
+            first,
+            memory_write: false,
+            memory_bits: 0,
+        }
+    }
+
+    /// Counts `bits` accessed in the memory being visited, for its block and the total.
+    fn count_access(&mut self, bits: usize) {
+        if self.first {
+            return;
+        }
+        self.counter.totals.memory_bits_accessed += bits as u64;
+        if self.path.len() >= BLOCK_DEPTH {
+            let key = self.path[1..BLOCK_DEPTH].join("/");
+            let b = self.counter.totals.blocks.entry(key).or_default();
+            b.memory_bits_accessed += bits as u64;
+        }
+    }
+
+    /// A memory's ports and read enable: `write_enable` then `write_data`, `read_data` then
+    /// `read_enable`.
+    fn visit_memory_atom(&mut self, name: &str, signal: &dyn Atom) {
+        let high = || matches!(signal.vcd(), VCDValue::Single(vcd::Value::V1));
+        match (name, signal.kind()) {
+            ("write_enable", AtomKind::InputParameter) => self.memory_write = high(),
+            ("write_data", AtomKind::InputParameter) if self.memory_write => {
+                self.memory_write = false;
+                self.count_access(signal.bits());
+            }
+            ("read_data", AtomKind::OutputParameter) => self.memory_bits = signal.bits(),
+            ("read_enable", AtomKind::LocalSignal) if high() => self.count_access(self.memory_bits),
+            _ => {}
+        }
+    }
 }
 
 /// Scope depth of the blocks [`Toggles::blocks`] reports (the top is 1).
@@ -142,6 +202,7 @@ impl Probe for ToggleProbe<'_> {
         self.path.pop();
     }
     fn visit_atom(&mut self, name: &str, signal: &dyn Atom) {
+        self.visit_memory_atom(name, signal);
         let depth = self.path.len();
         let is_port_input = matches!(signal.kind(), AtomKind::InputParameter) && name != "clock";
         let is_input = depth == 1 && is_port_input;
@@ -227,14 +288,8 @@ impl<U: ClockedBlock> Clocked<U> {
     /// Starts counting register and input toggles.
     pub fn count_toggles(&mut self) {
         let mut counter = ToggleCounter::default();
-        self.uut.accept(
-            "uut",
-            &mut ToggleProbe {
-                counter: &mut counter,
-                path: vec![],
-                first: true,
-            },
-        );
+        self.uut
+            .accept("uut", &mut ToggleProbe::new(&mut counter, true));
         self.activity = Some(counter);
     }
 
@@ -253,6 +308,12 @@ impl<U: ClockedBlock> Clocked<U> {
     /// Applies the inputs set so far, then one clock period (rising edge, falling edge).
     pub fn tick(&mut self) -> Result<()> {
         self.settle()?;
+        // Counted before the edge, where the memories' enables are the ones the edge acts on.
+        if let Some(counter) = self.activity.as_mut() {
+            self.uut
+                .accept("uut", &mut ToggleProbe::new(counter, false));
+            counter.totals.cycles += 1;
+        }
         self.uut.clock_mut().next = true.into();
         self.settle()?;
         self.cycles += 1;
@@ -264,17 +325,6 @@ impl<U: ClockedBlock> Clocked<U> {
         // only a waveform wants to see it now.
         if self.vcd.is_some() {
             self.settle()?;
-        }
-        if let Some(counter) = self.activity.as_mut() {
-            self.uut.accept(
-                "uut",
-                &mut ToggleProbe {
-                    counter,
-                    path: vec![],
-                    first: false,
-                },
-            );
-            counter.totals.cycles += 1;
         }
         if let Some(w) = self.vcd.as_mut() {
             w.sample(&self.uut, self.cycles * VCD_PERIOD_PS)?;

@@ -454,3 +454,34 @@ fn vcd_names_ports_and_pipeline_registers_as_the_verilog_does() {
     }
     assert!(rises > 0, "out_valid never rose in the VCD");
 }
+
+/// The reuse buffer reads its array only when the word it holds could be stale: the simulation
+/// counts each enabled read and write, which the power report charges as SRAM access energy.
+#[test]
+fn the_reuse_buffer_reads_only_when_its_word_could_change() {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let c = config(4);
+    let jobs: Vec<Job> = (0..2)
+        .map(|_| Job::Forward {
+            act: Activation::Identity,
+            x: rand_vec(&mut rng, 32, -1000, 1000),
+            w: rand_mat(&mut rng, 4, 32, -1000, 1000),
+            bias: vec![0; 4],
+            from_buffer: true,
+        })
+        .collect();
+    let beats = pe_driver::program(&jobs, c.pe.lanes).unwrap();
+    let mut toggles = nt_testbench::sim::Toggles::default();
+    pe_driver::run_rust_counting(&c, &beats, None, Some(&mut toggles)).unwrap();
+    let mask = c.pe.operand_buffer_depth as u16 - 1;
+    let (mut writes, mut reads) = (0, 0);
+    let (mut last, mut wrote) = (0, false);
+    for b in &beats {
+        let address = b.buffer_read_address & mask;
+        reads += (address != last || wrote) as u64;
+        writes += b.buffer_write_enable as u64;
+        (last, wrote) = (address, b.buffer_write_enable);
+    }
+    assert!(writes > 0 && reads > 0 && reads < beats.len() as u64);
+    assert_eq!(toggles.memory_bits_accessed, 16 * (reads + writes));
+}
