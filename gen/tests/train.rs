@@ -270,7 +270,8 @@ fn compile_lists_the_plan_with_every_macs_of_the_network() {
 
 /// The benchmark networks (examples/bench/) compile on the default module at batch 16 with every
 /// MAC of the network in the plan, and a weight gradient too long for one program is spread over
-/// several segments (the Elman layer's), where bench_fc's layers take one each.
+/// several segments (the Elman layer's), where bench_fc's layers take one each. bench_conv's
+/// convolution takes every tile.
 #[test]
 fn benchmark_networks_compile_on_the_default_module() {
     let plan = |net: &str| -> Vec<Value> {
@@ -315,4 +316,12 @@ fn benchmark_networks_compile_on_the_default_module() {
         macs(&rnn, "forward"),
         16 * (4 * 224 * 256 - 224 * 224 + 16 * 224)
     );
+    // 256 channels of 28 x 3 x 3 terms over 4 x 4 output pixels, then 16 outputs of 256.
+    let conv = plan("examples/bench/conv.toml");
+    let conv_macs = 16 * 256 * 28 * 9 * 16;
+    assert_eq!(macs(&conv, "forward"), conv_macs + 16 * 256 * 16);
+    assert_eq!(macs(&conv, "gradient"), conv_macs + 16 * 256 * 16);
+    assert!(conv
+        .iter()
+        .any(|s| s["phase"] == "forward" && s["macs"] == conv_macs && s["tiles_used"] == 16));
 }
