@@ -138,6 +138,27 @@ out = 2
 act = "identity"
 "#;
 
+/// 64 channels of 4x4: the convolution's error map takes 2,048 bytes a sample, eight DRAM rows,
+/// so that consecutive samples would start in banks 0 and 8 by turns.
+const CONV_WIDE_POOL_FC: &str = r#"
+name = "conv_wide_pool_fc"
+input = [7, 4, 4]
+[[layer]]
+type = "conv"
+out_channels = 64
+kernel = 3
+padding = 1
+act = "relu"
+[[layer]]
+type = "maxpool"
+[[layer]]
+type = "maxpool"
+[[layer]]
+type = "fc"
+out = 2
+act = "identity"
+"#;
+
 #[test]
 fn conv_pool_fc_trains_one_step_bit_exactly() {
     let (out, dir) = train("train_conv_pool_fc", CONV_POOL_FC, 2);
@@ -173,6 +194,37 @@ fn conv_conv_pool_fc_trains_one_step_bit_exactly() {
     let (out, dir) = train("train_conv_conv_pool_fc", CONV_CONV_POOL_FC, 1);
     // Seven tensors per conv, the pool's two, the fc's seven.
     assert_trained_bit_exactly(&out, &dir, 23);
+}
+
+/// A map whose samples span several DRAM rows is laid out with a longer stride, so that the
+/// weight gradient's walk over the samples meets other banks; every reader and writer follows.
+#[test]
+fn samples_staggered_over_the_banks_train_bit_exactly() {
+    let batch = 4;
+    let dir = scratch("train_conv_staggered");
+    std::fs::create_dir_all(&dir).unwrap();
+    let net = dir.join("net.toml");
+    std::fs::write(&net, CONV_WIDE_POOL_FC).unwrap();
+    let plan = ntgen(&[
+        "compile",
+        "--config",
+        small_config().to_str().unwrap(),
+        "--net",
+        net.to_str().unwrap(),
+        "--batch",
+        &batch.to_string(),
+    ]);
+    assert!(plan.status.success());
+    let text = String::from_utf8_lossy(&plan.stdout);
+    let bytes: u64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("conv0.d "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("no conv0.d region in\n{text}"));
+    assert!(bytes > batch as u64 * 2048, "conv0.d: {bytes} bytes");
+    let (out, dir) = train("train_conv_staggered_run", CONV_WIDE_POOL_FC, batch);
+    assert_trained_bit_exactly(&out, &dir, 16);
 }
 
 #[test]

@@ -253,6 +253,13 @@ impl DramConfig {
         self.bank_shift() + self.banks.trailing_zeros()
     }
 
+    /// The bank an address falls in, as the vault controller maps it.
+    pub fn bank_of(&self, address: u64) -> usize {
+        let bank =
+            (address >> self.bank_shift()) ^ ((address >> self.row_shift()) & self.bank_xor_mask());
+        (bank as usize) & (self.banks - 1)
+    }
+
     /// Bytes of one vault.
     pub fn vault_bytes(&self) -> u64 {
         (self.banks * self.rows * self.row_bytes) as u64

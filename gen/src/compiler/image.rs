@@ -10,7 +10,45 @@
 use super::memory_map::MemoryMap;
 use super::program::Access;
 use super::ACT;
+use nt_hdl::dram_config::DramConfig;
 use nt_testbench::network::{Layer, LayerShape};
+
+/// Most row lengths a sample's stride grows by to start consecutive samples in other banks.
+const STAGGER_ROWS: u64 = 2;
+
+/// The stride of samples of `bytes` each: `bytes` itself, or, for samples of a DRAM row or more,
+/// the shortest stride up to [`STAGGER_ROWS`] rows longer (in whole bursts) whose first `batch`
+/// samples (up to one per bank) start in as many different banks as any such stride allows. A
+/// convolution's weight gradient reads one element per sample in turn, and a dense stride that
+/// is a multiple of a row's length puts every sample in one or two banks, each read a row miss
+/// waiting on the last (bench_conv's input, 2,016 bytes a sample, took banks 0, 7, 15, 7, 15...).
+pub fn staggered_sample(bytes: u64, batch: usize, dram: &DramConfig) -> u64 {
+    let (row, burst) = (dram.row_bytes as u64, dram.burst_bytes() as u64);
+    let samples = batch.min(dram.banks);
+    if bytes < row || samples < 2 {
+        return bytes;
+    }
+    let banks = |stride: u64| {
+        let mut seen: Vec<usize> = (0..samples as u64)
+            .map(|b| dram.bank_of(b * stride))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    };
+    let first = bytes.div_ceil(burst) * burst;
+    let candidates = (first..=bytes + STAGGER_ROWS * row).step_by(burst as usize);
+    // The most banks, then the shortest stride.
+    let best = candidates
+        .map(|s| (banks(s), std::cmp::Reverse(s)))
+        .max()
+        .expect("at least one candidate");
+    if best.0 > banks(bytes) {
+        best.1 .0
+    } else {
+        bytes
+    }
+}
 
 /// Element `(b, c, y, x)` at `base + b * sample + c * ch + y * row + ACT * x`; strides in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,18 +140,21 @@ impl ImageView {
 
 /// Allocates `name` for a `[c, h, w]` map that `consumer` reads (`None`: nobody reads it).
 /// Returns the view and, for an rnn consumer, the rows it reads (the map is their `x` part).
+/// A convolution's input staggers its samples over the banks ([`staggered_sample`]).
 pub fn alloc_output(
     map: &mut MemoryMap,
     name: &str,
     batch: usize,
     (c, h, w): (usize, usize, usize),
     consumer: Option<(&Layer, &LayerShape)>,
+    dram: &DramConfig,
 ) -> (ImageView, Option<RnnRows>) {
     match consumer {
         Some((&Layer::Conv { padding, .. }, _)) => {
             let (hp, wp) = (h + 2 * padding, w + 2 * padding);
-            let region = map.alloc(name, (batch * c * hp * wp) as u64 * ACT);
-            let mut v = ImageView::dense(region, c, hp, wp);
+            let mut v = ImageView::dense(0, c, hp, wp);
+            v.sample = staggered_sample(v.sample, batch, dram);
+            v.base = map.alloc(name, batch as u64 * v.sample);
             v.base = v.at(0, 0, padding as i64, padding as i64);
             (v.h, v.w) = (h, w);
             (v, None)
@@ -143,8 +184,9 @@ pub fn alloc_output(
 
 /// Allocates the error at a `[c, h, w]` map, in the layout `consumer`'s backward writes: an rnn
 /// writes step by step (row-major in its feature order, feature `c * w + x` of step `y`), the
-/// others a dense map, with `pad` zeros on every side (a transposed convolution reads them).
-/// Only a pool or a convolution writes a padded map.
+/// others a dense map, with `pad` zeros on every side (a transposed convolution reads them),
+/// its samples staggered over the banks ([`staggered_sample`]). Only a pool or a convolution
+/// writes a padded map.
 pub fn alloc_error(
     map: &mut MemoryMap,
     name: &str,
@@ -152,17 +194,20 @@ pub fn alloc_error(
     (c, h, w): (usize, usize, usize),
     consumer: Option<&Layer>,
     pad: usize,
+    dram: &DramConfig,
 ) -> ImageView {
     let (hp, wp) = (h + 2 * pad, w + 2 * pad);
-    let base = map.alloc(name, (batch * c * hp * wp) as u64 * ACT);
-    let mut v = ImageView::dense(base, c, hp, wp);
-    v.base = v.at(0, 0, pad as i64, pad as i64);
-    (v.h, v.w) = (h, w);
+    let mut v = ImageView::dense(0, c, hp, wp);
     if let Some(Layer::Rnn { .. }) = consumer {
         debug_assert_eq!(pad, 0, "an rnn writes a dense error");
         v.ch = ACT * w as u64;
         v.row = ACT * (c * w) as u64;
+    } else {
+        v.sample = staggered_sample(v.sample, batch, dram);
     }
+    v.base = map.alloc(name, batch as u64 * v.sample);
+    v.base = v.at(0, 0, pad as i64, pad as i64);
+    (v.h, v.w) = (h, w);
     v
 }
 
@@ -212,6 +257,34 @@ pub fn row_groups(batch: usize, h: usize, per_row: usize, depth: usize) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_of_a_row_or_more_start_in_different_banks() {
+        let dram = DramConfig::default();
+        let (row, burst) = (dram.row_bytes as u64, dram.burst_bytes() as u64);
+        let banks = |stride: u64, n: usize| {
+            let mut b: Vec<usize> = (0..n as u64).map(|s| dram.bank_of(s * stride)).collect();
+            b.sort_unstable();
+            b.dedup();
+            b.len()
+        };
+        // bench_conv's input (28 x 6 x 6) and its error (256 x 4 x 4), a row multiple.
+        for bytes in [2016, 8192, 33 * row] {
+            let s = staggered_sample(bytes, 16, &dram);
+            assert!(
+                s >= bytes && s <= bytes + STAGGER_ROWS * row,
+                "{bytes}: {s}"
+            );
+            assert_eq!(s % burst, 0, "{bytes}: {s}");
+            assert_eq!(banks(s, 16), dram.banks, "{bytes}: {s}");
+        }
+        // An odd number of rows already visits every bank; so does a short batch its banks.
+        assert_eq!(staggered_sample(33 * row, 16, &dram), 33 * row);
+        assert_eq!(banks(staggered_sample(8192, 3, &dram), 3), 3);
+        // Samples shorter than a row share rows; one sample has nothing to stagger.
+        assert_eq!(staggered_sample(200, 16, &dram), 200);
+        assert_eq!(staggered_sample(8192, 1, &dram), 8192);
+    }
 
     #[test]
     fn row_groups_cover_every_row_once_within_the_depth() {

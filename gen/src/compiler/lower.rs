@@ -1273,7 +1273,14 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     .image_out()
                     .expect("an image input comes from an image layer");
             }
-            let (v, _) = alloc_output(map, "input", batch, image_dims(s.input), Some((layer, s)));
+            let (v, _) = alloc_output(
+                map,
+                "input",
+                batch,
+                image_dims(s.input),
+                Some((layer, s)),
+                &config.dram,
+            );
             let (c, h, w) = image_dims(s.input);
             input_addrs = (0..batch)
                 .flat_map(|bb| {
@@ -1432,8 +1439,14 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 let geo = net.conv_geometry(l, s.input).expect("validated conv");
                 let x = image_input(&mut map);
                 let dims = image_dims(s.output);
-                let (y, rows) =
-                    alloc_output(&mut map, &format!("{name}.y"), batch, dims, consumer(l));
+                let (y, rows) = alloc_output(
+                    &mut map,
+                    &format!("{name}.y"),
+                    batch,
+                    dims,
+                    consumer(l),
+                    &config.dram,
+                );
                 rnn_rows = rows;
                 let d = alloc_error(
                     &mut map,
@@ -1442,6 +1455,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     dims,
                     next_layer,
                     margin,
+                    &config.dram,
                 );
                 let e = if input_error {
                     lw[l - 1].image_err()
@@ -1468,15 +1482,29 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             Layer::Maxpool {} => {
                 let x = image_input(&mut map);
                 let dims = image_dims(s.output);
-                let (y, rows) =
-                    alloc_output(&mut map, &format!("{name}.y"), batch, dims, consumer(l));
+                let (y, rows) = alloc_output(
+                    &mut map,
+                    &format!("{name}.y"),
+                    batch,
+                    dims,
+                    consumer(l),
+                    &config.dram,
+                );
                 rnn_rows = rows;
                 // Positions mirror the output's strides, so that one write stores both.
                 let arg = ImageView {
                     base: map.alloc(&format!("{name}.arg"), batch as u64 * y.sample),
                     ..y
                 };
-                let e = alloc_error(&mut map, &format!("{name}.e"), batch, dims, next_layer, 0);
+                let e = alloc_error(
+                    &mut map,
+                    &format!("{name}.e"),
+                    batch,
+                    dims,
+                    next_layer,
+                    0,
+                    &config.dram,
+                );
                 let d = if input_error {
                     lw[l - 1].image_err()
                 } else {
