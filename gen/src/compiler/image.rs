@@ -140,7 +140,8 @@ impl ImageView {
 
 /// Allocates `name` for a `[c, h, w]` map that `consumer` reads (`None`: nobody reads it).
 /// Returns the view and, for an rnn consumer, the rows it reads (the map is their `x` part).
-/// A convolution's input staggers its samples over the banks ([`staggered_sample`]).
+/// A convolution's or a max pool's input staggers its samples over the banks
+/// ([`staggered_sample`]).
 pub fn alloc_output(
     map: &mut MemoryMap,
     name: &str,
@@ -174,6 +175,13 @@ pub fn alloc_output(
                 w,
             };
             (v, Some(RnnRows { base, row, sample }))
+        }
+        // A max pool reads its windows sample after sample too.
+        Some((&Layer::Maxpool {}, _)) => {
+            let mut v = ImageView::dense(0, c, h, w);
+            v.sample = staggered_sample(v.sample, batch, dram);
+            v.base = map.alloc(name, batch as u64 * v.sample);
+            (v, None)
         }
         _ => {
             let base = map.alloc(name, (batch * c * h * w) as u64 * ACT);

@@ -1492,8 +1492,15 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 );
                 rnn_rows = rows;
                 // Positions mirror the output's strides, so that one write stores both.
+                // In other banks than the outputs: the forward writes each output and its
+                // position in turn.
                 let arg = ImageView {
-                    base: map.alloc(&format!("{name}.arg"), batch as u64 * y.sample),
+                    base: map.alloc_apart(
+                        &format!("{name}.arg"),
+                        batch as u64 * y.sample,
+                        y.base,
+                        &config.dram,
+                    ),
                     ..y
                 };
                 let e = alloc_error(

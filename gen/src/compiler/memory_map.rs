@@ -2,10 +2,13 @@
 //! tensor copied between vaults lands at the same address.
 
 use anyhow::{bail, Result};
+use nt_hdl::dram_config::DramConfig;
 use std::collections::BTreeMap;
 
 /// Regions start on this boundary (one DRAM burst at the widest configuration).
 pub const REGION_ALIGN: u64 = 64;
+/// The narrowest element's alignment (16-bit activations).
+const ELEMENT_ALIGN: u64 = 2;
 
 /// Bytes of a weight or bias record: the 32-bit master value, then the 16-bit MAC value (and two
 /// bytes of padding), so that one update stream writes both.
@@ -45,6 +48,34 @@ impl MemoryMap {
         base
     }
 
+    /// Reserves `bytes` under `name` as [`MemoryMap::alloc`] does, but past a gap (less than
+    /// one DRAM row per bank) where needed so that an element at any offset from the base lies
+    /// in the same DRAM row as the element at that offset from `partner`'s base, or in another
+    /// bank (`partner` allocated before). A stream that alternates between the two regions then
+    /// keeps a row open for each, where two rows of one bank would close each other at every
+    /// element (a max pool's outputs and their positions, written in pairs, lay 32 KiB apart in
+    /// bench_conv: every write a row miss).
+    pub fn alloc_apart(&mut self, name: &str, bytes: u64, partner: u64, dram: &DramConfig) -> u64 {
+        let row_shift = dram.row_shift();
+        let period = (dram.row_bytes * dram.banks) as u64;
+        let share_row = |a: u64, b: u64| a >> row_shift == b >> row_shift;
+        // Every element offset over one cycle of the banks (elements are 2-byte aligned).
+        let apart = |base: u64| {
+            (0..period.min(bytes.max(1)))
+                .step_by(ELEMENT_ALIGN as usize)
+                .map(|k| (base + k, partner + k))
+                .all(|(a, b)| share_row(a, b) || dram.bank_of(a) != dram.bank_of(b))
+        };
+        if let Some(base) = (0..period)
+            .step_by(REGION_ALIGN as usize)
+            .map(|gap| self.next + gap)
+            .find(|&b| apart(b))
+        {
+            self.next = base;
+        }
+        self.alloc(name, bytes)
+    }
+
     /// Bytes in use.
     pub fn used(&self) -> u64 {
         self.next
@@ -72,5 +103,38 @@ impl MemoryMap {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No element of the new region shares a bank with the one at its offset in the partner
+    /// but on another row.
+    fn clash_free(dram: &DramConfig, partner: u64, base: u64, bytes: u64) -> bool {
+        (0..bytes).step_by(2).all(|k| {
+            let (a, b) = (base + k, partner + k);
+            a >> dram.row_shift() == b >> dram.row_shift() || dram.bank_of(a) != dram.bank_of(b)
+        })
+    }
+
+    #[test]
+    fn a_region_apart_from_its_partner_shares_no_bank_on_another_row() {
+        let dram = DramConfig::default();
+        let period = (dram.row_bytes * dram.banks) as u64;
+        // Eight banks' worth of rows: right after the partner, every element would meet its
+        // partner's bank on another row.
+        let mut map = MemoryMap::default();
+        let y = map.alloc("y", 8 * period);
+        assert!(!clash_free(&dram, y, map.used(), 8 * period));
+        let arg = map.alloc_apart("arg", 8 * period, y, &dram);
+        assert!(arg >= y + 8 * period && arg < y + 9 * period, "{arg:#x}");
+        assert!(clash_free(&dram, y, arg, 8 * period));
+        // Small neighbours share their rows: no gap.
+        let mut map = MemoryMap::default();
+        let y = map.alloc("y", 128);
+        let next = map.used();
+        assert_eq!(map.alloc_apart("arg", 128, y, &dram), next);
     }
 }
