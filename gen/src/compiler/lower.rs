@@ -1300,6 +1300,17 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             n: v.len(),
         };
         let next_layer = net.layers.get(l + 1);
+        // An image layer's output, in the layout the next layer reads.
+        let image_output = |map: &mut MemoryMap, dims| {
+            alloc_output(
+                map,
+                &format!("{name}.y"),
+                batch,
+                dims,
+                consumer(l),
+                &config.dram,
+            )
+        };
         let (kind, out, err, act, ch) = match *layer {
             Layer::Fc { act, .. } => {
                 if l == 0 {
@@ -1439,14 +1450,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 let geo = net.conv_geometry(l, s.input).expect("validated conv");
                 let x = image_input(&mut map);
                 let dims = image_dims(s.output);
-                let (y, rows) = alloc_output(
-                    &mut map,
-                    &format!("{name}.y"),
-                    batch,
-                    dims,
-                    consumer(l),
-                    &config.dram,
-                );
+                let (y, rows) = image_output(&mut map, dims);
                 rnn_rows = rows;
                 let d = alloc_error(
                     &mut map,
@@ -1482,14 +1486,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             Layer::Maxpool {} => {
                 let x = image_input(&mut map);
                 let dims = image_dims(s.output);
-                let (y, rows) = alloc_output(
-                    &mut map,
-                    &format!("{name}.y"),
-                    batch,
-                    dims,
-                    consumer(l),
-                    &config.dram,
-                );
+                let (y, rows) = image_output(&mut map, dims);
                 rnn_rows = rows;
                 // Positions mirror the output's strides, so that one write stores both.
                 // In other banks than the outputs: the forward writes each output and its
