@@ -448,19 +448,20 @@ fn measure(
         sram_leakage += m.leakage_mw();
     }
     let sram_access = access_power_mw(activity.memory_bits_per_cycle, config.clock.target_mhz);
+    let sram_power = sram_leakage + sram_access;
     let logic_area = syn.area_of(&file.top);
     let report = BlockReport {
         name: name.into(),
         top: file.top.clone(),
         instances: 0,
         area_um2: logic_area + sram_area,
-        power_mw: timing.total_mw + sram_leakage + sram_access,
+        power_mw: timing.total_mw + sram_power,
         logic_power_mw: timing.total_mw,
         internal_mw: timing.internal_mw,
         switching_mw: timing.switching_mw,
         leakage_mw: timing.leakage_mw,
         sram_area_um2: sram_area,
-        sram_power_mw: sram_leakage + sram_access,
+        sram_power_mw: sram_power,
         sram_access_mw: sram_access,
         idle_power_mw: None,
         fmax_mhz: timing.fmax_mhz,

@@ -166,11 +166,15 @@ impl ToggleProbe<'_> {
             return;
         }
         self.counter.totals.memory_bits_accessed += bits as u64;
-        if self.path.len() >= BLOCK_DEPTH {
-            let key = self.path[1..BLOCK_DEPTH].join("/");
-            let b = self.counter.totals.blocks.entry(key).or_default();
+        if let Some(b) = self.block() {
             b.memory_bits_accessed += bits as u64;
         }
+    }
+
+    /// The entry of the block being visited, when the scope is deep enough to lie in one.
+    fn block(&mut self) -> Option<&mut BlockToggles> {
+        let key = self.path.get(1..BLOCK_DEPTH)?.join("/");
+        Some(self.counter.totals.blocks.entry(key).or_default())
     }
 
     /// A memory's ports and read enable: `write_enable` then `write_data`, `read_data` then
@@ -221,15 +225,15 @@ impl Probe for ToggleProbe<'_> {
             .last
             .get(&signal.id())
             .map(|prev| prev.iter().zip(&bits).filter(|(a, b)| a != b).count() as u64);
-        if depth >= BLOCK_DEPTH && (is_register || block_input) {
-            let key = self.path[1..BLOCK_DEPTH].join("/");
-            let b = self.counter.totals.blocks.entry(key).or_default();
+        let first = self.first;
+        // Inside a block, the atom is one of its registers or one of its input ports.
+        if let Some(b) = self.block() {
             let (count, toggles) = if is_register {
                 (&mut b.register_bits, &mut b.register_toggles)
             } else {
                 (&mut b.input_bits, &mut b.input_toggles)
             };
-            if self.first {
+            if first {
                 *count += bits.len() as u64;
             }
             *toggles += flips.unwrap_or(0);

@@ -151,15 +151,10 @@ pub fn alloc_output(
     dram: &DramConfig,
 ) -> (ImageView, Option<RnnRows>) {
     match consumer {
-        Some((&Layer::Conv { padding, .. }, _)) => {
-            let (hp, wp) = (h + 2 * padding, w + 2 * padding);
-            let mut v = ImageView::dense(0, c, hp, wp);
-            v.sample = staggered_sample(v.sample, batch, dram);
-            v.base = map.alloc(name, batch as u64 * v.sample);
-            v.base = v.at(0, 0, padding as i64, padding as i64);
-            (v.h, v.w) = (h, w);
-            (v, None)
-        }
+        Some((&Layer::Conv { padding, .. }, _)) => (
+            alloc_staggered(map, name, batch, (c, h, w), padding, dram),
+            None,
+        ),
         Some((&Layer::Rnn { hidden, steps }, _)) => {
             let n = c * w;
             let row = (n + hidden) as u64 * ACT;
@@ -178,10 +173,7 @@ pub fn alloc_output(
         }
         // A max pool reads its windows sample after sample too.
         Some((&Layer::Maxpool {}, _)) => {
-            let mut v = ImageView::dense(0, c, h, w);
-            v.sample = staggered_sample(v.sample, batch, dram);
-            v.base = map.alloc(name, batch as u64 * v.sample);
-            (v, None)
+            (alloc_staggered(map, name, batch, (c, h, w), 0, dram), None)
         }
         _ => {
             let base = map.alloc(name, (batch * c * h * w) as u64 * ACT);
@@ -204,15 +196,28 @@ pub fn alloc_error(
     pad: usize,
     dram: &DramConfig,
 ) -> ImageView {
-    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
-    let mut v = ImageView::dense(0, c, hp, wp);
     if let Some(Layer::Rnn { .. }) = consumer {
         debug_assert_eq!(pad, 0, "an rnn writes a dense error");
+        let mut v = ImageView::dense(map.alloc(name, (batch * c * h * w) as u64 * ACT), c, h, w);
         v.ch = ACT * w as u64;
         v.row = ACT * (c * w) as u64;
-    } else {
-        v.sample = staggered_sample(v.sample, batch, dram);
+        return v;
     }
+    alloc_staggered(map, name, batch, (c, h, w), pad, dram)
+}
+
+/// Allocates `name` for a row-major `[c, h, w]` map with `pad` zeros on every side, its samples
+/// staggered over the banks ([`staggered_sample`]); the view addresses the map inside the zeros.
+fn alloc_staggered(
+    map: &mut MemoryMap,
+    name: &str,
+    batch: usize,
+    (c, h, w): (usize, usize, usize),
+    pad: usize,
+    dram: &DramConfig,
+) -> ImageView {
+    let mut v = ImageView::dense(0, c, h + 2 * pad, w + 2 * pad);
+    v.sample = staggered_sample(v.sample, batch, dram);
     v.base = map.alloc(name, batch as u64 * v.sample);
     v.base = v.at(0, 0, pad as i64, pad as i64);
     (v.h, v.w) = (h, w);
