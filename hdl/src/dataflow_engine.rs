@@ -10,13 +10,13 @@
 //! Memory side: burst requests on the vault controller's request port, round robin between the
 //! slots, except that B yields a bank to A (below). A read stream's elements that fall in the
 //! burst it last requested ride on it (the read port keeps the burst); the others request their
-//! own (the element sits at `tag` offset in the burst). The write stream gathers consecutive
-//! elements of one burst in a combining buffer and writes the burst once, its beats under a byte
-//! mask of the bytes written, so bytes around them are untouched. The buffer moves to a write
-//! queue when an element falls in another burst and when the stream ends; the queue, once full,
-//! sends its bursts back to back while the reads wait (the stream still adds to it meanwhile)
-//! until it is empty, and empties at the end of the stream. A run finishes only once it is
-//! empty.
+//! own (the element sits at `tag` offset in the burst). The write stream gathers its elements
+//! in a write queue of bursts: an element joins its burst's entry wherever it waits in the queue,
+//! else a new entry, and each entry is written once, its beats under a byte mask of the bytes
+//! written, so bytes around them are untouched. Once the queue is full and an element needs a new
+//! entry, or its oldest burst is whole, the entries queued then go back to back while the reads
+//! wait (the stream fills the entries they free meanwhile); at the end of the stream all go.
+//! A run finishes only once the queue is empty.
 //!
 //! Faults stop the program before the faulty access: unknown opcode, bad slot, direction or
 //! destination, bad loop or element size, a zero or oversized count, an element outside the vault
@@ -50,16 +50,19 @@ pub const PE_CFG_BITS: usize = 28;
 pub use crate::dram_config::MAX_BURST_BYTES;
 /// Bit position of the slot in a request tag (below it: the element's byte offset in the burst).
 const TAG_SLOT_SHIFT: usize = 6;
-/// Combined bursts the write stream holds before it asks for any of them, so that they go to
-/// the vault back to back: the vault controller issues column commands in order, and every
-/// switch between reads and writes costs a bus turnaround (CL + BL + RTRS - CWL cycles one way,
-/// CWL + BL + WTR the other: 10 and 26 at the defaults). A stream that interleaves its reads with
-/// single writes pays both for every written burst; sixteen writes in a row pay them once (with
-/// four, a 256 x 256 layer's weight update took a fifth longer). The queue is a ring of small
-/// memories (a power of two of entries), costed as such by the flow.
+/// Bursts the write stream gathers before it asks for any of them, so that they go to the vault
+/// back to back: the vault controller issues column commands in order, and every switch between
+/// reads and writes costs a bus turnaround (CL + BL + RTRS - CWL cycles one way, CWL + BL + WTR
+/// the other: 10 and 26 at the defaults). A stream that interleaves its reads with single writes
+/// pays both for every written burst; sixteen writes in a row pay them once (with four, a 256 x
+/// 256 layer's weight update took a fifth longer). Sixteen entries also gather a result vector
+/// whose 16 lanes write 16 bursts, over the vectors that fill those bursts. The entries' bytes
+/// are a memory per byte of a burst (a power of two of entries), costed as such by the flow.
 pub const WRITE_QUEUE_BURSTS: usize = 1 << WRITE_QUEUE_ADDR_BITS;
 /// Address width of the write queue's memories.
 const WRITE_QUEUE_ADDR_BITS: usize = 4;
+/// Bits of the largest burst.
+const BURST_BITS: usize = 8 * MAX_BURST_BYTES;
 /// Width of the write queue's count (0..=WRITE_QUEUE_BURSTS).
 const WRITE_QUEUE_BITS: usize = WRITE_QUEUE_ADDR_BITS + 1;
 
@@ -175,32 +178,21 @@ pub struct DataflowEngine {
     resp_beat: DFF<Bits<4>>,
     push_left: DFF<Bits<4>>,
     push_beat: DFF<Bits<4>>,
-    // The write-combining buffer: one burst of the write stream, its bytes under a byte mask.
-    wc_valid: DFF<Bit>,
-    wc_burst: DFF<Bits<32>>,
-    wc_mask: DFF<Bits<MAX_BURST_BYTES>>,
-    wc_data: Vec<DFF<Bits<32>>>,
-    // Combined bursts waiting for their request: `wq_count` entries of a ring from `wq_head`,
-    // each burst's address, byte mask and words (a memory per word of a burst).
+    // The write queue: `wq_count` entries of a ring from `wq_head`, each a burst being gathered
+    // or waiting for its request: its address and byte mask in registers (every element's burst
+    // is compared with all of them), its bytes in a memory per byte of a burst (an element
+    // writes its own bytes, so no entry is read to be modified).
     wq_count: DFF<Bits<WRITE_QUEUE_BITS>>,
-    // Set when the queue fills, cleared when it is empty: meanwhile the reads wait and the
-    // queue's bursts go one after another.
-    wq_draining: DFF<Bit>,
     wq_head: DFF<Bits<WRITE_QUEUE_ADDR_BITS>>,
-    wq_burst: Memory<32, WRITE_QUEUE_ADDR_BITS>,
-    wq_mask: Memory<MAX_BURST_BYTES, WRITE_QUEUE_ADDR_BITS>,
-    wq_data: Vec<Memory<32, WRITE_QUEUE_ADDR_BITS>>,
-    // The memories read the next cycle's head. A burst that joins the queue as its head is
-    // read back from here in the next cycle, when its request may go out; its words are read
-    // a cycle later, with its first beat.
-    wq_bypass: DFF<Bit>,
-    wq_bypass_burst: DFF<Bits<32>>,
-    wq_bypass_mask: DFF<Bits<MAX_BURST_BYTES>>,
-    // A copy of the burst addresses, read one entry past the next head: the entry after the
-    // head asks for the bus in the cycle the head's last beat leaves, so that a drain's bursts
-    // follow each other every burst's beats rather than a cycle later (bypassed like the head).
-    wq_burst2: Memory<32, WRITE_QUEUE_ADDR_BITS>,
-    wq_bypass2: DFF<Bit>,
+    wq_valid: DFF<Bits<WRITE_QUEUE_BURSTS>>,
+    wq_burst: Vec<DFF<Bits<32>>>,
+    wq_mask: Vec<DFF<Bits<MAX_BURST_BYTES>>>,
+    wq_bytes: Vec<Memory<8, WRITE_QUEUE_ADDR_BITS>>,
+    // Set when the queue is full and an element needs a new entry or the oldest burst is whole;
+    // cleared once the `wq_drain_left` entries queued then, and any whole bursts behind them,
+    // have gone. Meanwhile the reads wait and those entries go one after another.
+    wq_draining: DFF<Bit>,
+    wq_drain_left: DFF<Bits<WRITE_QUEUE_BITS>>,
 
     word: Signal<Local, Bits<32>>,
     pc_n: Signal<Local, Bits<BEAT_ADDR_BITS>>,
@@ -221,7 +213,6 @@ pub struct DataflowEngine {
     g_addr: Signal<Local, Bits<32>>,
     grant: Signal<Local, Bit>,
     offset: Signal<Local, Bits<32>>,
-    size_mask: Signal<Local, Bits<32>>,
     r_slot: Signal<Local, Bits<2>>,
     rp_merge_ok: Vec<Signal<Local, Bit>>,
     rp_request_ok: Vec<Signal<Local, Bit>>,
@@ -242,37 +233,63 @@ pub struct DataflowEngine {
     wd_word_l: Signal<Local, Bits<32>>,
     elem_add: Signal<Local, Bits<32>>,
     w_ok: Signal<Local, Bit>,
-    w_same: Signal<Local, Bit>,
+    w_pending: Signal<Local, Bit>,
+    w_req: Signal<Local, Bit>,
     w_take: Signal<Local, Bit>,
     w_addr: Signal<Local, Bits<32>>,
+    w_burst: Signal<Local, Bits<32>>,
     w_size: Signal<Local, Bits<2>>,
     w_offset: Signal<Local, Bits<32>>,
     w_bytes: Signal<Local, Bits<MAX_BURST_BYTES>>,
-    w_bits: Signal<Local, Bits<32>>,
+    w_shifted: Signal<Local, Bits<32>>,
+    w_hit: Signal<Local, Bit>,
+    w_hit_index: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
+    w_room: Signal<Local, Bit>,
+    w_alloc: Signal<Local, Bit>,
+    w_index: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
     w_flushing: Signal<Local, Bit>,
-    w_close: Signal<Local, Bit>,
     w_drain: Signal<Local, Bit>,
     wq_pop: Signal<Local, Bit>,
     wq_target: Signal<Local, Bits<WRITE_QUEUE_BITS>>,
     wq_next_head: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
+    wq_second: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
     wq_tail: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
     wq_head_burst: Signal<Local, Bits<32>>,
     wq_second_burst: Signal<Local, Bits<32>>,
-    wq_after_next: Signal<Local, Bits<WRITE_QUEUE_ADDR_BITS>>,
     wq_chain: Signal<Local, Bit>,
     wq_head_mask: Signal<Local, Bits<MAX_BURST_BYTES>>,
+    wq_second_mask: Signal<Local, Bits<MAX_BURST_BYTES>>,
+    wq_more: Signal<Local, Bit>,
+    wq_head_closed: Signal<Local, Bit>,
+    wq_second_closed: Signal<Local, Bit>,
+    wq_valid_l: Signal<Local, Bits<WRITE_QUEUE_BURSTS>>,
     wq_full: Constant<Bits<WRITE_QUEUE_BITS>>,
+    /// The head's bytes as the queue's byte memories hold them.
+    wq_head_data: Signal<Local, Bits<BURST_BITS>>,
+    wq_byte_l: Signal<Local, Bits<8>>,
+    wq_word_l: Signal<Local, Bits<BURST_BITS>>,
+    w_byte_l: Signal<Local, Bits<32>>,
 
     slot_id: Vec<Constant<Bits<2>>>,
     word_id: Vec<Constant<Bits<4>>>,
-    /// Per word of the combining buffer: its index in the burst, its beat, its word in the beat.
-    wc_index: Vec<Constant<Bits<32>>>,
-    wc_beat: Vec<Constant<Bits<4>>>,
-    wc_word: Vec<Constant<Bits<4>>>,
+    /// Per word of a burst: its bit position in the burst, its beat, its word in the beat.
+    word_position: Vec<Constant<Bits<16>>>,
+    word_beat: Vec<Constant<Bits<4>>>,
+    word_lane: Vec<Constant<Bits<4>>>,
+    /// Per entry of the write queue: its index, and its bit in `wq_valid`.
+    entry_id: Vec<Constant<Bits<WRITE_QUEUE_ADDR_BITS>>>,
+    entry_bit: Vec<Constant<Bits<WRITE_QUEUE_BURSTS>>>,
+    /// Per byte of a burst: its bit in a byte mask, its shift in its word, its bit position in
+    /// the burst.
+    byte_bit: Vec<Constant<Bits<MAX_BURST_BYTES>>>,
+    byte_shift: Vec<Constant<Bits<32>>>,
+    byte_position: Vec<Constant<Bits<16>>>,
     tag_slot_shift: Constant<Bits<8>>,
     slot_bit: Vec<Constant<Bits<SLOTS>>>,
     vault_last: Constant<Bits<32>>,
     burst_mask: Constant<Bits<32>>,
+    /// The byte mask of a whole burst.
+    whole_burst: Constant<Bits<MAX_BURST_BYTES>>,
     beat_shift: Constant<Bits<32>>,
     burst_beats: Constant<Bits<4>>,
     max_loops: Constant<Bits<3>>,
@@ -280,6 +297,7 @@ pub struct DataflowEngine {
     last_pc: Constant<Bits<BEAT_ADDR_BITS>>,
     _words: usize,
     _burst_words: usize,
+    _burst_bytes: usize,
 }
 
 fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
@@ -355,23 +373,20 @@ impl DataflowEngine {
             resp_beat: Default::default(),
             push_left: Default::default(),
             push_beat: Default::default(),
-            wc_valid: Default::default(),
-            wc_burst: Default::default(),
-            wc_mask: Default::default(),
-            wc_data: (0..burst / 4).map(|_| Default::default()).collect(),
             wq_count: Default::default(),
-            wq_draining: Default::default(),
             wq_head: Default::default(),
-            wq_burst: Memory::new(WRITE_QUEUE_BURSTS),
-            wq_mask: Memory::new(WRITE_QUEUE_BURSTS),
-            wq_data: (0..burst / 4)
+            wq_valid: Default::default(),
+            wq_burst: (0..WRITE_QUEUE_BURSTS)
+                .map(|_| Default::default())
+                .collect(),
+            wq_mask: (0..WRITE_QUEUE_BURSTS)
+                .map(|_| Default::default())
+                .collect(),
+            wq_bytes: (0..burst)
                 .map(|_| Memory::new(WRITE_QUEUE_BURSTS))
                 .collect(),
-            wq_bypass: Default::default(),
-            wq_bypass_burst: Default::default(),
-            wq_burst2: Memory::new(WRITE_QUEUE_BURSTS),
-            wq_bypass2: Default::default(),
-            wq_bypass_mask: Default::default(),
+            wq_draining: Default::default(),
+            wq_drain_left: Default::default(),
             word: Default::default(),
             pc_n: Default::default(),
             fault_l: Default::default(),
@@ -391,7 +406,6 @@ impl DataflowEngine {
             g_addr: Default::default(),
             grant: Default::default(),
             offset: Default::default(),
-            size_mask: Default::default(),
             r_slot: Default::default(),
             rp_merge_ok: (0..SLOTS).map(|_| Default::default()).collect(),
             rp_request_ok: (0..SLOTS).map(|_| Default::default()).collect(),
@@ -412,35 +426,56 @@ impl DataflowEngine {
             wd_word_l: Default::default(),
             elem_add: Default::default(),
             w_ok: Default::default(),
-            w_same: Default::default(),
+            w_pending: Default::default(),
+            w_req: Default::default(),
             w_take: Default::default(),
             w_addr: Default::default(),
+            w_burst: Default::default(),
             w_size: Default::default(),
             w_offset: Default::default(),
             w_bytes: Default::default(),
-            w_bits: Default::default(),
+            w_shifted: Default::default(),
+            w_hit: Default::default(),
+            w_hit_index: Default::default(),
+            w_room: Default::default(),
+            w_alloc: Default::default(),
+            w_index: Default::default(),
             w_flushing: Default::default(),
-            w_close: Default::default(),
             w_drain: Default::default(),
             wq_pop: Default::default(),
             wq_target: Default::default(),
             wq_next_head: Default::default(),
+            wq_second: Default::default(),
             wq_tail: Default::default(),
             wq_head_burst: Default::default(),
             wq_second_burst: Default::default(),
-            wq_after_next: Default::default(),
             wq_chain: Default::default(),
             wq_head_mask: Default::default(),
+            wq_second_mask: Default::default(),
+            wq_more: Default::default(),
+            wq_head_closed: Default::default(),
+            wq_second_closed: Default::default(),
+            wq_valid_l: Default::default(),
             wq_full: konst(WRITE_QUEUE_BURSTS as u64),
+            wq_head_data: Default::default(),
+            wq_byte_l: Default::default(),
+            wq_word_l: Default::default(),
+            w_byte_l: Default::default(),
             slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
             word_id: (0..words).map(|w| konst(w as u64)).collect(),
-            wc_index: (0..burst / 4).map(|i| konst(i as u64)).collect(),
-            wc_beat: (0..burst / 4).map(|i| konst((i / words) as u64)).collect(),
-            wc_word: (0..burst / 4).map(|i| konst((i % words) as u64)).collect(),
+            word_position: (0..burst / 4).map(|i| konst(32 * i as u64)).collect(),
+            word_beat: (0..burst / 4).map(|i| konst((i / words) as u64)).collect(),
+            word_lane: (0..burst / 4).map(|i| konst((i % words) as u64)).collect(),
+            entry_id: (0..WRITE_QUEUE_BURSTS).map(|e| konst(e as u64)).collect(),
+            entry_bit: (0..WRITE_QUEUE_BURSTS).map(|e| konst(1 << e)).collect(),
+            byte_bit: (0..burst).map(|j| konst(1 << j)).collect(),
+            byte_shift: (0..burst).map(|j| konst(8 * (j % 4) as u64)).collect(),
+            byte_position: (0..burst).map(|j| konst(8 * j as u64)).collect(),
             tag_slot_shift: konst(TAG_SLOT_SHIFT as u64),
             slot_bit: (0..SLOTS).map(|s| konst(1 << s)).collect(),
             vault_last: konst(d.vault_bytes() - 1),
             burst_mask: konst(burst as u64 - 1),
+            whole_burst: konst(((1u128 << burst) - 1) as u64),
             beat_shift: konst(d.bytes_per_cycle.trailing_zeros() as u64),
             burst_beats: konst(d.timing().bl as u64),
             max_loops: konst(MAX_LOOPS as u64),
@@ -448,6 +483,7 @@ impl DataflowEngine {
             last_pc: konst(PROGRAM_WORDS as u64 - 1),
             _words: words,
             _burst_words: burst / 4,
+            _burst_bytes: burst,
         }
     }
 }
@@ -471,20 +507,17 @@ impl Logic for DataflowEngine {
             resp_beat,
             push_left,
             push_beat,
-            wc_valid,
-            wc_burst,
-            wc_mask,
             wq_count,
-            wq_draining,
             wq_head,
-            wq_bypass,
-            wq_bypass2,
-            wq_bypass_burst,
-            wq_bypass_mask
+            wq_valid,
+            wq_draining,
+            wq_drain_left
         );
-        for i in 0..self._burst_words {
-            self.wc_data[i].clock.next = self.clock.val();
-            self.wc_data[i].d.next = self.wc_data[i].q.val();
+        for e in 0..WRITE_QUEUE_BURSTS {
+            self.wq_burst[e].clock.next = self.clock.val();
+            self.wq_burst[e].d.next = self.wq_burst[e].q.val();
+            self.wq_mask[e].clock.next = self.clock.val();
+            self.wq_mask[e].d.next = self.wq_mask[e].q.val();
         }
         // The queue's head leaves after its last beat.
         self.wq_pop.next = (self.push_left.q.val() == 1) & self.mem_wd_ready.val();
@@ -492,20 +525,31 @@ impl Logic for DataflowEngine {
         if self.wq_pop.val() {
             self.wq_next_head.next = self.wq_head.q.val() + 1;
         }
+        // Through signals of the queue's width, so that the Verilog wraps the sums as the model
+        // does (compared in place, Verilog would widen them).
+        self.wq_second.next = self.wq_head.q.val() + 1;
         self.wq_tail.next = self.wq_head.q.val()
             + bit_cast::<WRITE_QUEUE_ADDR_BITS, WRITE_QUEUE_BITS>(self.wq_count.q.val());
-        self.wq_head_burst.next = self.wq_burst.read_data.val();
-        self.wq_head_mask.next = self.wq_mask.read_data.val();
-        if self.wq_bypass.q.val() {
-            self.wq_head_burst.next = self.wq_bypass_burst.q.val();
-            self.wq_head_mask.next = self.wq_bypass_mask.q.val();
-        }
-        self.wq_second_burst.next = self.wq_burst2.read_data.val();
-        if self.wq_bypass2.q.val() {
-            self.wq_second_burst.next = self.wq_bypass_burst.q.val();
+        self.wq_head_burst.next = 0.into();
+        self.wq_head_mask.next = 0.into();
+        self.wq_second_burst.next = 0.into();
+        self.wq_second_mask.next = 0.into();
+        for e in 0..WRITE_QUEUE_BURSTS {
+            if self.entry_id[e].val() == self.wq_head.q.val() {
+                self.wq_head_burst.next = self.wq_burst[e].q.val();
+                self.wq_head_mask.next = self.wq_mask[e].q.val();
+            }
+            if self.entry_id[e].val() == self.wq_second.val() {
+                self.wq_second_burst.next = self.wq_burst[e].q.val();
+                self.wq_second_mask.next = self.wq_mask[e].q.val();
+            }
         }
         // The head's last beat leaves now and another burst waits behind it.
         self.wq_chain.next = self.wq_pop.val() & (self.wq_count.q.val() != 1);
+        // A drain goes on past the head while entries queued at its start remain, or while the
+        // next entry is a whole burst (a sequential stream's bursts completed during the drain).
+        self.wq_more.next = (self.wq_drain_left.q.val() > 1)
+            | ((self.wq_count.q.val() > 1) & (self.wq_second_mask.val() == self.whole_burst.val()));
         self.prog_mem.clock.next = self.clock.val();
         self.prog_mem.write_enable.next = self.prog_we.val();
         self.prog_mem.write_address.next = self.prog_addr.val();
@@ -529,11 +573,7 @@ impl Logic for DataflowEngine {
                 self.all_idle.next = false;
             }
         }
-        if (self.push_left.q.val() != 0)
-            | self.wc_valid.q.val()
-            | (self.wq_count.q.val() != 0)
-            | self.ext_busy.val()
-        {
+        if (self.push_left.q.val() != 0) | (self.wq_count.q.val() != 0) | self.ext_busy.val() {
             self.all_idle.next = false;
         }
         self.pe_cfg_valid.next = false;
@@ -652,8 +692,8 @@ impl Logic for DataflowEngine {
             & (self.b_page.val() != self.a_page.val())
             & (self.read_ports[1].held_count.val() >= self.yield_held.val());
         self.w_ok.next = false;
-        self.w_same.next = false;
-        self.w_close.next = false;
+        self.w_pending.next = false;
+        self.w_req.next = false;
         self.w_drain.next = false;
         self.w_addr.next = 0.into();
         self.w_size.next = 0.into();
@@ -680,24 +720,22 @@ impl Logic for DataflowEngine {
                 & self.el_ok.val()
                 & (self.loaded.q.val() & self.slot_bit[s].val()).any();
             if self.slot_id[s].val() == 2 {
-                // Write elements join the combining buffer without a request. The buffer joins
-                // the write queue as soon as the stream's next address falls in another burst
-                // (before the element itself arrives) or the stream has no more. The queue asks
-                // for its oldest burst once it is full, or once the stream has no more. After a
-                // fault the elements before it are written all the same.
+                // Write elements join the write queue without a request. The queue asks for its
+                // bursts once an element finds it full (and its burst in none of its entries),
+                // or once the stream has no more. After a fault the elements before it are
+                // written all the same.
                 self.w_addr.next = self.el_addr.val();
                 self.w_size.next = self.streams[s].size_code.val();
+                self.w_pending.next = self.eligible.val();
                 self.w_ok.next = self.eligible.val() & self.w_valid.val();
-                self.w_same.next = self.wc_valid.q.val()
-                    & ((self.el_addr.val() & !self.burst_mask.val()) == self.wc_burst.q.val());
                 self.w_drain.next = ((self.fsm.q.val() == 3) & !self.streams[s].valid.val())
                     | (self.fsm.q.val() == 5);
-                self.w_close.next = self.wc_valid.q.val()
-                    & ((self.wq_count.q.val() != self.wq_full.val()) | self.wq_pop.val())
-                    & ((self.eligible.val() & !self.w_same.val()) | self.w_drain.val());
+                // The last entry of a drain does not chain a request for the next.
                 self.eligible.next = (self.wq_count.q.val() != 0)
                     & ((self.push_left.q.val() == 0) | self.wq_chain.val())
-                    & (self.wq_draining.q.val() | self.w_drain.val());
+                    & ((self.wq_draining.q.val() & (!self.wq_chain.val() | self.wq_more.val()))
+                        | self.w_drain.val());
+                self.w_req.next = self.eligible.val();
             } else {
                 // A read element either merges (no memory request) or needs a burst slot.
                 self.merge_v[s].next = self.eligible.val() & self.rp_merge_ok[s].val();
@@ -734,7 +772,6 @@ impl Logic for DataflowEngine {
         }
         self.grant.next = self.g_found.val() & self.mem_req_ready.val();
         self.elem_add.next = 0.into();
-        self.size_mask.next = 0.into();
         self.offset.next = self.g_addr.val() & self.burst_mask.val();
         self.mem_req_valid.next = self.g_found.val();
         self.mem_req_write.next = self.g_slot.val() == 2;
@@ -753,89 +790,110 @@ impl Logic for DataflowEngine {
             }
         }
 
-        // A write element joins the combining buffer: its bytes in place, under the byte mask.
-        self.w_take.next = self.w_ok.val() & (!self.wc_valid.q.val() | self.w_same.val());
+        // A write element joins the queue's entry of its burst, or a new entry behind the last.
+        // The entry whose request may be going out now, and the one whose beats are leaving,
+        // take no more elements: the beats read what the entry held when it asked.
+        self.w_burst.next = self.w_addr.val() & !self.burst_mask.val();
+        self.wq_head_closed.next = (self.push_left.q.val() != 0) | self.w_req.val();
+        self.wq_second_closed.next = self.w_req.val() & self.wq_chain.val();
+        self.w_hit.next = false;
+        self.w_hit_index.next = 0.into();
+        for e in 0..WRITE_QUEUE_BURSTS {
+            if (self.wq_valid.q.val() & self.entry_bit[e].val()).any()
+                & (self.wq_burst[e].q.val() == self.w_burst.val())
+                & !((self.entry_id[e].val() == self.wq_head.q.val()) & self.wq_head_closed.val())
+                & !((self.entry_id[e].val() == self.wq_second.val()) & self.wq_second_closed.val())
+            {
+                self.w_hit.next = true;
+                self.w_hit_index.next = self.entry_id[e].val();
+            }
+        }
+        self.w_room.next = (self.wq_count.q.val() != self.wq_full.val()) | self.wq_pop.val();
+        self.w_take.next = self.w_ok.val() & (self.w_hit.val() | self.w_room.val());
+        self.w_alloc.next = self.w_take.val() & !self.w_hit.val();
+        self.w_index.next = self.wq_tail.val();
+        if self.w_hit.val() {
+            self.w_index.next = self.w_hit_index.val();
+        }
         self.w_ready.next = self.w_take.val();
         self.w_offset.next = self.w_addr.val() & self.burst_mask.val();
-        self.size_mask.next = 0xFF.into();
-        if self.w_size.val() == 1 {
-            self.size_mask.next = 0xFFFF.into();
-        }
-        if self.w_size.val() == 2 {
-            self.size_mask.next = 0xFFFF_FFFF_u64.into();
-        }
-        self.w_bits.next = self.size_mask.val() << ((self.w_offset.val() & 3) << 3);
         self.w_bytes.next = ((bit_cast::<MAX_BURST_BYTES, 1>(1.into())
             << (bit_cast::<MAX_BURST_BYTES, 1>(1.into()) << self.w_size.val()))
             - 1)
             << self.w_offset.val();
+        self.w_shifted.next = self.w_data.val() << ((self.w_offset.val() & 3) << 3);
         if self.w_take.val() {
             self.elem_add.next = 1.into();
-            self.wc_valid.d.next = true;
-            self.wc_mask.d.next = self.wc_mask.q.val() | self.w_bytes.val();
-            if !self.wc_valid.q.val() {
-                self.wc_burst.d.next = self.w_addr.val() & !self.burst_mask.val();
-                self.wc_mask.d.next = self.w_bytes.val();
-            }
-            for i in 0..self._burst_words {
-                if self.wc_index[i].val() == (self.w_offset.val() >> 2) {
-                    self.wc_data[i].d.next = (self.wc_data[i].q.val() & !self.w_bits.val())
-                        | ((self.w_data.val() << ((self.w_offset.val() & 3) << 3))
-                            & self.w_bits.val());
+        }
+        for e in 0..WRITE_QUEUE_BURSTS {
+            if self.w_take.val() & (self.entry_id[e].val() == self.w_index.val()) {
+                self.wq_mask[e].d.next = self.wq_mask[e].q.val() | self.w_bytes.val();
+                if !self.w_hit.val() {
+                    self.wq_burst[e].d.next = self.w_burst.val();
+                    self.wq_mask[e].d.next = self.w_bytes.val();
                 }
             }
         }
+        for j in 0..self._burst_bytes {
+            self.wq_bytes[j].clock.next = self.clock.val();
+            self.wq_bytes[j].write_enable.next =
+                self.w_take.val() & (self.w_bytes.val() & self.byte_bit[j].val()).any();
+            self.wq_bytes[j].write_address.next = self.w_index.val();
+            self.w_byte_l.next = self.w_shifted.val() >> self.byte_shift[j].val();
+            self.wq_bytes[j].write_data.next = bit_cast::<8, 32>(self.w_byte_l.val());
+            self.wq_bytes[j].read_address.next = self.wq_next_head.val();
+        }
 
-        // The write queue: the head leaves after its last beat; a closing buffer goes behind
-        // the last entry.
+        // The ring: the head leaves after its last beat; a new entry goes behind the last.
         self.wq_target.next = self.wq_count.q.val();
         self.wq_head.d.next = self.wq_next_head.val();
+        self.wq_valid_l.next = self.wq_valid.q.val();
         if self.wq_pop.val() {
             self.wq_count.d.next = self.wq_count.q.val() - 1;
             self.wq_target.next = self.wq_count.q.val() - 1;
-        }
-        if self.wq_draining.q.val() {
-            if self.wq_pop.val() & (self.wq_count.q.val() == 1) {
-                self.wq_draining.d.next = false;
+            for e in 0..WRITE_QUEUE_BURSTS {
+                if self.entry_id[e].val() == self.wq_head.q.val() {
+                    self.wq_valid_l.next = self.wq_valid_l.val() & !self.entry_bit[e].val();
+                }
             }
-        } else if (self.wq_count.q.val() == self.wq_full.val()) & (self.push_left.q.val() == 0) {
-            self.wq_draining.d.next = true;
         }
-        if self.w_close.val() {
-            self.wc_valid.d.next = false;
+        if self.w_alloc.val() {
             self.wq_count.d.next = self.wq_target.val() + 1;
+            for e in 0..WRITE_QUEUE_BURSTS {
+                if self.entry_id[e].val() == self.wq_tail.val() {
+                    self.wq_valid_l.next = self.wq_valid_l.val() | self.entry_bit[e].val();
+                }
+            }
         }
-        self.wq_burst.clock.next = self.clock.val();
-        self.wq_mask.clock.next = self.clock.val();
-        self.wq_burst.write_enable.next = self.w_close.val();
-        self.wq_mask.write_enable.next = self.w_close.val();
-        self.wq_burst.write_address.next = self.wq_tail.val();
-        self.wq_mask.write_address.next = self.wq_tail.val();
-        self.wq_burst.write_data.next = self.wc_burst.q.val();
-        self.wq_mask.write_data.next = self.wc_mask.q.val();
-        self.wq_burst.read_address.next = self.wq_next_head.val();
-        self.wq_burst2.clock.next = self.clock.val();
-        self.wq_burst2.write_enable.next = self.w_close.val();
-        self.wq_burst2.write_address.next = self.wq_tail.val();
-        self.wq_burst2.write_data.next = self.wc_burst.q.val();
-        // Through a signal of the queue's width, so that the Verilog wraps the sum as the model
-        // does (compared in place, Verilog would widen it).
-        self.wq_after_next.next = self.wq_next_head.val() + 1;
-        self.wq_burst2.read_address.next = self.wq_after_next.val();
-        self.wq_bypass2.d.next =
-            self.w_close.val() & (self.wq_tail.val() == self.wq_after_next.val());
-        self.wq_mask.read_address.next = self.wq_next_head.val();
-        for i in 0..self._burst_words {
-            self.wq_data[i].clock.next = self.clock.val();
-            self.wq_data[i].write_enable.next = self.w_close.val();
-            self.wq_data[i].write_address.next = self.wq_tail.val();
-            self.wq_data[i].write_data.next = self.wc_data[i].q.val();
-            self.wq_data[i].read_address.next = self.wq_next_head.val();
+        self.wq_valid.d.next = self.wq_valid_l.val();
+        // A full queue drains when an element needs a new entry, or as soon as its oldest burst
+        // is whole (nothing more can join it; a sequential stream need not wait for its next
+        // burst). A drain sends the entries queued when it began and any whole bursts behind
+        // them; entries still gathering wait for the next drain (a vector's lanes refill the
+        // entries it frees one value at a time). At the end of the stream, all go.
+        if self.wq_draining.q.val() {
+            if self.wq_pop.val() {
+                if self.wq_drain_left.q.val() != 0 {
+                    self.wq_drain_left.d.next = self.wq_drain_left.q.val() - 1;
+                }
+                if !self.wq_more.val() {
+                    self.wq_draining.d.next = false;
+                }
+            }
+        } else if ((self.wq_count.q.val() == self.wq_full.val())
+            & ((self.w_pending.val() & !self.w_hit.val())
+                | (self.wq_head_mask.val() == self.whole_burst.val())))
+            | (self.w_drain.val() & (self.wq_count.q.val() != 0))
+        {
+            self.wq_draining.d.next = true;
+            self.wq_drain_left.d.next = self.wq_count.q.val();
         }
-        self.wq_bypass.d.next =
-            self.w_close.val() & (self.wq_tail.val() == self.wq_next_head.val());
-        self.wq_bypass_burst.d.next = self.wc_burst.q.val();
-        self.wq_bypass_mask.d.next = self.wc_mask.q.val();
+        self.wq_head_data.next = 0.into();
+        for j in 0..self._burst_bytes {
+            self.wq_byte_l.next = self.wq_bytes[j].read_data.val();
+            self.wq_head_data.next = self.wq_head_data.val()
+                | (bit_cast::<BURST_BITS, 8>(self.wq_byte_l.val()) << self.byte_position[j].val());
+        }
 
         // Write beats: the queue's oldest burst, each beat under its slice of the byte mask.
         self.mem_wd_valid.next = self.push_left.q.val() != 0;
@@ -847,10 +905,11 @@ impl Logic for DataflowEngine {
         for w in 0..self._words {
             self.wd_word_l.next = 0.into();
             for i in 0..self._burst_words {
-                if (self.wc_beat[i].val() == self.push_beat.q.val())
-                    & (self.wc_word[i].val() == self.word_id[w].val())
+                self.wq_word_l.next = self.wq_head_data.val() >> self.word_position[i].val();
+                if (self.word_beat[i].val() == self.push_beat.q.val())
+                    & (self.word_lane[i].val() == self.word_id[w].val())
                 {
-                    self.wd_word_l.next = self.wq_data[i].read_data.val();
+                    self.wd_word_l.next = bit_cast::<32, BURST_BITS>(self.wq_word_l.val());
                 }
             }
             self.mem_wd_data[w].next = self.wd_word_l.val();
@@ -941,8 +1000,7 @@ impl Logic for DataflowEngine {
 
         // A fault is reported once the writes before it are out of the combining buffer and the
         // write queue.
-        self.w_flushing.next =
-            self.wc_valid.q.val() | (self.wq_count.q.val() != 0) | (self.push_left.q.val() != 0);
+        self.w_flushing.next = (self.wq_count.q.val() != 0) | (self.push_left.q.val() != 0);
         self.busy.next = (self.fsm.q.val() == 1)
             | (self.fsm.q.val() == 2)
             | (self.fsm.q.val() == 3)
