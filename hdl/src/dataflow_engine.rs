@@ -61,8 +61,6 @@ const TAG_SLOT_SHIFT: usize = 6;
 pub const WRITE_QUEUE_BURSTS: usize = 1 << WRITE_QUEUE_ADDR_BITS;
 /// Address width of the write queue's memories.
 const WRITE_QUEUE_ADDR_BITS: usize = 4;
-/// Bits of the largest burst.
-const BURST_BITS: usize = 8 * MAX_BURST_BYTES;
 /// Width of the write queue's count (0..=WRITE_QUEUE_BURSTS).
 const WRITE_QUEUE_BITS: usize = WRITE_QUEUE_ADDR_BITS + 1;
 
@@ -264,26 +262,21 @@ pub struct DataflowEngine {
     wq_second_closed: Signal<Local, Bit>,
     wq_valid_l: Signal<Local, Bits<WRITE_QUEUE_BURSTS>>,
     wq_full: Constant<Bits<WRITE_QUEUE_BITS>>,
-    /// The head's bytes as the queue's byte memories hold them.
-    wq_head_data: Signal<Local, Bits<BURST_BITS>>,
     wq_byte_l: Signal<Local, Bits<8>>,
-    wq_word_l: Signal<Local, Bits<BURST_BITS>>,
+    wq_byte_word_l: Signal<Local, Bits<32>>,
     w_byte_l: Signal<Local, Bits<32>>,
 
     slot_id: Vec<Constant<Bits<2>>>,
     word_id: Vec<Constant<Bits<4>>>,
-    /// Per word of a burst: its bit position in the burst, its beat, its word in the beat.
-    word_position: Vec<Constant<Bits<16>>>,
-    word_beat: Vec<Constant<Bits<4>>>,
-    word_lane: Vec<Constant<Bits<4>>>,
     /// Per entry of the write queue: its index, and its bit in `wq_valid`.
     entry_id: Vec<Constant<Bits<WRITE_QUEUE_ADDR_BITS>>>,
     entry_bit: Vec<Constant<Bits<WRITE_QUEUE_BURSTS>>>,
-    /// Per byte of a burst: its bit in a byte mask, its shift in its word, its bit position in
-    /// the burst.
+    /// Per byte of a burst: its bit in a byte mask, its shift in its word, its beat, and its
+    /// word in the beat.
     byte_bit: Vec<Constant<Bits<MAX_BURST_BYTES>>>,
     byte_shift: Vec<Constant<Bits<32>>>,
-    byte_position: Vec<Constant<Bits<16>>>,
+    byte_beat: Vec<Constant<Bits<4>>>,
+    byte_lane: Vec<Constant<Bits<4>>>,
     tag_slot_shift: Constant<Bits<8>>,
     slot_bit: Vec<Constant<Bits<SLOTS>>>,
     vault_last: Constant<Bits<32>>,
@@ -296,7 +289,6 @@ pub struct DataflowEngine {
     count_limit: Constant<Bits<32>>,
     last_pc: Constant<Bits<BEAT_ADDR_BITS>>,
     _words: usize,
-    _burst_words: usize,
     _burst_bytes: usize,
 }
 
@@ -457,20 +449,17 @@ impl DataflowEngine {
             wq_second_closed: Default::default(),
             wq_valid_l: Default::default(),
             wq_full: konst(WRITE_QUEUE_BURSTS as u64),
-            wq_head_data: Default::default(),
             wq_byte_l: Default::default(),
-            wq_word_l: Default::default(),
+            wq_byte_word_l: Default::default(),
             w_byte_l: Default::default(),
             slot_id: (0..SLOTS).map(|s| konst(s as u64)).collect(),
             word_id: (0..words).map(|w| konst(w as u64)).collect(),
-            word_position: (0..burst / 4).map(|i| konst(32 * i as u64)).collect(),
-            word_beat: (0..burst / 4).map(|i| konst((i / words) as u64)).collect(),
-            word_lane: (0..burst / 4).map(|i| konst((i % words) as u64)).collect(),
             entry_id: (0..WRITE_QUEUE_BURSTS).map(|e| konst(e as u64)).collect(),
             entry_bit: (0..WRITE_QUEUE_BURSTS).map(|e| konst(1 << e)).collect(),
             byte_bit: (0..burst).map(|j| konst(1 << j)).collect(),
             byte_shift: (0..burst).map(|j| konst(8 * (j % 4) as u64)).collect(),
-            byte_position: (0..burst).map(|j| konst(8 * j as u64)).collect(),
+            byte_beat: (0..burst).map(|j| konst((j / 4 / words) as u64)).collect(),
+            byte_lane: (0..burst).map(|j| konst((j / 4 % words) as u64)).collect(),
             tag_slot_shift: konst(TAG_SLOT_SHIFT as u64),
             slot_bit: (0..SLOTS).map(|s| konst(1 << s)).collect(),
             vault_last: konst(d.vault_bytes() - 1),
@@ -482,7 +471,6 @@ impl DataflowEngine {
             count_limit: konst(1 << COUNT_BITS),
             last_pc: konst(PROGRAM_WORDS as u64 - 1),
             _words: words,
-            _burst_words: burst / 4,
             _burst_bytes: burst,
         }
     }
@@ -888,12 +876,6 @@ impl Logic for DataflowEngine {
             self.wq_draining.d.next = true;
             self.wq_drain_left.d.next = self.wq_count.q.val();
         }
-        self.wq_head_data.next = 0.into();
-        for j in 0..self._burst_bytes {
-            self.wq_byte_l.next = self.wq_bytes[j].read_data.val();
-            self.wq_head_data.next = self.wq_head_data.val()
-                | (bit_cast::<BURST_BITS, 8>(self.wq_byte_l.val()) << self.byte_position[j].val());
-        }
 
         // Write beats: the queue's oldest burst, each beat under its slice of the byte mask.
         self.mem_wd_valid.next = self.push_left.q.val() != 0;
@@ -904,12 +886,14 @@ impl Logic for DataflowEngine {
         );
         for w in 0..self._words {
             self.wd_word_l.next = 0.into();
-            for i in 0..self._burst_words {
-                self.wq_word_l.next = self.wq_head_data.val() >> self.word_position[i].val();
-                if (self.word_beat[i].val() == self.push_beat.q.val())
-                    & (self.word_lane[i].val() == self.word_id[w].val())
+            for j in 0..self._burst_bytes {
+                self.wq_byte_l.next = self.wq_bytes[j].read_data.val();
+                self.wq_byte_word_l.next = bit_cast::<32, 8>(self.wq_byte_l.val());
+                if (self.byte_beat[j].val() == self.push_beat.q.val())
+                    & (self.byte_lane[j].val() == self.word_id[w].val())
                 {
-                    self.wd_word_l.next = bit_cast::<32, BURST_BITS>(self.wq_word_l.val());
+                    self.wd_word_l.next = self.wd_word_l.val()
+                        | (self.wq_byte_word_l.val() << self.byte_shift[j].val());
                 }
             }
             self.mem_wd_data[w].next = self.wd_word_l.val();
