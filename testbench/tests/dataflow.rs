@@ -513,6 +513,27 @@ fn the_write_stream_takes_elements_while_its_queue_drains() {
     );
 }
 
+/// Up to `max_loops` random loops of elements of `size` bytes: strides of either sign (zero
+/// among them), counts of at most `max_count` whose product stays within about `budget`.
+fn random_loops(
+    rng: &mut rand_chacha::ChaCha8Rng,
+    size: u32,
+    max_loops: i32,
+    budget: u32,
+    max_count: u32,
+) -> Vec<(u32, i32)> {
+    use rand::Rng;
+    let n = rng.gen_range(1..=max_loops);
+    let mut budget = budget;
+    (0..n)
+        .map(|_| {
+            let c = rng.gen_range(1..=budget.clamp(1, max_count));
+            budget = (budget / c).max(1);
+            (c, rng.gen_range(-40..=40) * size as i32)
+        })
+        .collect()
+}
+
 #[test]
 fn lane_scattered_results_write_each_burst_once() {
     // A result vector of 16 lanes, each lane's value in its own row (a convolution's weight
@@ -556,15 +577,7 @@ fn random_write_streams_leave_every_byte_its_last_value() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(31);
     for round in 0..64 {
         let size = [1u32, 2, 4][rng.gen_range(0..3)];
-        let n = rng.gen_range(1..=4);
-        let mut budget = 600u32;
-        let loops: Vec<(u32, i32)> = (0..n)
-            .map(|_| {
-                let c = rng.gen_range(1..=budget.clamp(1, 24));
-                budget = (budget / c).max(1);
-                (c, rng.gen_range(-40..=40) * size as i32)
-            })
-            .collect();
+        let loops = random_loops(&mut rng, size, 4, 600, 24);
         let wd = desc(
             Slot::W,
             Dest::Dram,
@@ -600,17 +613,6 @@ fn random_descriptors_match_the_reference_order() {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(77);
     for round in 0..12 {
-        let loops_for = |rng: &mut rand_chacha::ChaCha8Rng, size: u32| -> Vec<(u32, i32)> {
-            let n = rng.gen_range(1..=6);
-            let mut budget = 48u32;
-            (0..n)
-                .map(|_| {
-                    let c = rng.gen_range(1..=budget.clamp(1, 5));
-                    budget = (budget / c).max(1);
-                    (c, rng.gen_range(-40..=40) * size as i32)
-                })
-                .collect()
-        };
         let sa = [1, 2, 4][rng.gen_range(0..3)];
         let sb = [1, 2, 4][rng.gen_range(0..3)];
         // Bases far enough from zero that negative strides stay inside the vault.
@@ -619,14 +621,14 @@ fn random_descriptors_match_the_reference_order() {
             Dest::Pe,
             sa,
             0x10_0000 + rng.gen_range(0..1000) * sa,
-            &loops_for(&mut rng, sa),
+            &random_loops(&mut rng, sa, 6, 48, 5),
         );
         let b = desc(
             Slot::B,
             Dest::Tile(rng.gen()),
             sb,
             0x20_0000 + rng.gen_range(0..1000) * sb,
-            &loops_for(&mut rng, sb),
+            &random_loops(&mut rng, sb, 6, 48, 5),
         );
         check_reads(a, Some(b), 100 + round);
     }
