@@ -6,6 +6,7 @@
 //! stream a pe size=2 base=0x1000 loop=64,2 loop=3,-400   # slot, destination, loops innermost first
 //! stream b tile=5 size=1 base=0x3001 loop=40,96
 //! stream w dram size=4 base=0x9000 loop=6,4
+//! stream a pe size=4 narrow base=0x40 loop=256,4   # master weights read as MAC weights
 //! run
 //! end
 //! ```
@@ -45,6 +46,7 @@ fn parse_stream(words: &[&str]) -> Result<Descriptor> {
     };
     let mut dest = None;
     let mut size = None;
+    let mut narrow = false;
     let mut base = None;
     let mut loops = vec![];
     for w in &words[1..] {
@@ -52,6 +54,7 @@ fn parse_stream(words: &[&str]) -> Result<Descriptor> {
         match key {
             "pe" if val.is_empty() => dest = Some(Dest::Pe),
             "dram" if val.is_empty() => dest = Some(Dest::Dram),
+            "narrow" if val.is_empty() => narrow = true,
             "tile" => {
                 let t = parse_int(val)?;
                 if !(0..=255).contains(&t) {
@@ -88,6 +91,7 @@ fn parse_stream(words: &[&str]) -> Result<Descriptor> {
         slot,
         dest: dest.context("missing destination (pe, tile=N or dram)")?,
         size: size.context("missing size=")? as u32,
+        narrow,
         base: base.context("missing base=")?,
         loops,
     };
@@ -311,8 +315,10 @@ pub fn disassemble(program: &[Instr]) -> String {
                     Dest::Dram => "dram".to_string(),
                 };
                 s.push_str(&format!(
-                    "stream {slot} {dest} size={} base={:#x}",
-                    d.size, d.base
+                    "stream {slot} {dest} size={}{} base={:#x}",
+                    d.size,
+                    if d.narrow { " narrow" } else { "" },
+                    d.base
                 ));
                 for (c, st) in &d.loops {
                     s.push_str(&format!(" loop={c},{st}"));
@@ -393,6 +399,7 @@ mod tests {
 stream a pe size=2 base=0x1000 loop=64,2 loop=3,-400
 stream b tile=5 size=1 base=0x3001 loop=40,96
 stream w dram size=4 base=0x9000 loop=6,4   # results
+stream a pe size=4 narrow base=0x40 loop=256,4
 run
 end
 ";
@@ -400,9 +407,10 @@ end
     #[test]
     fn assembles_and_round_trips_through_binary() {
         let p = assemble(EXAMPLE).unwrap();
-        assert_eq!(p.len(), 5);
+        assert_eq!(p.len(), 6);
+        assert!(matches!(&p[3], Instr::Stream(d) if d.narrow && d.size == 4));
         let words = encode(&p);
-        assert_eq!(words.len(), 2 + 4 + 4 + 4 + 1 + 1);
+        assert_eq!(words.len(), 2 + 4 + 4 + 4 + 2 + 2 + 1 + 1);
         let back = decode(&words).unwrap();
         assert_eq!(back, p);
         assert_eq!(assemble(&disassemble(&back)).unwrap(), p);
@@ -420,6 +428,7 @@ end
         assert!(err("stream a pe size=2 base=0 loop=0,2\nend").contains("line 1: loop 0: count 0"));
         assert!(err("stream a pe size=2 base=0\nend").contains("line 1: 0 loops"));
         assert!(err("stream w pe size=2 base=0 loop=1,0\nend").contains("destination must be dram"));
+        assert!(err("stream a pe size=2 narrow base=0 loop=1,0\nend").contains("narrowed stream"));
         assert!(err("stream a pe size=2 base=zz loop=1,0\nend").contains("`zz` is not a number"));
         assert!(err("stream a pe size=2 base=0 loop=1,0").contains("must finish with `end`"));
         assert!(err("run 4\nend").contains("line 1: `run` takes no operands"));

@@ -211,14 +211,10 @@ fn le_i16(v: &[i16]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Weight or bias records: master then MAC value.
-fn records(master: &[i32], fmt: &Fixed16) -> Vec<u8> {
-    let mut out = Vec::with_capacity(master.len() * RECORD_BYTES as usize);
-    for &m in master {
-        out.extend(m.to_le_bytes());
-        out.extend(fmt.mac_weight(m).0.to_le_bytes());
-        out.extend([0u8; 2]);
-    }
+/// Weight or bias records: the master values (the MAC values are derived as they are read).
+fn records(master: &[i32]) -> Vec<u8> {
+    let out: Vec<u8> = master.iter().flat_map(|m| m.to_le_bytes()).collect();
+    debug_assert_eq!(out.len(), master.len() * RECORD_BYTES as usize);
     out
 }
 
@@ -417,8 +413,8 @@ pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
     for v in 0..plan.tiles {
         sim.poke(v, plan.konst, &le_i16(&plan.konst_values))?;
         for (lp, &(w, b)) in params.layers.iter().zip(&plan.params) {
-            sim.poke(v, w, &records(&lp.weights, &fmt))?;
-            sim.poke(v, b, &records(&lp.biases, &fmt))?;
+            sim.poke(v, w, &records(&lp.weights))?;
+            sim.poke(v, b, &records(&lp.biases))?;
         }
     }
     for c in &plan.mac_copies {

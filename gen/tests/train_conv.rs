@@ -163,7 +163,7 @@ act = "identity"
 fn conv_pool_fc_trains_one_step_bit_exactly() {
     let (out, dir) = train("train_conv_pool_fc", CONV_POOL_FC, 2);
     // conv y, delta, grad_w, grad_b, new_w, new_mac_w, new_b; pool y, delta; the fc's.
-    assert_trained_bit_exactly(&out, &dir, 16);
+    assert_trained_bit_exactly(&out, &dir, 14);
 }
 
 /// The emitted Verilog under Verilator and the rust-hdl model agree on every cycle count and
@@ -176,7 +176,7 @@ fn verilator_and_rust_hdl_report_the_same_cnn_step() {
     let mut runs = vec![];
     for sim in ["verilator", "rust-hdl"] {
         let (out, dir) = train_on(&format!("train_cnn_{sim}"), CONV_POOL_FC, 1, sim);
-        assert_trained_bit_exactly(&out, &dir, 16);
+        assert_trained_bit_exactly(&out, &dir, 14);
         runs.push(design_figures(summary(&dir)));
     }
     assert_eq!(runs[0], runs[1], "Verilator and rust-hdl disagree");
@@ -185,7 +185,7 @@ fn verilator_and_rust_hdl_report_the_same_cnn_step() {
 #[test]
 fn conv_pool_rnn_fc_trains_one_step_bit_exactly() {
     let (out, dir) = train("train_conv_pool_rnn_fc", CONV_POOL_RNN_FC, 2);
-    assert_trained_bit_exactly(&out, &dir, 26);
+    assert_trained_bit_exactly(&out, &dir, 22);
 }
 
 #[test]
@@ -193,7 +193,7 @@ fn conv_conv_pool_fc_trains_one_step_bit_exactly() {
     // Batch 1: the longest of these nets, kept short.
     let (out, dir) = train("train_conv_conv_pool_fc", CONV_CONV_POOL_FC, 1);
     // Seven tensors per conv, the pool's two, the fc's seven.
-    assert_trained_bit_exactly(&out, &dir, 23);
+    assert_trained_bit_exactly(&out, &dir, 20);
 }
 
 /// A map whose samples span several DRAM rows is laid out with a longer stride, so that the

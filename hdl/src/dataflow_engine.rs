@@ -20,7 +20,8 @@
 //!
 //! Faults stop the program before the faulty access: unknown opcode, bad slot, direction or
 //! destination, bad loop or element size, a zero or oversized count, an element outside the vault
-//! or misaligned to its size, or running off the end of program memory. `error` rises, `error_code`
+//! or misaligned to its size, a narrowed stream that is not a read of 4-byte elements, or running
+//! off the end of program memory. `error` rises, `error_code`
 //! names the fault, `error_count` counts faults; accesses already made were all in range.
 
 use crate::config::Config;
@@ -301,6 +302,8 @@ impl DataflowEngine {
         let d = &config.dram;
         let words = d.bytes_per_cycle / 4;
         let burst = d.burst_bytes();
+        // A master weight's MAC weight drops G - F fraction bits.
+        let narrow_shift = config.format.grad_frac_bits - config.format.frac_bits;
         assert!(
             burst <= MAX_BURST_BYTES,
             "bursts of {burst} bytes exceed the engine's tag offset ({MAX_BURST_BYTES})"
@@ -356,7 +359,7 @@ impl DataflowEngine {
             last_field: Default::default(),
             loaded: Default::default(),
             read_ports: (0..READ_SLOTS)
-                .map(|_| ReadPort::new(words, d.timing().bl as usize, burst))
+                .map(|_| ReadPort::new(words, d.timing().bl as usize, burst, narrow_shift))
                 .collect(),
             rr: Default::default(),
             err_code: Default::default(),
@@ -588,7 +591,11 @@ impl Logic for DataflowEngine {
                     | (self.word.val().get_bits::<3>(18) > self.max_loops.val())
                 {
                     self.fault_l.next = 3.into();
-                } else if self.word.val().get_bits::<2>(21) == 3 {
+                } else if (self.word.val().get_bits::<2>(21) == 3)
+                    | (self.word.val().get_bit(16)
+                        & ((self.word.val().get_bits::<2>(21) != 2) | self.word.val().get_bit(25)))
+                {
+                    // Size code 3, or a narrowed stream (bit 16) that is not a 4-byte read.
                     self.fault_l.next = 4.into();
                 } else {
                     self.ld_en_l.next = true;
@@ -654,6 +661,7 @@ impl Logic for DataflowEngine {
             self.read_ports[s].clock.next = self.clock.val();
             self.read_ports[s].addr.next = self.streams[s].addr.val();
             self.read_ports[s].size_code.next = self.streams[s].size_code.val();
+            self.read_ports[s].narrow.next = self.streams[s].narrow.val();
             self.rp_merge_ok[s].next = self.read_ports[s].merge_ok.val();
             self.rp_request_ok[s].next = self.read_ports[s].request_ok.val();
         }

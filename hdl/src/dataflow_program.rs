@@ -13,6 +13,8 @@ pub const DIR_BIT: u32 = 25;
 pub const DEST_SHIFT: u32 = 23;
 pub const SIZE_SHIFT: u32 = 21;
 pub const LOOPS_SHIFT: u32 = 18;
+/// Set on a read stream of 4-byte master weights handed out as their MAC weights.
+pub const NARROW_SHIFT: u32 = crate::stream_generator::NARROW_BIT as u32;
 pub const TILE_SHIFT: u32 = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,10 @@ pub struct Descriptor {
     pub dest: Dest,
     /// Element size in bytes: 1, 2 or 4.
     pub size: u32,
+    /// Reads only, 4-byte elements: each is a 32-bit master weight (or bias), handed out as its
+    /// 16-bit MAC weight (`sat16` of the master rounded half up by `G - F` bits), zero-extended
+    /// as a 2-byte element is. The MAC weights are not stored apart from their masters.
+    pub narrow: bool,
     pub base: u32,
     /// (count, stride in bytes), innermost first.
     pub loops: Vec<(u32, i32)>,
@@ -181,6 +187,9 @@ impl Descriptor {
         if !self.size.is_power_of_two() || self.size > MAX_ELEMENT_BYTES {
             bail!("element size {} is not 1, 2 or 4", self.size);
         }
+        if self.narrow && (self.size != 4 || self.slot == Slot::W) {
+            bail!("a narrowed stream reads 4-byte master weights (slot a or b, size 4)");
+        }
         if self.loops.is_empty() || self.loops.len() > MAX_LOOPS {
             bail!(
                 "{} loops: a descriptor has 1 to {MAX_LOOPS}",
@@ -222,6 +231,7 @@ impl Descriptor {
             | (d as u32) << DEST_SHIFT
             | self.size.trailing_zeros() << SIZE_SHIFT
             | (self.loops.len() as u32) << LOOPS_SHIFT
+            | (self.narrow as u32) << NARROW_SHIFT
             | (tile as u32) << TILE_SHIFT
     }
 }
@@ -292,6 +302,7 @@ pub fn decode(words: &[u32]) -> Result<Vec<Instr>> {
                     slot,
                     dest,
                     size: 1 << size_code,
+                    narrow: h >> NARROW_SHIFT & 1 == 1,
                     base: words[i + 1],
                     loops,
                 };
@@ -321,13 +332,23 @@ mod tests {
                 slot: Slot::B,
                 dest: Dest::Tile(9),
                 size: 2,
+                narrow: false,
                 base: 0x100,
                 loops: vec![(3, -2), (4, 64)],
+            }),
+            Instr::Stream(Descriptor {
+                slot: Slot::A,
+                dest: Dest::Pe,
+                size: 4,
+                narrow: true,
+                base: 0x40,
+                loops: vec![(5, 4)],
             }),
             Instr::Stream(Descriptor {
                 slot: Slot::W,
                 dest: Dest::Dram,
                 size: 4,
+                narrow: false,
                 base: 0,
                 loops: vec![(1, 0); 6],
             }),

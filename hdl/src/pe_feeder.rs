@@ -21,8 +21,8 @@
 //! is buffer B at the reduction index (`opb_step`) or at 0. Select beats (max pooling backward)
 //! each complete a result vector whatever `reduce` says. Results leave on the write-back port one
 //! lane at a time, lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward
-//! and select, the wide one for gradient, for update the new master weight then the new MAC weight,
-//! and for max the index of the maximum then the maximum.
+//! and select, the wide one for gradient and for update (the new master weight: its MAC weight
+//! is derived where it is read, by a narrowed stream, docs/dataflow.md), and for max the index of the maximum then the maximum.
 //!
 //! A fill by lane (R the shape's `reduce`) writes each lane's entries in one run of the stream, so
 //! a lane's operands that lie side by side in DRAM (a weight row) arrive as one sequential stream
@@ -768,9 +768,13 @@ impl Logic for PeFeeder {
         if self.ser_narrow.val().get_bit(15) {
             self.ser_word.next = bit_cast::<32, 16>(self.ser_narrow.val()) | 0xFFFF_0000_u64;
         }
-        // Update and max write two words per lane, the wide one first.
-        self.two_words.next = (self.mode.q.val() == 3) | (self.mode.q.val() == 4);
-        if (self.mode.q.val() == 2) | (self.two_words.val() & !self.ser_half.q.val()) {
+        // Gradient and update write the wide word; max writes two words per lane, the wide one
+        // first. An update's MAC weight is not written: reads derive it from the master.
+        self.two_words.next = self.mode.q.val() == 4;
+        if (self.mode.q.val() == 2)
+            | (self.mode.q.val() == 3)
+            | (self.two_words.val() & !self.ser_half.q.val())
+        {
             self.ser_word.next = self.ser_wide.val();
         }
         self.w_valid.next = self.stored.q.val() != 0;

@@ -18,6 +18,7 @@
 use crate::dataflow_engine::SPACE_BITS;
 use crate::dram_config::MAX_BURST_BYTES;
 use crate::memory::Memory;
+use crate::requant::Requant;
 use rust_hdl::prelude::*;
 
 /// Bursts a read stream may hold or have in flight. A stream's bandwidth is at most this many
@@ -47,6 +48,8 @@ pub struct ReadPort {
     /// The stream's next element and its size code.
     pub addr: Signal<In, Bits<32>>,
     pub size_code: Signal<In, Bits<2>>,
+    /// The stream's elements are master weights to hand out as MAC weights (4-byte elements).
+    pub narrow: Signal<In, Bit>,
     pub merge_ok: Signal<Out, Bit>,
     pub request_ok: Signal<Out, Bit>,
     pub do_merge: Signal<In, Bit>,
@@ -87,6 +90,9 @@ pub struct ReadPort {
     out_word_r: DFF<Bits<2>>,
     out_shift_r: DFF<Bits<8>>,
     out_size_r: DFF<Bits<2>>,
+    out_narrow_r: DFF<Bit>,
+    /// A master weight's MAC weight: round half up and saturate, `G - F` bits.
+    narrower: Requant,
 
     push: Signal<Local, Bit>,
     emit: Signal<Local, Bit>,
@@ -96,6 +102,8 @@ pub struct ReadPort {
     cur_count: Signal<Local, Bits<COUNT_BITS>>,
     last_count: Signal<Local, Bits<COUNT_BITS>>,
     element: Signal<Local, Bits<32>>,
+    master48: Signal<Local, Bits<48>>,
+    out_element: Signal<Local, Bits<32>>,
     word_index: Signal<Local, Bits<8>>,
     beat_word: Signal<Local, Bits<BEAT_BITS>>,
     read_entry: Signal<Local, Bits<ENTRY_BITS>>,
@@ -110,6 +118,7 @@ pub struct ReadPort {
     beats_log2: Constant<Bits<8>>,
     words_log2: Constant<Bits<8>>,
     word_mask: Constant<Bits<8>>,
+    sext32_48: Constant<Bits<48>>,
     burst_mask: Constant<Bits<32>>,
     max_held: Constant<Bits<HELD_BITS>>,
     queue_full: Constant<Bits<COUNT_BITS>>,
@@ -118,8 +127,9 @@ pub struct ReadPort {
 }
 
 impl ReadPort {
-    /// `words` 32-bit words per beat, `beats` beats per burst of `burst_bytes`.
-    pub fn new(words: usize, beats: usize, burst_bytes: usize) -> ReadPort {
+    /// `words` 32-bit words per beat, `beats` beats per burst of `burst_bytes`; a narrowed
+    /// element drops `narrow_shift` (G - F, at least 1) fraction bits.
+    pub fn new(words: usize, beats: usize, burst_bytes: usize, narrow_shift: u32) -> ReadPort {
         assert!(words * 32 <= BEAT_BITS && burst_bytes <= MAX_BURST_BYTES);
         // Slots are laid out at a power-of-two pitch so an entry is a shift and an or.
         let beats = beats.next_power_of_two();
@@ -129,6 +139,7 @@ impl ReadPort {
             clear: Default::default(),
             addr: Default::default(),
             size_code: Default::default(),
+            narrow: Default::default(),
             merge_ok: Default::default(),
             request_ok: Default::default(),
             do_merge: Default::default(),
@@ -164,6 +175,8 @@ impl ReadPort {
             out_word_r: Default::default(),
             out_shift_r: Default::default(),
             out_size_r: Default::default(),
+            out_narrow_r: Default::default(),
+            narrower: Requant::new(narrow_shift),
             push: Default::default(),
             emit: Default::default(),
             pop_burst: Default::default(),
@@ -172,6 +185,8 @@ impl ReadPort {
             cur_count: Default::default(),
             last_count: Default::default(),
             element: Default::default(),
+            master48: Default::default(),
+            out_element: Default::default(),
             word_index: Default::default(),
             beat_word: Default::default(),
             read_entry: Default::default(),
@@ -191,6 +206,7 @@ impl ReadPort {
             beats_log2: Constant::new(bits(beats.trailing_zeros() as u64)),
             words_log2: Constant::new(bits(words.trailing_zeros() as u64)),
             word_mask: Constant::new(bits(words as u64 - 1)),
+            sext32_48: Constant::new(bits(0xFFFF_0000_0000)),
             burst_mask: Constant::new(bits(burst_bytes as u64 - 1)),
             max_held: Constant::new(bits(READ_BURSTS as u64)),
             queue_full: Constant::new(bits(ELEMENT_QUEUE as u64)),
@@ -219,7 +235,8 @@ impl Logic for ReadPort {
             out_valid_r,
             out_word_r,
             out_shift_r,
-            out_size_r
+            out_size_r,
+            out_narrow_r
         );
 
         // The burst being handed out, and the count of the last requested one.
@@ -279,6 +296,7 @@ impl Logic for ReadPort {
         self.out_word_r.d.next = bit_cast::<2, 8>(self.word_index.val() & self.word_mask.val());
         self.out_shift_r.d.next = bit_cast::<8, OFFSET_BITS>(self.head.val() & 3) << 3;
         self.out_size_r.d.next = self.size_code.val();
+        self.out_narrow_r.d.next = self.narrow.val();
         if self.emit.val() {
             self.q_rd.d.next = self.q_rd.q.val() + 1;
         }
@@ -366,8 +384,20 @@ impl Logic for ReadPort {
             self.last_valid.d.next = false;
         }
 
+        // A narrowed element is a master weight: its MAC weight, zero-extended as a 2-byte
+        // element is.
+        self.master48.next = bit_cast::<48, 32>(self.element.val());
+        if self.element.val().get_bit(31) {
+            self.master48.next = self.master48.val() | self.sext32_48.val();
+        }
+        self.narrower.x.next = self.master48.val();
+        self.out_element.next = self.element.val();
+        if self.out_narrow_r.q.val() {
+            self.out_element.next = bit_cast::<32, 16>(self.narrower.q.val());
+        }
+
         self.out_valid.next = self.out_valid_r.q.val();
-        self.out_data.next = self.element.val();
+        self.out_data.next = self.out_element.val();
         self.idle.next =
             (self.q_count.q.val() == 0) & (self.held.q.val() == 0) & !self.out_valid_r.q.val();
     }

@@ -20,6 +20,8 @@ pub const COUNT_BITS: usize = 20;
 /// Program-word field numbers.
 pub const FIELD_HEADER: u64 = 0;
 pub const FIELD_BASE: u64 = 1;
+/// Header bit of a read stream whose elements are narrowed (see `narrow`).
+pub const NARROW_BIT: usize = 16;
 
 #[derive(LogicBlock)]
 pub struct StreamGenerator {
@@ -36,8 +38,12 @@ pub struct StreamGenerator {
     pub size_code: Signal<Out, Bits<2>>,
     pub dest: Signal<Out, Bits<2>>,
     pub tile: Signal<Out, Bits<8>>,
+    /// A read stream's 4-byte elements are master weights, handed out as their 16-bit MAC
+    /// weights (header bit [`NARROW_BIT`]).
+    pub narrow: Signal<Out, Bit>,
 
     busy: DFF<Bit>,
+    narrow_r: DFF<Bit>,
     size_r: DFF<Bits<2>>,
     nloops: DFF<Bits<3>>,
     dest_r: DFF<Bits<2>>,
@@ -71,7 +77,9 @@ impl Default for StreamGenerator {
             size_code: Default::default(),
             dest: Default::default(),
             tile: Default::default(),
+            narrow: Default::default(),
             busy: Default::default(),
+            narrow_r: Default::default(),
             size_r: Default::default(),
             nloops: Default::default(),
             dest_r: Default::default(),
@@ -102,7 +110,7 @@ impl Default for StreamGenerator {
 impl Logic for StreamGenerator {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, busy, size_r, nloops, dest_r, tile_r, base);
+        dff_setup!(self, clock, busy, narrow_r, size_r, nloops, dest_r, tile_r, base);
         for k in 0..MAX_LOOPS {
             self.count[k].clock.next = self.clock.val();
             self.count[k].d.next = self.count[k].q.val();
@@ -161,6 +169,8 @@ impl Logic for StreamGenerator {
                 self.nloops.d.next = self.ld_data.val().get_bits::<3>(18);
                 self.dest_r.d.next = self.ld_data.val().get_bits::<2>(23);
                 self.tile_r.d.next = self.ld_data.val().get_bits::<8>(8);
+                // Bit NARROW_BIT (a literal: paths do not reach Verilog).
+                self.narrow_r.d.next = self.ld_data.val().get_bit(16);
             }
             if self.ld_field.val() == self.base_field.val() {
                 self.base.d.next = self.ld_data.val();
@@ -179,5 +189,6 @@ impl Logic for StreamGenerator {
         self.size_code.next = self.size_r.q.val();
         self.dest.next = self.dest_r.q.val();
         self.tile.next = self.tile_r.q.val();
+        self.narrow.next = self.narrow_r.q.val();
     }
 }

@@ -937,6 +937,7 @@ mod tests {
                 slot: Slot::A,
                 dest: Dest::Pe,
                 size: 4,
+                narrow: false,
                 base,
                 loops,
             })

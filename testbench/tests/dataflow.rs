@@ -7,6 +7,7 @@ use nt_hdl::dataflow_engine::{fault, DataflowEngine, WRITE_QUEUE_BURSTS};
 use nt_hdl::dataflow_program::{encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::Config;
 use nt_testbench::dataflow_driver::{self, initial_byte, DataflowRun, MemoryBehaviour, ENGINE_TOP};
+use nt_testbench::golden::fixed16::Fixed16;
 use std::path::PathBuf;
 
 const MAX_CYCLES: u64 = 40_000;
@@ -32,8 +33,17 @@ fn desc(slot: Slot, dest: Dest, size: u32, base: u32, loops: &[(u32, i32)]) -> D
         slot,
         dest,
         size,
+        narrow: false,
         base,
         loops: loops.to_vec(),
+    }
+}
+
+/// A read of 4-byte master weights handed out as their MAC weights.
+fn narrowed(slot: Slot, base: u32, loops: &[(u32, i32)]) -> Descriptor {
+    Descriptor {
+        narrow: true,
+        ..desc(slot, Dest::Pe, 4, base, loops)
     }
 }
 
@@ -315,6 +325,24 @@ fn faulty_programs_raise_the_error_and_touch_nothing_outside() {
         Instr::End,
     ]);
     assert_eq!(fault_of(p, &[]).error_code, fault::BAD_SLOT);
+    // A narrowed stream of 2-byte elements, and a narrowed write stream.
+    for (slot, dest, size) in [(Slot::A, Dest::Pe, 2), (Slot::W, Dest::Dram, 4)] {
+        let p = encode(&[
+            Instr::Stream(Descriptor {
+                narrow: true,
+                ..desc(slot, dest, size, 0, &[(4, size as i32)])
+            }),
+            Instr::Run,
+            Instr::End,
+        ]);
+        let r = fault_of(p, &[]);
+        assert_eq!(
+            r.error_code,
+            fault::BAD_SIZE,
+            "narrowed {slot:?} of size {size}"
+        );
+        assert!(r.accesses.is_empty());
+    }
     // Misaligned 4-byte elements.
     let p = encode(&[
         Instr::Stream(desc(Slot::A, Dest::Pe, 4, 2, &[(4, 4)])),
@@ -374,6 +402,7 @@ fn emitted_verilog_matches_rust_hdl_cycle_for_cycle() {
         Instr::Stream(desc(Slot::W, Dest::Dram, 4, 0x7000, &[(4, 4), (3, 128)])),
         Instr::Run,
         Instr::Stream(desc(Slot::A, Dest::Pe, 4, 0x7000, &[(12, 4)])),
+        Instr::Stream(narrowed(Slot::B, 0x7000, &[(12, 4)])),
         Instr::Run,
         // Faults after the work: the error path is co-simulated too.
         Instr::Stream(desc(Slot::A, Dest::Pe, 4, 0x7FFF_FFF0, &[(2, 4)])),
@@ -393,6 +422,63 @@ fn emitted_verilog_matches_rust_hdl_cycle_for_cycle() {
     for (cycle, (a, b)) in r.outputs.iter().zip(&icarus).enumerate() {
         assert_eq!(a, b, "cycle {cycle}: rust-hdl and Verilog differ");
     }
+}
+
+#[test]
+fn narrowed_streams_hand_out_the_mac_weights_of_master_weights() {
+    // Masters around the rounding and saturation points of the default formats (G - F = 14
+    // bits dropped), written by one run and read back by the next, narrowed on slot A in
+    // memory order and on slot B backwards, as a backward product's transposed read walks.
+    let c = Config::default();
+    let q = Fixed16::new(c.format.frac_bits, c.format.grad_frac_bits);
+    let half = 1i32 << (c.format.grad_frac_bits - c.format.frac_bits - 1);
+    let mut masters = vec![
+        0,
+        1,
+        -1,
+        half - 1,
+        half,
+        -half,
+        -half - 1,
+        3 * half,
+        -3 * half,
+    ];
+    masters.extend([
+        32767 * 2 * half,
+        32767 * 2 * half + half,
+        i32::MAX,
+        i32::MIN,
+    ]);
+    masters.extend([
+        -32768 * 2 * half,
+        -32768 * 2 * half - half - 1,
+        0x0123_4567,
+        -0x0765_4321,
+    ]);
+    let n = masters.len() as u32;
+    let at = 0x5000;
+    let program = [
+        Instr::Stream(desc(Slot::W, Dest::Dram, 4, at, &[(n, 4)])),
+        Instr::Run,
+        Instr::Stream(narrowed(Slot::A, at, &[(n, 4)])),
+        Instr::Stream(narrowed(Slot::B, at + 4 * (n - 1), &[(n, -4)])),
+        Instr::Run,
+        Instr::End,
+    ];
+    let src: Vec<u32> = masters.iter().map(|&m| m as u32).collect();
+    let r = run(&program, &src, 3);
+    assert!(r.done && r.error_code == 0, "{r:?}");
+    let want: Vec<u32> = masters
+        .iter()
+        .map(|&m| q.mac_weight(m).0 as u16 as u32)
+        .collect();
+    assert!(want.contains(&0x7FFF) && want.contains(&0x8000) && want.contains(&1));
+    let a: Vec<u32> = r.a.iter().map(|e| e.0).collect();
+    let b: Vec<u32> = r.b.iter().rev().map(|e| e.0).collect();
+    assert_eq!(a, want, "slot A");
+    assert_eq!(b, want, "slot B");
+    // A master's bursts are fetched as any 4-byte stream's.
+    assert_read_bursts(&r, 0, &reference(&narrowed(Slot::A, at, &[(n, 4)])));
 }
 
 #[test]

@@ -23,6 +23,7 @@ fn stream(slot: Slot, dest: Dest, size: u32, base: u32, loops: &[(u32, i32)]) ->
         slot,
         dest,
         size,
+        narrow: false,
         base,
         loops: loops.to_vec(),
     })

@@ -22,7 +22,7 @@
 
 use super::image::{row_groups, ImageView};
 use super::lower::{gradient_rows, SegmentBuilder};
-use super::memory_map::{RECORD_BYTES, RECORD_MAC_OFFSET};
+use super::memory_map::RECORD_BYTES;
 use super::partition::Chunk;
 use super::program::{mode, Access};
 use super::ACT;
@@ -110,9 +110,8 @@ pub(super) fn forward(
             t,
             false,
             c.len,
-            &[Access::new(
-                w + (c.start * terms) as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
-                ACT as u32,
+            &[Access::mac_weights(
+                w + (c.start * terms) as u64 * RECORD_BYTES,
                 &[
                     (c.len, (terms as u64 * RECORD_BYTES) as i64),
                     (terms, RECORD_BYTES as i64),
@@ -200,9 +199,8 @@ pub(super) fn backward(
             t,
             false,
             c.len,
-            &[Access::new(
-                w + (c.start * k * k) as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
-                ACT as u32,
+            &[Access::mac_weights(
+                w + (c.start * k * k) as u64 * RECORD_BYTES,
                 &[
                     (c.len, (k * k) as i64 * rec),
                     (k, rec),

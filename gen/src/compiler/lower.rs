@@ -35,7 +35,7 @@
 
 use super::conv::{self, ConvLayout};
 use super::image::{alloc_error, alloc_output, ImageView, RnnRows};
-use super::memory_map::{MemoryMap, RECORD_BYTES, RECORD_MAC_OFFSET};
+use super::memory_map::{MemoryMap, RECORD_BYTES};
 use super::partition::{chunks, deal_order, of_tile, Chunk};
 use super::pool::{self, PoolLayout, WINDOW};
 use super::program::{self, mode, op, shape, Access};
@@ -166,12 +166,13 @@ pub(super) struct SegmentBuilder {
 
 /// Whether a fill of buffer A by `a` is a pair fill: its elements hold two 16-bit operands.
 fn is_pairs(a: &Access) -> bool {
-    a.size as u64 == 2 * ACT
+    a.size as u64 == 2 * ACT && !a.narrow
 }
 
 fn nest(a: &Access) -> String {
     let loops: Vec<String> = a.loops.iter().map(|(c, s)| format!("{c}x{s:+}")).collect();
-    format!("@{:#x} {}B [{}]", a.base, a.size, loops.join(" "))
+    let narrow = if a.narrow { " as MAC" } else { "" };
+    format!("@{:#x} {}B{narrow} [{}]", a.base, a.size, loops.join(" "))
 }
 
 impl SegmentBuilder {
@@ -246,7 +247,7 @@ impl SegmentBuilder {
             .map(|a| {
                 let mut loops = a.loops[1..].to_vec();
                 loops.push(a.loops[0]);
-                Access::new(a.base, a.size, &loops)
+                Access { loops, ..a.clone() }
             })
             .collect();
         let cost = |v: &[Access]| v.iter().map(|a| a.bursts(self.burst)).sum::<u64>();
@@ -492,10 +493,11 @@ fn gather_round(tiles: usize, r: usize, t: usize) -> (usize, usize, std::ops::Ra
     }
 }
 
-/// A record block's MAC values, rows dealt to their owners (the layer's chunks), to be read
+/// A record block's MAC weights, rows dealt to their owners (the layer's chunks), to be read
 /// across the rows by `readers` (chunks of columns).
 pub(super) struct ColumnExchange {
-    /// Byte address of the MAC value of record (0, 0); records are `cols` to a row.
+    /// Byte address of record (0, 0); records are `cols` to a row. Readers without a copy get
+    /// the master records themselves, and derive the MAC weights as they read them.
     pub(super) base: u64,
     pub(super) cols: usize,
     pub(super) owners: Vec<Chunk>,
@@ -517,25 +519,28 @@ impl ColumnExchange {
     }
 
     /// What tile `dst` needs of what tile `src` owns: each of `src`'s rows over each of `dst`'s
-    /// column chunks, row by row; as the owner holds it (`at_owner`) or as any other vault does.
+    /// column chunks, row by row; as the owner holds it (`at_owner`) or as any other vault does:
+    /// MAC weights in a copy (narrowed from the owner's records), else the records themselves.
     fn piece(&self, src: usize, dst: usize, at_owner: bool) -> Vec<Access> {
         let mut out = vec![];
         for r in of_tile(&self.owners, src) {
             for q in of_tile(&self.readers, dst) {
+                let records = Access::new(
+                    self.base + (r.start * self.cols + q.start) as u64 * RECORD_BYTES,
+                    RECORD_BYTES as u32,
+                    &[
+                        (q.len, RECORD_BYTES as i64),
+                        (r.len, (self.cols as u64 * RECORD_BYTES) as i64),
+                    ],
+                );
                 out.push(match self.copy {
                     Some(copy) if !at_owner => Access::new(
                         mac_copy_base(copy, &q, self.rows()) + (r.start * q.len) as u64 * ACT,
                         ACT as u32,
                         &[(r.len * q.len, ACT as i64)],
                     ),
-                    _ => Access::new(
-                        self.base + (r.start * self.cols + q.start) as u64 * RECORD_BYTES,
-                        ACT as u32,
-                        &[
-                            (q.len, RECORD_BYTES as i64),
-                            (r.len, (self.cols as u64 * RECORD_BYTES) as i64),
-                        ],
-                    ),
+                    Some(_) => Access::mac_weights(records.base, &records.loops),
+                    None => records,
                 });
             }
         }
@@ -581,9 +586,8 @@ fn mac_copy(copy: u64, c: &Chunk, rows: usize) -> Access {
 fn mac_across((records, copy): (u64, Option<u64>), c: &Chunk, rows: usize, cols: usize) -> Access {
     match copy {
         Some(copy) => mac_copy(copy, c, rows),
-        None => Access::new(
-            records + c.start as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
-            ACT as u32,
+        None => Access::mac_weights(
+            records + c.start as u64 * RECORD_BYTES,
             &[
                 (c.len, RECORD_BYTES as i64),
                 (rows, (cols as u64 * RECORD_BYTES) as i64),
@@ -603,8 +607,8 @@ fn moved(blocks: &[ColumnExchange], pieces: &[(usize, usize)], from: usize, to: 
             for ((k, f), t) in key.iter().zip(at(from)).zip(at(to)) {
                 let wire = f
                     .widened(MAX_ELEMENT_BYTES)
-                    .size
-                    .min(t.widened(MAX_ELEMENT_BYTES).size);
+                    .value_bytes()
+                    .min(t.widened(MAX_ELEMENT_BYTES).value_bytes());
                 keyed.push((k.base, f.widened(wire), t.widened(wire)));
             }
         }
@@ -872,11 +876,10 @@ fn image_check(
     }
 }
 
-/// MAC values of record rows `rows` (each `cols` records long, `row0` the block's first row).
+/// MAC weights of chunk `c`'s rows of master records (each row `cols` records long).
 fn mac_rows(base: u64, c: &Chunk, cols: usize) -> Access {
-    Access::new(
-        base + (c.start * cols) as u64 * RECORD_BYTES + RECORD_MAC_OFFSET,
-        ACT as u32,
+    Access::mac_weights(
+        base + (c.start * cols) as u64 * RECORD_BYTES,
         &[
             (c.len, (cols as u64 * RECORD_BYTES) as i64),
             (cols, RECORD_BYTES as i64),
@@ -2318,10 +2321,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     Dest::Pe,
                     &Access::new(bl.g + first as u64 * GRAD, 4, &[(params, GRAD as i64)]),
                 );
-                s.write(
-                    t,
-                    &Access::new(w0, 4, &[(2, 4), (params, RECORD_BYTES as i64)]),
-                );
+                s.write(t, &Access::new(w0, 4, &[(params, RECORD_BYTES as i64)]));
                 s.push(t, Instr::Run);
                 for beat in 0..bl.cols {
                     beats[t].push(
@@ -2342,7 +2342,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             .iter()
             .filter(|bl| !bl.readers.is_empty())
             .map(|bl| ColumnExchange {
-                base: bl.w + RECORD_MAC_OFFSET,
+                base: bl.w,
                 cols: bl.cols,
                 owners: ly.chunks.clone(),
                 readers: bl.readers.clone(),
@@ -2351,8 +2351,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             .collect();
         // A tile that reads columns of its own rows copies them too, through its own router,
         // once the update has written them (a run ends with its writes done): at the end of the
-        // update segment where the programs leave room, else in a segment of its own. Records
-        // never widen, so both sides move 2-byte elements.
+        // update segment where the programs leave room, else in a segment of its own. The records
+        // are read narrowed, a MAC weight an element, into the copy's 2-byte elements.
         let own: ExchangeRound = (0..tiles)
             .map(|t| {
                 let (sends, receives) = exchanged
@@ -2394,11 +2394,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             ));
         }
         for bl in &blocks {
-            let (golden_w, golden_mac) = match bl.kind {
-                ParamKind::Weight => (GoldenRef::NewW(l), Some(GoldenRef::NewMacW(l))),
-                ParamKind::Bias => (GoldenRef::NewB(l), None),
+            let golden_w = match bl.kind {
+                ParamKind::Weight => GoldenRef::NewW(l),
+                ParamKind::Bias => GoldenRef::NewB(l),
             };
-            checks.push(row_check(
+            let mut masters = row_check(
                 "update",
                 format!("{} master {:?}s", ly.name, bl.kind).to_lowercase(),
                 golden_w,
@@ -2408,42 +2408,47 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 bl.cols,
                 bl.index0,
                 &ly.chunks,
-            ));
-            if let Some(g) = golden_mac {
-                let mut check = row_check(
-                    "update",
-                    format!("{} MAC weights", ly.name),
-                    g,
-                    bl.w + RECORD_MAC_OFFSET,
-                    RECORD_BYTES,
-                    2,
-                    bl.cols,
-                    bl.index0,
-                    &ly.chunks,
-                );
-                // And every row of each reader's columns, in the reader's vault.
-                let rows = ly.chunks.iter().map(|c| c.start + c.len).max().unwrap_or(0);
-                let at = BlockPlaces {
-                    base: bl.w + RECORD_MAC_OFFSET,
-                    stride: RECORD_BYTES,
-                    cols: bl.cols,
-                    index0: bl.index0,
-                };
-                let readers = bl.readers.iter().map(|q| match bl.copy {
-                    Some(copy) => (q.tile, mac_copy_places(copy, q, rows, bl.cols, bl.index0)),
-                    None => (q.tile, at.places(0..rows, q.start..q.start + q.len)),
-                });
-                if bl.copy.is_some() {
-                    mac_copies.extend(readers.clone().map(|(vault, places)| MacCopy {
+            );
+            // And every row of each reader's columns, in the reader's vault: the records
+            // themselves, or their MAC weights in the reader's copy.
+            let rows = ly.chunks.iter().map(|c| c.start + c.len).max().unwrap_or(0);
+            match bl.copy {
+                None => {
+                    let at = BlockPlaces {
+                        base: bl.w,
+                        stride: RECORD_BYTES,
+                        cols: bl.cols,
+                        index0: bl.index0,
+                    };
+                    masters.places.extend(
+                        bl.readers
+                            .iter()
+                            .map(|q| (q.tile, at.places(0..rows, q.start..q.start + q.len))),
+                    );
+                }
+                Some(copy) if !bl.readers.is_empty() => {
+                    let readers: Vec<(usize, Vec<(usize, u64)>)> = bl
+                        .readers
+                        .iter()
+                        .map(|q| (q.tile, mac_copy_places(copy, q, rows, bl.cols, bl.index0)))
+                        .collect();
+                    mac_copies.extend(readers.iter().map(|(vault, places)| MacCopy {
                         layer: l,
-                        vault,
+                        vault: *vault,
                         base: places[0].1,
                         indices: places.iter().map(|&(i, _)| i).collect(),
                     }));
+                    checks.push(TensorCheck {
+                        phase: "update",
+                        name: format!("{} MAC weight copies", ly.name),
+                        golden: GoldenRef::NewMacW(l),
+                        width: ACT as usize,
+                        places: readers,
+                    });
                 }
-                check.places.extend(readers);
-                checks.push(check);
+                Some(_) => {}
             }
+            checks.push(masters);
         }
         if !exchanged.is_empty() {
             update.extend(exchange_columns(
@@ -2512,8 +2517,9 @@ mod tests {
     use crate::compiler::program::every_byte as bytes;
     use std::collections::{BTreeMap, BTreeSet};
 
-    /// One run of a gather or exchange program: (where it sends, its element size and the
-    /// bytes; the element size and bytes written).
+    /// One run of a gather or exchange program: (where it sends, the bytes of a value it sends
+    /// and the bytes; the element size and bytes written). A narrowed read sends a 2-byte MAC
+    /// weight an element, which stands here for its master's first two bytes.
     type TransferRun = (Option<(usize, u32, Vec<u64>)>, Option<(u32, Vec<u64>)>);
 
     fn runs(program: &[Instr]) -> Vec<TransferRun> {
@@ -2525,7 +2531,12 @@ mod tests {
                     let Dest::Tile(t) = d.dest else {
                         panic!("a transfer reads to the network only")
                     };
-                    send = Some((t as usize, d.size, bytes(d)));
+                    send = Some(if d.narrow {
+                        let values = d.addresses().flat_map(|a| [a, a + 1]).collect();
+                        (t as usize, ACT as u32, values)
+                    } else {
+                        (t as usize, d.size, bytes(d))
+                    });
                 }
                 Instr::Stream(d) => write = Some((d.size, bytes(d))),
                 Instr::Run => out.push((send.take(), write.take())),
@@ -2539,7 +2550,7 @@ mod tests {
     /// where its value came from): each tile sends only bytes it holds, in elements of the size
     /// its one receiver of the round writes, each receiver writes, run by run, the bytes its
     /// sender sends, and every program fits the program memory. Returns what each vault holds
-    /// after, and how many bytes were written.
+    /// after, and how many values (elements) were written.
     fn transfer_values(
         segs: &[Segment],
         mut held: Vec<BTreeMap<u64, u64>>,
@@ -2566,7 +2577,7 @@ mod tests {
                         };
                         next[*dst].insert(*w, origin);
                     }
-                    written += addrs.len();
+                    written += addrs.len() / *size as usize;
                 }
             }
             held = next;
@@ -2648,21 +2659,21 @@ mod tests {
     ) -> Vec<ColumnExchange> {
         vec![
             ColumnExchange {
-                base: 0x10_0000 + RECORD_MAC_OFFSET,
+                base: 0x10_0000,
                 cols,
                 owners: chunks(rows, &row_major(tiles), lanes),
                 readers: chunks(cols, &row_major(tiles), lanes),
                 copy: None,
             },
             ColumnExchange {
-                base: 0x80_0000 + RECORD_MAC_OFFSET,
+                base: 0x80_0000,
                 cols: 3 * 9,
                 owners: chunks(5, &row_major(tiles), lanes),
                 readers: column_chunks(&chunks(3, &row_major(tiles), lanes), 9),
                 copy: None,
             },
             ColumnExchange {
-                base: 0x100_0000 + RECORD_MAC_OFFSET,
+                base: 0x100_0000,
                 cols,
                 owners: chunks(rows, &row_major(tiles), lanes),
                 readers: chunks(cols, &row_major(tiles), lanes),
@@ -2688,14 +2699,13 @@ mod tests {
             for r in &b.owners {
                 for j in r.start..r.start + r.len {
                     held[r.tile].extend((0..b.cols).flat_map(|i| {
-                        (0..ACT).map(move |k| (address(b, j, i) + k, address(b, j, i) + k))
+                        (0..RECORD_BYTES).map(move |k| (address(b, j, i) + k, address(b, j, i) + k))
                     }));
                 }
             }
         }
         let segs = exchange_segments("x", 0, rounds, tiles, 32);
         let (held, written) = transfer_values(&segs, held);
-        let written = written / ACT as usize;
         for b in blocks {
             let rows = b.rows();
             for q in &b.readers {

@@ -10,11 +10,9 @@ pub const REGION_ALIGN: u64 = 64;
 /// The narrowest element's alignment (16-bit activations).
 const ELEMENT_ALIGN: u64 = 2;
 
-/// Bytes of a weight or bias record: the 32-bit master value, then the 16-bit MAC value (and two
-/// bytes of padding), so that one update stream writes both.
-pub const RECORD_BYTES: u64 = 8;
-/// Offset of the MAC value inside a record.
-pub const RECORD_MAC_OFFSET: u64 = 4;
+/// Bytes of a weight or bias record: the 32-bit master value. Its 16-bit MAC value is not
+/// stored: the streams that read MAC weights derive them from the masters (narrowed streams).
+pub const RECORD_BYTES: u64 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Region {

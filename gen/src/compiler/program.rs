@@ -12,6 +12,8 @@ pub struct Access {
     pub base: u64,
     pub size: u32,
     pub loops: Vec<(usize, i64)>,
+    /// Master weights (4-byte elements) read as their 16-bit MAC weights (a narrowed stream).
+    pub narrow: bool,
 }
 
 impl Access {
@@ -20,6 +22,24 @@ impl Access {
             base,
             size,
             loops: loops.to_vec(),
+            narrow: false,
+        }
+    }
+
+    /// The MAC weights of the master weights at `base` and the loops' strides.
+    pub fn mac_weights(base: u64, loops: &[(usize, i64)]) -> Access {
+        Access {
+            narrow: true,
+            ..Access::new(base, 4, loops)
+        }
+    }
+
+    /// Bytes of a value the stream hands on: a narrowed stream's are 16-bit MAC weights.
+    pub fn value_bytes(&self) -> u32 {
+        if self.narrow {
+            2
+        } else {
+            self.size
         }
     }
 
@@ -36,7 +56,10 @@ impl Access {
     pub fn in_memory_order(&self) -> Access {
         let mut loops = self.loops.clone();
         loops.sort_by_key(|&(_, stride)| stride.unsigned_abs());
-        Access::new(self.base, self.size, &loops)
+        Access {
+            loops,
+            ..self.clone()
+        }
     }
 
     /// This access, then `next`, as one access, where `next` only carries on the innermost loop:
@@ -45,6 +68,7 @@ impl Access {
         let (&(count, stride), outer) = self.loops.split_first()?;
         let (&(more, next_stride), next_outer) = next.loops.split_first()?;
         let carries_on = self.size == next.size
+            && self.narrow == next.narrow
             && stride == next_stride
             && outer == next_outer
             && next.base as i64 == self.base as i64 + count as i64 * stride;
@@ -58,10 +82,11 @@ impl Access {
     /// The same bytes in the same order, in elements of up to `max` bytes: neighbours of the
     /// innermost loop merge in pairs while they lie side by side, pair up evenly and every
     /// merged element stays aligned to its size. A copy over the network costs a flit per
-    /// element, so wider elements move a piece in fewer flits.
+    /// element, so wider elements move a piece in fewer flits. A narrowed stream's elements are
+    /// one value each: it stays as it is.
     pub fn widened(&self, max: u32) -> Access {
         let mut a = self.clone();
-        while a.size < max {
+        while a.size < max && !a.narrow {
             let wide = 2 * a.size as i64;
             let mergeable = matches!(a.loops.first(), Some(&(count, stride))
                 if stride == a.size as i64 && count.is_multiple_of(2))
@@ -96,6 +121,7 @@ impl Access {
             slot,
             dest,
             size: self.size,
+            narrow: self.narrow,
             base: self.base as u32,
             loops: self
                 .loops
