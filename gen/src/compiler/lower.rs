@@ -2831,4 +2831,73 @@ mod tests {
         assert_all_gathered(6, 5);
         assert_all_gathered(3, 2);
     }
+    #[test]
+    fn records_hold_master_weights_only_and_products_read_them_narrowed() {
+        // fc1 has 64 rows, so its backward readers keep copies; fc2's 12 rows are read across
+        // the records themselves.
+        let net = Network::from_toml_str(
+            r#"
+            name = "t"
+            input = [40]
+            loss = "mse"
+            [[layer]]
+            type = "fc"
+            out = 16
+            act = "relu"
+            [[layer]]
+            type = "fc"
+            out = 64
+            act = "relu"
+            [[layer]]
+            type = "fc"
+            out = 12
+            act = "identity"
+            "#,
+        )
+        .unwrap();
+        let plan = compile(&net, 4, 100, &Config::default()).unwrap();
+        let shapes = [(40, 16), (16, 64), (64, 12)];
+        for (l, &(n, m)) in shapes.iter().enumerate() {
+            let w = plan.params[l].0;
+            let records = |name: &str| plan.map.regions().find(|r| r.name == name).unwrap().bytes;
+            assert_eq!(records(&format!("fc{l}.w")), (n * m) as u64 * RECORD_BYTES);
+            assert_eq!(records(&format!("fc{l}.b")), m as u64 * RECORD_BYTES);
+            // The update reads a master and a gradient and writes the master: 12 bytes a
+            // parameter (the layer with copies also copies its own rows' MAC weights).
+            let update = plan.phases[3]
+                .segments
+                .iter()
+                .find(|s| s.label == format!("fc{l} update"))
+                .unwrap();
+            let params = (n * m + m) as u64;
+            if l != 1 {
+                assert_eq!(
+                    (update.bytes_read, update.bytes_written),
+                    (8 * params, 4 * params)
+                );
+            }
+            // Every other stream that reads weight records into the PE reads MAC weights.
+            let in_weights = |a: u64| (w..w + records(&format!("fc{l}.w"))).contains(&a);
+            let mut reads = 0;
+            for p in plan
+                .phases
+                .iter()
+                .flat_map(|ph| &ph.segments)
+                .flat_map(|s| &s.programs)
+            {
+                let mut updating = false;
+                for i in p {
+                    match i {
+                        Instr::Pe(FeedSetting::Op { mode: m, .. }) => updating = *m == mode::UPDATE,
+                        Instr::Stream(d) if d.dest == Dest::Pe && in_weights(d.base as u64) => {
+                            assert_eq!(d.narrow, !updating, "fc{l}: {d:?}");
+                            reads += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            assert!(reads > 0, "fc{l}: no reads of its records");
+        }
+    }
 }
