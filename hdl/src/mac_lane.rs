@@ -10,7 +10,7 @@
 //! | r1    | prod, upd_lo, upd_hi | signed a*b; eta*g halves (update) or y*y (backward)         |
 //! | r2    | acc, step, max       | acc = (first ? bias : acc) + prod; SR step (eta*g + r) >> 16; running maximum and its first position |
 //! | r3    | q, d, wide           | requantize; derivative; gradient align; w - step saturated   |
-//! | r4    | narrow, bwd product  | activation; q*d; MAC weight of the new master weight         |
+//! | r4    | narrow, bwd product  | activation; q*d                                             |
 //! | r5    | out_narrow, out_wide | requantize q*d; results                                      |
 //!
 //! Per-lane operands: `opa[15:0]` is the MAC operand; in update mode `opa` is the master weight and
@@ -120,7 +120,6 @@ pub struct MacLane {
     narrow_r4: DFF<Bits<16>>,
     bwd_prod_r4: DFF<Bits<32>>,
     wide_r4: DFF<Bits<32>>,
-    sat_r4: DFF<Bit>,
     // r5
     narrow_r5: DFF<Bits<16>>,
     wide_r5: DFF<Bits<32>>,
@@ -132,7 +131,6 @@ pub struct MacLane {
     requant: Requant,
     derivative: Derivative,
     activation: Activation,
-    weight_requant: Requant,
     product_requant: Requant,
 
     // combinational temporaries
@@ -144,7 +142,6 @@ pub struct MacLane {
     diff48: Signal<Local, Bits<48>>,
     wide48: Signal<Local, Bits<48>>,
     bwd48: Signal<Local, Bits<48>>,
-    weight48: Signal<Local, Bits<48>>,
     sat3: Signal<Local, Bits<2>>,
     narrow5: Signal<Local, Bits<16>>,
     sat_sum: Signal<Local, Bits<16>>,
@@ -244,7 +241,6 @@ impl MacLane {
             narrow_r4: Default::default(),
             bwd_prod_r4: Default::default(),
             wide_r4: Default::default(),
-            sat_r4: Default::default(),
             narrow_r5: Default::default(),
             wide_r5: Default::default(),
             sat_r5: Default::default(),
@@ -254,7 +250,6 @@ impl MacLane {
             requant: Requant::new(frac_bits),
             derivative: Derivative::new(frac_bits),
             activation: Activation::new(frac_bits),
-            weight_requant: Requant::new(grad_frac_bits - frac_bits),
             product_requant: Requant::new(frac_bits),
             abs_y: Default::default(),
             bias48: Default::default(),
@@ -264,7 +259,6 @@ impl MacLane {
             diff48: Default::default(),
             wide48: Default::default(),
             bwd48: Default::default(),
-            weight48: Default::default(),
             sat3: Default::default(),
             narrow5: Default::default(),
             sat_sum: Default::default(),
@@ -344,7 +338,6 @@ impl Logic for MacLane {
             narrow_r4,
             bwd_prod_r4,
             wide_r4,
-            sat_r4,
             narrow_r5,
             wide_r5,
             sat_r5
@@ -550,29 +543,20 @@ impl Logic for MacLane {
             self.sat_r3.d.next = self.sat3.val();
         }
 
-        // r4: activation; backward product; the new master weight's 16-bit MAC weight.
+        // r4: activation; backward product. An update's new master weight has no MAC weight
+        // here: the streams that read the master derive it (docs/dataflow.md).
         self.activation.z.next = self.q_r3.q.val();
         self.activation.act.next = self.k3_act.q.val();
         self.bwd_mul.a.next = self.q_r3.q.val();
         self.bwd_mul.b.next = self.d_r3.q.val();
         self.bwd_prod_r4.d.next = self.bwd_mul.p.val();
-        self.weight48.next = bit_cast::<48, 32>(self.wide_r3.q.val());
-        if self.wide_r3.q.val().get_bit(31) {
-            self.weight48.next = self.weight48.val() | self.sext32_48.val();
-        }
-        self.weight_requant.x.next = self.weight48.val();
         self.wide_r4.d.next = self.wide_r3.q.val();
-        self.sat_r4.d.next = false;
         self.narrow_r4.d.next = self.activation.y.val();
-        if self.k3_mode.q.val() == PeMode::Gradient {
+        if (self.k3_mode.q.val() == PeMode::Gradient) | (self.k3_mode.q.val() == PeMode::Update) {
             self.narrow_r4.d.next = 0.into();
         }
         if (self.k3_mode.q.val() == PeMode::Max) | (self.k3_mode.q.val() == PeMode::Select) {
             self.narrow_r4.d.next = self.q_r3.q.val();
-        }
-        if self.k3_mode.q.val() == PeMode::Update {
-            self.narrow_r4.d.next = self.weight_requant.q.val();
-            self.sat_r4.d.next = self.k3_emit.q.val() & self.weight_requant.saturated.val();
         }
 
         // r5: second rounding of the backward product.
@@ -602,9 +586,6 @@ impl Logic for MacLane {
         self.out_narrow.next = self.narrow_r5.q.val();
         self.out_wide.next = self.wide_r5.q.val();
         self.sat_sum.next = bit_cast::<16, 2>(self.sat_r3.q.val());
-        if self.sat_r4.q.val() {
-            self.sat_sum.next = self.sat_sum.val() + 1;
-        }
         if self.sat_r5.q.val() {
             self.sat_sum.next = self.sat_sum.val() + 1;
         }
