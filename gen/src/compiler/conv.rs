@@ -20,13 +20,14 @@
 //! from an error map padded by `kernel - 1 - padding` zeros, so that taps outside the output
 //! read zeros. Strided convolutions would need a dilated error map and are rejected.
 
-use super::image::{row_groups, ImageView};
+use super::image::{row_groups, staggered_sample, ImageView};
 use super::lower::{gradient_rows, SegmentBuilder};
 use super::memory_map::RECORD_BYTES;
 use super::partition::Chunk;
 use super::program::{mode, Access};
-use super::ACT;
+use super::{ACT, GRAD};
 use anyhow::{anyhow, Result};
+use nt_hdl::dram_config::DramConfig;
 use nt_testbench::network::ConvGeometry;
 
 /// Where a convolution's tensors live.
@@ -41,6 +42,18 @@ pub struct ConvLayout {
     pub d: ImageView,
     /// The error at the input (the previous layer's), when it is computed.
     pub e: Option<ImageView>,
+    /// Bytes from one output channel's row of weight gradients to the next (see
+    /// [`gradient_pitch`]).
+    pub gw_pitch: u64,
+}
+
+/// The row pitch of a convolution's weight gradients, `cols` G-bit words a row: a gradient
+/// run's result vector writes a value to each of `lanes` rows, which a dense pitch of a DRAM
+/// row or more puts in a few banks (bench_conv's 1,008-byte rows took five of sixteen, each
+/// drain of the write queue a row miss after another in one bank); so rows of a DRAM row or
+/// more are spread over the banks as samples are ([`staggered_sample`]).
+pub fn gradient_pitch(cols: usize, lanes: usize, dram: &DramConfig) -> u64 {
+    staggered_sample(cols as u64 * GRAD, lanes, dram)
 }
 
 impl ConvLayout {
@@ -161,7 +174,7 @@ pub(super) fn gradient(
             reduce,
             c.len,
             &cv.taps(batch, false),
-            &gradient_rows(gw, c, terms),
+            &gradient_rows(gw, c, terms, cv.gw_pitch),
         );
         s.bias_gradient(c, konst, reduce, gb);
     }
@@ -252,4 +265,29 @@ pub(super) fn backward(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn gradient_rows_of_a_dram_row_or_more_spread_over_the_banks() {
+        let dram = DramConfig::default();
+        let banks = |pitch: u64| -> usize {
+            (0..16)
+                .map(|k| dram.bank_of(k * pitch))
+                .collect::<BTreeSet<_>>()
+                .len()
+        };
+        // bench_conv's rows: 28 channels x 3 x 3 words, 1,008 bytes.
+        assert_eq!(banks(1008), 5);
+        let pitch = gradient_pitch(252, 16, &dram);
+        assert!((1008..=1008 + 2 * 256).contains(&pitch), "{pitch}");
+        assert_eq!(pitch % dram.burst_bytes() as u64, 0);
+        assert_eq!(banks(pitch), 16);
+        // Rows shorter than a DRAM row stay side by side.
+        assert_eq!(gradient_pitch(9, 16, &dram), 36);
+    }
 }

@@ -418,13 +418,13 @@ impl SegmentBuilder {
     }
 }
 
-/// Chunk `c`'s rows of a weight-gradient matrix at `base` (`[output][cols]`, G-bit words): where
-/// a gradient run writes them.
-pub(super) fn gradient_rows(base: u64, c: &Chunk, cols: usize) -> Access {
+/// Chunk `c`'s rows of a weight-gradient matrix at `base` (`[output][cols]`, G-bit words, rows
+/// `pitch` bytes apart): where a gradient run writes them.
+pub(super) fn gradient_rows(base: u64, c: &Chunk, cols: usize, pitch: u64) -> Access {
     Access::new(
-        base + (c.start * cols) as u64 * GRAD,
+        base + c.start as u64 * pitch,
         GRAD as u32,
-        &[(c.len, (cols as u64 * GRAD) as i64), (cols, GRAD as i64)],
+        &[(c.len, pitch as i64), (cols, GRAD as i64)],
     )
 }
 
@@ -794,16 +794,28 @@ fn exchange_segments(
     segments
 }
 
-/// Where a block of records or gradients keeps element (j, i): `base + (j * cols + i) * stride`,
+/// Where a block of records or gradients keeps element (j, i): `base + j * pitch + i * stride`,
 /// index `index0 + j * cols + i` of its golden tensor.
 struct BlockPlaces {
     base: u64,
     stride: u64,
     cols: usize,
     index0: usize,
+    pitch: u64,
 }
 
 impl BlockPlaces {
+    /// Rows of `cols` elements side by side.
+    fn rows(base: u64, stride: u64, cols: usize, index0: usize) -> BlockPlaces {
+        BlockPlaces {
+            base,
+            stride,
+            cols,
+            index0,
+            pitch: cols as u64 * stride,
+        }
+    }
+
     /// (index, byte address) of rows `rows` over columns `columns`, row by row.
     fn places(
         &self,
@@ -813,8 +825,8 @@ impl BlockPlaces {
         let mut e = vec![];
         for j in rows {
             for i in columns.clone() {
-                let k = j * self.cols + i;
-                e.push((self.index0 + k, self.base + k as u64 * self.stride));
+                let at = self.base + j as u64 * self.pitch + i as u64 * self.stride;
+                e.push((self.index0 + j * self.cols + i, at));
             }
         }
         e
@@ -893,6 +905,9 @@ struct UpdateBlock {
     w: u64,
     g: u64,
     cols: usize,
+    /// Bytes from one row of the gradient to the next, if not `cols` words (a convolution's,
+    /// see [`conv::gradient_pitch`]).
+    g_pitch: Option<u64>,
     index0: usize,
     kind: ParamKind,
     /// Who reads the block across its rows in backward: per chunk, a tile and its columns.
@@ -1256,7 +1271,17 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         };
         let w = map.alloc(&format!("{name}.w"), s.weights as u64 * RECORD_BYTES);
         let b = map.alloc(&format!("{name}.b"), s.biases as u64 * RECORD_BYTES);
-        let gw = map.alloc(&format!("{name}.gw"), s.weights as u64 * GRAD);
+        let gw_pitch = match *layer {
+            Layer::Conv { out_channels, .. } => {
+                conv::gradient_pitch(s.weights / out_channels, lanes, &config.dram)
+            }
+            _ => 0,
+        };
+        let gw_bytes = match *layer {
+            Layer::Conv { out_channels, .. } => out_channels as u64 * gw_pitch,
+            _ => s.weights as u64 * GRAD,
+        };
+        let gw = map.alloc(&format!("{name}.gw"), gw_bytes);
         let gb = map.alloc(&format!("{name}.gb"), s.biases as u64 * GRAD);
         let input_error = Network::needs_input_error(&shapes, l);
         // Rows of the MAC weights a backward product reads across, if any: from a copy where
@@ -1469,7 +1494,14 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 } else {
                     None
                 };
-                let cv = ConvLayout { geo, x, y, d, e };
+                let cv = ConvLayout {
+                    geo,
+                    x,
+                    y,
+                    d,
+                    e,
+                    gw_pitch,
+                };
                 check(
                     "a forward reduction (in_channels x kernel^2)",
                     cv.forward_terms(),
@@ -1601,24 +1633,13 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     let row_check = |phase: &'static str,
                      name: String,
                      golden: GoldenRef,
-                     base: u64,
-                     stride: u64,
+                     at: BlockPlaces,
                      width: usize,
-                     cols: usize,
-                     index0: usize,
                      ch: &[Chunk]|
      -> TensorCheck {
         let places = ch
             .iter()
-            .map(|c| {
-                let at = BlockPlaces {
-                    base,
-                    stride,
-                    cols,
-                    index0,
-                };
-                (c.tile, at.places(c.start..c.start + c.len, 0..cols))
-            })
+            .map(|c| (c.tile, at.places(c.start..c.start + c.len, 0..at.cols)))
             .collect();
         TensorCheck {
             phase,
@@ -2102,11 +2123,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     "gradient",
                     format!("{} weight gradients", ly.name),
                     GoldenRef::GradW(l),
-                    ly.gw,
-                    GRAD,
+                    BlockPlaces {
+                        pitch: cv.gw_pitch,
+                        ..BlockPlaces::rows(ly.gw, GRAD, cv.forward_terms(), 0)
+                    },
                     4,
-                    cv.forward_terms(),
-                    0,
                     &ly.chunks,
                 ));
             }
@@ -2128,11 +2149,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     "gradient",
                     format!("{} weight gradients", ly.name),
                     GoldenRef::GradW(l),
-                    ly.gw,
-                    GRAD,
+                    BlockPlaces::rows(ly.gw, GRAD, n_in, 0),
                     4,
-                    n_in,
-                    0,
                     &ly.chunks,
                 ));
             }
@@ -2170,22 +2188,16 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     "gradient",
                     format!("{} input weight gradients", ly.name),
                     GoldenRef::GradW(l),
-                    ly.gw,
-                    GRAD,
+                    BlockPlaces::rows(ly.gw, GRAD, n, 0),
                     4,
-                    n,
-                    0,
                     &ly.chunks,
                 ));
                 checks.push(row_check(
                     "gradient",
                     format!("{} recurrent weight gradients", ly.name),
                     GoldenRef::GradW(l),
-                    ly.gw + (hidden * n) as u64 * GRAD,
-                    GRAD,
+                    BlockPlaces::rows(ly.gw + (hidden * n) as u64 * GRAD, GRAD, hidden, hidden * n),
                     4,
-                    hidden,
-                    hidden * n,
                     &ly.chunks,
                 ));
             }
@@ -2194,11 +2206,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             "gradient",
             format!("{} bias gradients", ly.name),
             GoldenRef::GradB(l),
-            ly.gb,
-            GRAD,
+            BlockPlaces::rows(ly.gb, GRAD, 1, 0),
             4,
-            1,
-            0,
             &ly.chunks,
         ));
         let macs = costs[l].weight_grad * batch as u64;
@@ -2233,6 +2242,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 w: ly.w,
                 g: ly.gw,
                 cols: cv.forward_terms(),
+                g_pitch: Some(cv.gw_pitch),
                 index0: 0,
                 kind: ParamKind::Weight,
                 readers: if ly.input_error {
@@ -2246,6 +2256,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 w: ly.w,
                 g: ly.gw,
                 cols: n_in,
+                g_pitch: None,
                 index0: 0,
                 kind: ParamKind::Weight,
                 readers: if ly.input_error {
@@ -2262,6 +2273,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     w: ly.w,
                     g: ly.gw,
                     cols: n,
+                    g_pitch: None,
                     index0: 0,
                     kind: ParamKind::Weight,
                     readers: if ly.input_error {
@@ -2276,6 +2288,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     w: ly.w + (hidden * n) as u64 * RECORD_BYTES,
                     g: ly.gw + (hidden * n) as u64 * GRAD,
                     cols: hidden,
+                    g_pitch: None,
                     index0: hidden * n,
                     kind: ParamKind::Weight,
                     readers: if steps > 1 { ly.chunks.clone() } else { vec![] },
@@ -2287,6 +2300,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             w: ly.b,
             g: ly.gb,
             cols: 1,
+            g_pitch: None,
             index0: 0,
             kind: ParamKind::Bias,
             readers: vec![],
@@ -2319,7 +2333,18 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     t,
                     Slot::B,
                     Dest::Pe,
-                    &Access::new(bl.g + first as u64 * GRAD, 4, &[(params, GRAD as i64)]),
+                    &match bl.g_pitch {
+                        Some(pitch) => Access::new(
+                            bl.g + c.start as u64 * pitch,
+                            GRAD as u32,
+                            &[(bl.cols, GRAD as i64), (c.len, pitch as i64)],
+                        ),
+                        None => Access::new(
+                            bl.g + first as u64 * GRAD,
+                            GRAD as u32,
+                            &[(params, GRAD as i64)],
+                        ),
+                    },
                 );
                 s.write(t, &Access::new(w0, 4, &[(params, RECORD_BYTES as i64)]));
                 s.push(t, Instr::Run);
@@ -2402,11 +2427,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 "update",
                 format!("{} master {:?}s", ly.name, bl.kind).to_lowercase(),
                 golden_w,
-                bl.w,
-                RECORD_BYTES,
+                BlockPlaces::rows(bl.w, RECORD_BYTES, bl.cols, bl.index0),
                 4,
-                bl.cols,
-                bl.index0,
                 &ly.chunks,
             );
             // And every row of each reader's columns, in the reader's vault: the records
@@ -2414,12 +2436,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             let rows = ly.chunks.iter().map(|c| c.start + c.len).max().unwrap_or(0);
             match bl.copy {
                 None => {
-                    let at = BlockPlaces {
-                        base: bl.w,
-                        stride: RECORD_BYTES,
-                        cols: bl.cols,
-                        index0: bl.index0,
-                    };
+                    let at = BlockPlaces::rows(bl.w, RECORD_BYTES, bl.cols, bl.index0);
                     masters.places.extend(
                         bl.readers
                             .iter()
