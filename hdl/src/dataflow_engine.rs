@@ -21,8 +21,8 @@
 //! Faults stop the program before the faulty access: unknown opcode, bad slot, direction or
 //! destination, bad loop or element size, a zero or oversized count, an element outside the vault
 //! or misaligned to its size, a narrowed stream that is not a read of 4-byte elements, or running
-//! off the end of program memory. `error` rises, `error_code`
-//! names the fault, `error_count` counts faults; accesses already made were all in range.
+//! off the end of program memory. `error` rises, `error_code` names the fault, `error_count`
+//! counts faults; accesses already made were all in range.
 
 use crate::config::Config;
 use crate::memory::{BeatBuffer, Memory, BEAT_ADDR_BITS};

@@ -22,7 +22,8 @@
 //! each complete a result vector whatever `reduce` says. Results leave on the write-back port one
 //! lane at a time, lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward
 //! and select, the wide one for gradient and for update (the new master weight: its MAC weight
-//! is derived where it is read, by a narrowed stream, docs/dataflow.md), and for max the index of the maximum then the maximum.
+//! is derived where it is read, by a narrowed stream, docs/dataflow.md), and for max the index
+//! of the maximum then the maximum.
 //!
 //! A fill by lane (R the shape's `reduce`) writes each lane's entries in one run of the stream, so
 //! a lane's operands that lie side by side in DRAM (a weight row) arrive as one sequential stream

@@ -796,6 +796,7 @@ fn exchange_segments(
 
 /// Where a block of records or gradients keeps element (j, i): `base + j * pitch + i * stride`,
 /// index `index0 + j * cols + i` of its golden tensor.
+#[derive(Clone, Copy)]
 struct BlockPlaces {
     base: u64,
     stride: u64,
@@ -1271,15 +1272,12 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         };
         let w = map.alloc(&format!("{name}.w"), s.weights as u64 * RECORD_BYTES);
         let b = map.alloc(&format!("{name}.b"), s.biases as u64 * RECORD_BYTES);
-        let gw_pitch = match *layer {
+        let (gw_pitch, gw_bytes) = match *layer {
             Layer::Conv { out_channels, .. } => {
-                conv::gradient_pitch(s.weights / out_channels, lanes, &config.dram)
+                let pitch = conv::gradient_pitch(s.weights / out_channels, lanes, &config.dram);
+                (pitch, out_channels as u64 * pitch)
             }
-            _ => 0,
-        };
-        let gw_bytes = match *layer {
-            Layer::Conv { out_channels, .. } => out_channels as u64 * gw_pitch,
-            _ => s.weights as u64 * GRAD,
+            _ => (0, s.weights as u64 * GRAD),
         };
         let gw = map.alloc(&format!("{name}.gw"), gw_bytes);
         let gb = map.alloc(&format!("{name}.gb"), s.biases as u64 * GRAD);
@@ -2423,11 +2421,12 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 ParamKind::Weight => GoldenRef::NewW(l),
                 ParamKind::Bias => GoldenRef::NewB(l),
             };
+            let records = BlockPlaces::rows(bl.w, RECORD_BYTES, bl.cols, bl.index0);
             let mut masters = row_check(
                 "update",
                 format!("{} master {:?}s", ly.name, bl.kind).to_lowercase(),
                 golden_w,
-                BlockPlaces::rows(bl.w, RECORD_BYTES, bl.cols, bl.index0),
+                records,
                 4,
                 &ly.chunks,
             );
@@ -2435,14 +2434,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             // themselves, or their MAC weights in the reader's copy.
             let rows = ly.chunks.iter().map(|c| c.start + c.len).max().unwrap_or(0);
             match bl.copy {
-                None => {
-                    let at = BlockPlaces::rows(bl.w, RECORD_BYTES, bl.cols, bl.index0);
-                    masters.places.extend(
-                        bl.readers
-                            .iter()
-                            .map(|q| (q.tile, at.places(0..rows, q.start..q.start + q.len))),
-                    );
-                }
+                None => masters.places.extend(
+                    bl.readers
+                        .iter()
+                        .map(|q| (q.tile, records.places(0..rows, q.start..q.start + q.len))),
+                ),
                 Some(copy) if !bl.readers.is_empty() => {
                     let readers: Vec<(usize, Vec<(usize, u64)>)> = bl
                         .readers
