@@ -412,9 +412,16 @@ pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
     // Every vault starts with the constants and the parameters.
     for v in 0..plan.tiles {
         sim.poke(v, plan.konst, &le_i16(&plan.konst_values))?;
-        for (lp, &(w, b)) in params.layers.iter().zip(&plan.params) {
-            sim.poke(v, w, &records(&lp.weights))?;
-            sim.poke(v, b, &records(&lp.biases))?;
+        for (lp, at) in params.layers.iter().zip(&plan.params) {
+            match at.rows {
+                Some((cols, pitch)) => {
+                    for (r, row) in lp.weights.chunks(cols).enumerate() {
+                        sim.poke(v, at.w + r as u64 * pitch, &records(row))?;
+                    }
+                }
+                None => sim.poke(v, at.w, &records(&lp.weights))?,
+            }
+            sim.poke(v, at.b, &records(&lp.biases))?;
         }
     }
     for c in &plan.mac_copies {

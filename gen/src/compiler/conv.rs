@@ -42,17 +42,20 @@ pub struct ConvLayout {
     pub d: ImageView,
     /// The error at the input (the previous layer's), when it is computed.
     pub e: Option<ImageView>,
-    /// Bytes from one output channel's row of weight gradients to the next (see
-    /// [`gradient_pitch`]).
-    pub gw_pitch: u64,
+    /// Bytes from one output channel's row of weight records, and of weight gradients, to the
+    /// next (see [`row_pitch`]).
+    pub row_pitch: u64,
 }
 
-/// The row pitch of a convolution's weight gradients, `cols` G-bit words a row: a gradient
-/// run's result vector writes a value to each of `lanes` rows, which a dense pitch of a DRAM
-/// row or more puts in a few banks (bench_conv's 1,008-byte rows took five of sixteen, each
-/// drain of the write queue a row miss after another in one bank); so rows of a DRAM row or
-/// more are spread over the banks as samples are ([`staggered_sample`]).
-pub fn gradient_pitch(cols: usize, lanes: usize, dram: &DramConfig) -> u64 {
+/// The row pitch of a convolution's weight records and gradients, `cols` words a row: a
+/// gradient run's result vector writes a value to each of `lanes` rows, which a dense pitch of
+/// a DRAM row or more puts in a few banks (bench_conv's 1,008-byte rows took five of sixteen,
+/// each drain of the write queue a row miss after another in one bank); so rows of a DRAM row
+/// or more are spread over the banks as samples are ([`staggered_sample`]). The records take
+/// the same pitch so that the update, which walks a row of each side by side, keeps the two a
+/// fixed distance apart: at different pitches their banks drift into each other's (bench_conv's
+/// update took 19,214 cycles with records 1,008 and gradients 1,088 bytes apart).
+pub fn row_pitch(cols: usize, lanes: usize, dram: &DramConfig) -> u64 {
     staggered_sample(cols as u64 * GRAD, lanes, dram)
 }
 
@@ -124,11 +127,8 @@ pub(super) fn forward(
             false,
             c.len,
             &[Access::mac_weights(
-                w + (c.start * terms) as u64 * RECORD_BYTES,
-                &[
-                    (c.len, (terms as u64 * RECORD_BYTES) as i64),
-                    (terms, RECORD_BYTES as i64),
-                ],
+                w + c.start as u64 * cv.row_pitch,
+                &[(c.len, cv.row_pitch as i64), (terms, RECORD_BYTES as i64)],
             )],
         );
         s.fill(
@@ -174,7 +174,7 @@ pub(super) fn gradient(
             reduce,
             c.len,
             &cv.taps(batch, false),
-            &gradient_rows(gw, c, terms, cv.gw_pitch),
+            &gradient_rows(gw, c, terms, cv.row_pitch),
         );
         s.bias_gradient(c, konst, reduce, gb);
     }
@@ -218,7 +218,7 @@ pub(super) fn backward(
                     (c.len, (k * k) as i64 * rec),
                     (k, rec),
                     (k, k as i64 * rec),
-                    (g.out_c, (g.in_c * k * k) as i64 * rec),
+                    (g.out_c, cv.row_pitch as i64),
                 ],
             )],
         );
@@ -283,11 +283,11 @@ mod tests {
         };
         // bench_conv's rows: 28 channels x 3 x 3 words, 1,008 bytes.
         assert_eq!(banks(1008), 5);
-        let pitch = gradient_pitch(252, 16, &dram);
+        let pitch = row_pitch(252, 16, &dram);
         assert!((1008..=1008 + 2 * 256).contains(&pitch), "{pitch}");
         assert_eq!(pitch % dram.burst_bytes() as u64, 0);
         assert_eq!(banks(pitch), 16);
         // Rows shorter than a DRAM row stay side by side.
-        assert_eq!(gradient_pitch(9, 16, &dram), 36);
+        assert_eq!(row_pitch(9, 16, &dram), 36);
     }
 }

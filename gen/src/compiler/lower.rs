@@ -39,7 +39,9 @@ use super::memory_map::{MemoryMap, RECORD_BYTES};
 use super::partition::{chunks, deal_order, of_tile, Chunk};
 use super::pool::{self, PoolLayout, WINDOW};
 use super::program::{self, mode, op, shape, Access};
-use super::{GoldenRef, MacCopy, ParamKind, ParamRef, Phase, Plan, Segment, TensorCheck};
+use super::{
+    GoldenRef, MacCopy, ParamKind, ParamPlaces, ParamRef, Phase, Plan, Segment, TensorCheck,
+};
 use super::{ACT, GRAD};
 use anyhow::{bail, Result};
 use nt_hdl::config::Config;
@@ -495,18 +497,17 @@ fn gather_round(tiles: usize, r: usize, t: usize) -> (usize, usize, std::ops::Ra
 
 /// A record block's MAC weights, rows dealt to their owners (the layer's chunks), to be read
 /// across the rows by `readers` (chunks of columns).
-pub(super) struct ColumnExchange {
-    /// Byte address of record (0, 0); records are `cols` to a row. Readers without a copy get
-    /// the master records themselves, and derive the MAC weights as they read them.
-    pub(super) base: u64,
-    pub(super) cols: usize,
-    pub(super) owners: Vec<Chunk>,
-    pub(super) readers: Vec<Chunk>,
+struct ColumnExchange {
+    /// Where the records are. Readers without a copy get the master records themselves, and
+    /// derive the MAC weights as they read them.
+    records: BlockPlaces,
+    owners: Vec<Chunk>,
+    readers: Vec<Chunk>,
     /// Where the readers keep the values, if not in the records: per reader chunk q, its columns
     /// over all rows as a dense row-major `rows x q.len` block of 16-bit values at
     /// `copy + q.start * rows * 2` (see [`mac_copy`]). Values on their way stop over in other
     /// vaults at the same places.
-    pub(super) copy: Option<u64>,
+    copy: Option<u64>,
 }
 
 impl ColumnExchange {
@@ -526,11 +527,11 @@ impl ColumnExchange {
         for r in of_tile(&self.owners, src) {
             for q in of_tile(&self.readers, dst) {
                 let records = Access::new(
-                    self.base + (r.start * self.cols + q.start) as u64 * RECORD_BYTES,
+                    self.records.at(r.start, q.start),
                     RECORD_BYTES as u32,
                     &[
                         (q.len, RECORD_BYTES as i64),
-                        (r.len, (self.cols as u64 * RECORD_BYTES) as i64),
+                        (r.len, self.records.pitch as i64),
                     ],
                 );
                 out.push(match self.copy {
@@ -645,7 +646,7 @@ const MAC_COPY_MIN_ROWS: usize = 64;
 ///   whatever it holds for the readers across bit k (values stop over in the vaults between,
 ///   at their own addresses, which those vaults never read): each value moves up to log2(tiles)
 ///   times, but there are fewer rounds to pay for.
-pub(super) fn exchange_columns(
+fn exchange_columns(
     label: &str,
     layer: usize,
     blocks: &[ColumnExchange],
@@ -817,6 +818,11 @@ impl BlockPlaces {
         }
     }
 
+    /// The byte address of element (j, i).
+    fn at(&self, j: usize, i: usize) -> u64 {
+        self.base + j as u64 * self.pitch + i as u64 * self.stride
+    }
+
     /// (index, byte address) of rows `rows` over columns `columns`, row by row.
     fn places(
         &self,
@@ -826,8 +832,7 @@ impl BlockPlaces {
         let mut e = vec![];
         for j in rows {
             for i in columns.clone() {
-                let at = self.base + j as u64 * self.pitch + i as u64 * self.stride;
-                e.push((self.index0 + j * self.cols + i, at));
+                e.push((self.index0 + j * self.cols + i, self.at(j, i)));
             }
         }
         e
@@ -906,15 +911,44 @@ struct UpdateBlock {
     w: u64,
     g: u64,
     cols: usize,
-    /// Bytes from one row of the gradient to the next, if not `cols` words (a convolution's,
-    /// see [`conv::gradient_pitch`]).
-    g_pitch: Option<u64>,
+    /// Bytes from one row of the records, and of the gradients, to the next, if not `cols`
+    /// words (a convolution's, see [`conv::row_pitch`]).
+    pitch: Option<u64>,
     index0: usize,
     kind: ParamKind,
     /// Who reads the block across its rows in backward: per chunk, a tile and its columns.
     readers: Vec<Chunk>,
     /// Where the readers keep their columns (see [`ColumnExchange::copy`]), if not in place.
     copy: Option<u64>,
+}
+
+impl UpdateBlock {
+    /// Chunk `c`'s rows of the records (`base` = `w`) or of the gradients (`g`, words as
+    /// records are), in memory order: one loop where the rows lie side by side.
+    fn rows_of(&self, base: u64, c: &Chunk) -> Access {
+        let word = RECORD_BYTES;
+        match self.pitch.filter(|&p| p != self.cols as u64 * word) {
+            Some(pitch) => Access::new(
+                base + c.start as u64 * pitch,
+                word as u32,
+                &[(self.cols, word as i64), (c.len, pitch as i64)],
+            ),
+            None => Access::new(
+                base + (c.start * self.cols) as u64 * word,
+                word as u32,
+                &[(c.len * self.cols, word as i64)],
+            ),
+        }
+    }
+
+    /// Where the records keep their masters.
+    fn records(&self) -> BlockPlaces {
+        let dense = BlockPlaces::rows(self.w, RECORD_BYTES, self.cols, self.index0);
+        BlockPlaces {
+            pitch: self.pitch.unwrap_or(dense.pitch),
+            ..dense
+        }
+    }
 }
 
 /// The chunks of layer `l`'s inputs that its backward product puts on the lanes (the error at
@@ -1270,16 +1304,18 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             }
             Ok(())
         };
-        let w = map.alloc(&format!("{name}.w"), s.weights as u64 * RECORD_BYTES);
-        let b = map.alloc(&format!("{name}.b"), s.biases as u64 * RECORD_BYTES);
-        let (gw_pitch, gw_bytes) = match *layer {
+        // Weight records and gradients: rows of a convolution's output channels at a pitch that
+        // spreads them over the banks, else side by side.
+        let (row_pitch, w_bytes) = match *layer {
             Layer::Conv { out_channels, .. } => {
-                let pitch = conv::gradient_pitch(s.weights / out_channels, lanes, &config.dram);
+                let pitch = conv::row_pitch(s.weights / out_channels, lanes, &config.dram);
                 (pitch, out_channels as u64 * pitch)
             }
-            _ => (0, s.weights as u64 * GRAD),
+            _ => (0, s.weights as u64 * RECORD_BYTES),
         };
-        let gw = map.alloc(&format!("{name}.gw"), gw_bytes);
+        let w = map.alloc(&format!("{name}.w"), w_bytes);
+        let b = map.alloc(&format!("{name}.b"), s.biases as u64 * RECORD_BYTES);
+        let gw = map.alloc(&format!("{name}.gw"), w_bytes);
         let gb = map.alloc(&format!("{name}.gb"), s.biases as u64 * GRAD);
         let input_error = Network::needs_input_error(&shapes, l);
         // Rows of the MAC weights a backward product reads across, if any: from a copy where
@@ -1498,7 +1534,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     y,
                     d,
                     e,
-                    gw_pitch,
+                    row_pitch,
                 };
                 check(
                     "a forward reduction (in_channels x kernel^2)",
@@ -2122,7 +2158,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     format!("{} weight gradients", ly.name),
                     GoldenRef::GradW(l),
                     BlockPlaces {
-                        pitch: cv.gw_pitch,
+                        pitch: cv.row_pitch,
                         ..BlockPlaces::rows(ly.gw, GRAD, cv.forward_terms(), 0)
                     },
                     4,
@@ -2240,7 +2276,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 w: ly.w,
                 g: ly.gw,
                 cols: cv.forward_terms(),
-                g_pitch: Some(cv.gw_pitch),
+                pitch: Some(cv.row_pitch),
                 index0: 0,
                 kind: ParamKind::Weight,
                 readers: if ly.input_error {
@@ -2254,7 +2290,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 w: ly.w,
                 g: ly.gw,
                 cols: n_in,
-                g_pitch: None,
+                pitch: None,
                 index0: 0,
                 kind: ParamKind::Weight,
                 readers: if ly.input_error {
@@ -2271,7 +2307,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     w: ly.w,
                     g: ly.gw,
                     cols: n,
-                    g_pitch: None,
+                    pitch: None,
                     index0: 0,
                     kind: ParamKind::Weight,
                     readers: if ly.input_error {
@@ -2286,7 +2322,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     w: ly.w + (hidden * n) as u64 * RECORD_BYTES,
                     g: ly.gw + (hidden * n) as u64 * GRAD,
                     cols: hidden,
-                    g_pitch: None,
+                    pitch: None,
                     index0: hidden * n,
                     kind: ParamKind::Weight,
                     readers: if steps > 1 { ly.chunks.clone() } else { vec![] },
@@ -2298,7 +2334,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             w: ly.b,
             g: ly.gb,
             cols: 1,
-            g_pitch: None,
+            pitch: None,
             index0: 0,
             kind: ParamKind::Bias,
             readers: vec![],
@@ -2316,35 +2352,12 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 // The chunk's rows are one run of records: the streams read and write them in
                 // memory order (a whole burst serves several elements), parameter m of the run
                 // on lane m % c.len.
-                let params = c.len * bl.cols;
                 let first = c.start * bl.cols;
-                let w0 = bl.w + first as u64 * RECORD_BYTES;
                 s.push(t, op(mode::UPDATE, 0, Feed::Elementwise, false, false));
                 s.push(t, shape(1, c.len));
-                s.read(
-                    t,
-                    Slot::A,
-                    Dest::Pe,
-                    &Access::new(w0, 4, &[(params, RECORD_BYTES as i64)]),
-                );
-                s.read(
-                    t,
-                    Slot::B,
-                    Dest::Pe,
-                    &match bl.g_pitch {
-                        Some(pitch) => Access::new(
-                            bl.g + c.start as u64 * pitch,
-                            GRAD as u32,
-                            &[(bl.cols, GRAD as i64), (c.len, pitch as i64)],
-                        ),
-                        None => Access::new(
-                            bl.g + first as u64 * GRAD,
-                            GRAD as u32,
-                            &[(params, GRAD as i64)],
-                        ),
-                    },
-                );
-                s.write(t, &Access::new(w0, 4, &[(params, RECORD_BYTES as i64)]));
+                s.read(t, Slot::A, Dest::Pe, &bl.rows_of(bl.w, c));
+                s.read(t, Slot::B, Dest::Pe, &bl.rows_of(bl.g, c));
+                s.write(t, &bl.rows_of(bl.w, c));
                 s.push(t, Instr::Run);
                 for beat in 0..bl.cols {
                     beats[t].push(
@@ -2365,8 +2378,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             .iter()
             .filter(|bl| !bl.readers.is_empty())
             .map(|bl| ColumnExchange {
-                base: bl.w,
-                cols: bl.cols,
+                records: bl.records(),
                 owners: ly.chunks.clone(),
                 readers: bl.readers.clone(),
                 copy: bl.copy,
@@ -2421,7 +2433,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 ParamKind::Weight => GoldenRef::NewW(l),
                 ParamKind::Bias => GoldenRef::NewB(l),
             };
-            let records = BlockPlaces::rows(bl.w, RECORD_BYTES, bl.cols, bl.index0);
+            let records = bl.records();
             let mut masters = row_check(
                 "update",
                 format!("{} master {:?}s", ly.name, bl.kind).to_lowercase(),
@@ -2474,7 +2486,17 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         }
     }
 
-    let params = lw.iter().map(|ly| (ly.w, ly.b)).collect();
+    let params = lw
+        .iter()
+        .map(|ly| ParamPlaces {
+            w: ly.w,
+            rows: match ly.kind {
+                Kind::Conv(cv) => Some((cv.forward_terms(), cv.row_pitch)),
+                _ => None,
+            },
+            b: ly.b,
+        })
+        .collect();
     let mut phases = vec![
         Phase {
             name: "forward",
@@ -2528,6 +2550,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
 mod tests {
     use super::*;
     use crate::compiler::program::every_byte as bytes;
+    use nt_hdl::dataflow_program::Descriptor;
     use std::collections::{BTreeMap, BTreeSet};
 
     /// One run of a gather or exchange program: (where it sends, the bytes of a value it sends
@@ -2672,22 +2695,23 @@ mod tests {
     ) -> Vec<ColumnExchange> {
         vec![
             ColumnExchange {
-                base: 0x10_0000,
-                cols,
+                records: BlockPlaces::rows(0x10_0000, RECORD_BYTES, cols, 0),
                 owners: chunks(rows, &row_major(tiles), lanes),
                 readers: chunks(cols, &row_major(tiles), lanes),
                 copy: None,
             },
             ColumnExchange {
-                base: 0x80_0000,
-                cols: 3 * 9,
+                // Rows apart by more than their records, as a convolution's may be.
+                records: BlockPlaces {
+                    pitch: 3 * 9 * RECORD_BYTES + 20,
+                    ..BlockPlaces::rows(0x80_0000, RECORD_BYTES, 3 * 9, 0)
+                },
                 owners: chunks(5, &row_major(tiles), lanes),
                 readers: column_chunks(&chunks(3, &row_major(tiles), lanes), 9),
                 copy: None,
             },
             ColumnExchange {
-                base: 0x100_0000,
-                cols,
+                records: BlockPlaces::rows(0x100_0000, RECORD_BYTES, cols, 0),
                 owners: chunks(rows, &row_major(tiles), lanes),
                 readers: chunks(cols, &row_major(tiles), lanes),
                 copy: Some(0x200_0000),
@@ -2704,14 +2728,12 @@ mod tests {
         rounds: &[ExchangeRound],
         blocks: &[ColumnExchange],
     ) -> usize {
-        let address = |b: &ColumnExchange, j: usize, i: usize| {
-            b.base + (j * b.cols + i) as u64 * RECORD_BYTES
-        };
+        let address = |b: &ColumnExchange, j: usize, i: usize| b.records.at(j, i);
         let mut held: Vec<BTreeMap<u64, u64>> = vec![BTreeMap::new(); tiles];
         for b in blocks {
             for r in &b.owners {
                 for j in r.start..r.start + r.len {
-                    held[r.tile].extend((0..b.cols).flat_map(|i| {
+                    held[r.tile].extend((0..b.records.cols).flat_map(|i| {
                         (0..RECORD_BYTES).map(move |k| (address(b, j, i) + k, address(b, j, i) + k))
                     }));
                 }
@@ -2723,22 +2745,23 @@ mod tests {
             let rows = b.rows();
             for q in &b.readers {
                 let places: Vec<(usize, u64)> = match b.copy {
-                    Some(copy) => mac_copy_places(copy, q, rows, b.cols, 0),
+                    Some(copy) => mac_copy_places(copy, q, rows, b.records.cols, 0),
                     None => (0..rows)
                         .flat_map(|j| (q.start..q.start + q.len).map(move |i| (j, i)))
-                        .map(|(j, i)| (j * b.cols + i, address(b, j, i)))
+                        .map(|(j, i)| (j * b.records.cols + i, address(b, j, i)))
                         .collect(),
                 };
                 let own = |index: usize| {
                     b.owners.iter().any(|r| {
-                        r.tile == q.tile && (r.start..r.start + r.len).contains(&(index / b.cols))
+                        r.tile == q.tile
+                            && (r.start..r.start + r.len).contains(&(index / b.records.cols))
                     })
                 };
                 for (index, at) in places {
                     if b.copy.is_some() && own(index) {
                         continue;
                     }
-                    let from = b.base + index as u64 * RECORD_BYTES;
+                    let from = address(b, index / b.records.cols, index % b.records.cols);
                     assert_eq!(
                         held[q.tile].get(&at),
                         Some(&from),
@@ -2871,7 +2894,7 @@ mod tests {
         let plan = compile(&net, 4, 100, &Config::default()).unwrap();
         let shapes = [(40, 16), (16, 64), (64, 12)];
         for (l, &(n, m)) in shapes.iter().enumerate() {
-            let w = plan.params[l].0;
+            let w = plan.params[l].w;
             let records = |name: &str| plan.map.regions().find(|r| r.name == name).unwrap().bytes;
             assert_eq!(records(&format!("fc{l}.w")), (n * m) as u64 * RECORD_BYTES);
             assert_eq!(records(&format!("fc{l}.b")), m as u64 * RECORD_BYTES);
@@ -2912,5 +2935,73 @@ mod tests {
             }
             assert!(reads > 0, "fc{l}: no reads of its records");
         }
+    }
+
+    #[test]
+    fn a_convolutions_update_walks_its_records_and_gradients_at_one_pitch() {
+        // 28 channels x 3 x 3 words: rows of 1,008 bytes, which take a wider pitch.
+        let net = Network::from_toml_str(
+            r#"
+            name = "t"
+            input = [28, 6, 6]
+            loss = "mse"
+            [[layer]]
+            type = "conv"
+            out_channels = 256
+            kernel = 3
+            stride = 1
+            padding = 0
+            act = "relu"
+            [[layer]]
+            type = "maxpool"
+            [[layer]]
+            type = "maxpool"
+            [[layer]]
+            type = "fc"
+            out = 4
+            act = "identity"
+            "#,
+        )
+        .unwrap();
+        let config = Config::default();
+        let plan = compile(&net, 1, 100, &config).unwrap();
+        let cols = 28 * 9;
+        let pitch = conv::row_pitch(cols, config.pe.lanes, &config.dram);
+        assert!(pitch > cols as u64 * RECORD_BYTES, "{pitch}");
+        let region = |name: &str| plan.map.regions().find(|r| r.name == name).unwrap();
+        let (w, gw) = (region("conv0.w"), region("conv0.gw"));
+        assert_eq!((w.bytes, gw.bytes), (256 * pitch, 256 * pitch));
+        assert_eq!(plan.params[0].rows, Some((cols, pitch)));
+        let update = plan.phases[3]
+            .segments
+            .iter()
+            .find(|s| s.label == "conv0 update")
+            .unwrap();
+        let mut chunks = 0;
+        for p in &update.programs {
+            // The weights' run: the first update run.
+            let streams: Vec<&Descriptor> = p
+                .iter()
+                .skip_while(|i| {
+                    !matches!(i, Instr::Pe(FeedSetting::Op { mode: m, .. }) if *m == mode::UPDATE)
+                })
+                .take_while(|i| !matches!(i, Instr::Run))
+                .filter_map(|i| match i {
+                    Instr::Stream(d) => Some(d),
+                    _ => None,
+                })
+                .collect();
+            let [records, gradients, written] = streams[..] else {
+                continue;
+            };
+            let rows = vec![(cols as u32, 4), (config.pe.lanes as u32, pitch as i32)];
+            assert_eq!(records.loops, rows);
+            assert_eq!(gradients.loops, rows);
+            assert_eq!((written.base, &written.loops), (records.base, &rows));
+            // A fixed distance apart, so that their banks keep apart.
+            assert_eq!((gradients.base - records.base) as u64, gw.base - w.base);
+            chunks += 1;
+        }
+        assert_eq!(chunks, 16);
     }
 }

@@ -35,6 +35,9 @@ pub use nt_testbench::golden::net::{ParamKind, ParamRef};
 pub const ACT: u64 = 2;
 /// Bytes of a gradient element.
 pub const GRAD: u64 = 4;
+// A gradient and a weight record are a word each: the update walks them side by side, and a
+// convolution's rows of either take one pitch.
+const _: () = assert!(GRAD == memory_map::RECORD_BYTES);
 
 /// One segment: a program per tile (ending with `end`).
 #[derive(Clone, Debug)]
@@ -101,6 +104,16 @@ pub struct MacCopy {
     pub indices: Vec<usize>,
 }
 
+/// Where a layer's parameter records are in every vault: the weights from `w`, in rows of
+/// `cols` records `pitch` bytes apart where `rows` says so (a convolution's, see
+/// [`conv::row_pitch`]), else side by side; the biases side by side from `b`.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamPlaces {
+    pub w: u64,
+    pub rows: Option<(usize, u64)>,
+    pub b: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub layer_names: Vec<String>,
@@ -121,8 +134,8 @@ pub struct Plan {
     /// Byte address of each element of a batch's input and target (the host writes them).
     pub input_addrs: Vec<u64>,
     pub target_addrs: Vec<u64>,
-    /// Per layer, the base of its weight records and of its bias records.
-    pub params: Vec<(u64, u64)>,
+    /// Per layer, where its weight and bias records are.
+    pub params: Vec<ParamPlaces>,
     /// The constants region and the 16-bit values the host writes there (1.0, -1.0, then the
     /// pool window positions 0..3).
     pub konst: u64,
