@@ -121,7 +121,7 @@ fn kv(w: &str) -> Result<(String, String)> {
 
 /// `pe op mode=M act=A feed=F [opb_step] [opa_wrap] [fill_a] [opa_base=N]`,
 /// `pe shape reduce=R lanes=L`, `pe eta=E`, `pe by_lane start=S`, `pe fill_start start=S`,
-/// `pe opa_blocks blocks=N`, `pe opb_buffer reductions=N`.
+/// `pe opa_blocks blocks=N`, `pe opb_buffer reductions=N`, `pe split_fill`.
 fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
     match words.first().copied() {
         Some("op") => {
@@ -201,6 +201,10 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             let blocks = sole_field(words, "blocks", 1..=1 << LANE_BUFFER_ADDR_BITS)?;
             Ok(FeedSetting::OpaBlocks { blocks })
         }
+        Some("split_fill") => match words {
+            [_] => Ok(FeedSetting::SplitFill),
+            _ => bail!("pe split_fill takes no fields"),
+        },
         Some("opb_buffer") => {
             let reductions = sole_field(words, "reductions", 0..=(1 << OPB_REDUCTIONS_BITS) - 1)?;
             Ok(FeedSetting::OpbBuffer { reductions })
@@ -213,7 +217,7 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             Ok(FeedSetting::Eta(n as u16))
         }
         _ => bail!(
-            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...`, `opa_blocks blocks=...` or `opb_buffer reductions=...`"
+            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...`, `opa_blocks blocks=...`, `opb_buffer reductions=...` or `split_fill`"
         ),
     }
 }
@@ -260,6 +264,7 @@ fn pe_text(f: &FeedSetting) -> String {
         ),
         FeedSetting::OpaBlocks { blocks } => format!("pe opa_blocks blocks={blocks}"),
         FeedSetting::OpbBuffer { reductions } => format!("pe opb_buffer reductions={reductions}"),
+        FeedSetting::SplitFill => "pe split_fill".to_string(),
     }
 }
 
@@ -450,12 +455,13 @@ end
         assert!(err("pe by_lane start=70000\nend").contains("start=70000 is out of range"));
         assert!(err("pe by_lane first=1\nend").contains("unknown pe by_lane field `first`"));
         // A compute that fills buffer A meanwhile, reading from a later entry.
-        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0 pairs\npe opa_blocks blocks=1024\npe opb_buffer reductions=65535\nend\n";
+        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0 pairs\npe opa_blocks blocks=1024\npe opb_buffer reductions=65535\npe split_fill\nend\n";
         let p = assemble(text).unwrap();
         assert_eq!(decode(&encode(&p)).unwrap(), p);
         assert_eq!(disassemble(&p), text);
         assert!(err("pe fill_start start=1024\nend").contains("start=1024 is out of range"));
         assert!(err("pe opa_blocks blocks=0\nend").contains("blocks=0 is out of range"));
+        assert!(err("pe split_fill start=1\nend").contains("split_fill takes no fields"));
         assert!(err("pe opa_blocks blocks=1025\nend").contains("blocks=1025 is out of range"));
         assert!(
             err("pe opb_buffer reductions=65536\nend").contains("reductions=65536 is out of range")

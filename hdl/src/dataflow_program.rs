@@ -149,6 +149,12 @@ pub fn shape(reduce: usize, lanes: usize) -> Instr {
     })
 }
 
+/// The PE feeder's split-fill word: until the next by-lane or operation word a fill of buffer A
+/// by lane also takes stream b, stream a filling the even lanes and stream b the odd ones.
+pub fn split_fill() -> Instr {
+    Instr::Pe(FeedSetting::SplitFill)
+}
+
 /// The PE feeder's fill-by-lane word: the fills up to the next operation word go lane by lane,
 /// entries `start..reduce` of each (`reduce` from the shape word).
 pub fn by_lane(start: usize) -> Instr {

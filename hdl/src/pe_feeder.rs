@@ -9,6 +9,7 @@
 //! |---|---|---|---|
 //! | `fill_a` / `fill_b` | element k to lane `k % lanes`, entry `k / lanes` | unused | none |
 //! | the same after `by_lane(s)` | element k to lane `k / (R - s)`, entry `s + k % (R - s)` | unused | none |
+//! | `fill_a` by lane after `split_fill` | the even lanes' entries, lane by lane | the odd lanes' | none |
 //! | `compute` | unused | one beat per element: the broadcast operand | opa from buffer A, opb from buffer B |
 //! | `compute` with `fill_a` | fills buffer A as `fill_a` does | the same | the same |
 //! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
@@ -29,6 +30,11 @@
 //! a lane's operands that lie side by side in DRAM (a weight row) arrive as one sequential stream
 //! rather than one element per row in turn; `s` lets a second run continue the lanes' entries.
 //! The operation word ends it.
+//!
+//! A split fill of buffer A by lane takes two elements a cycle, one from each stream, into two
+//! lanes (each lane buffer has one write port): stream a fills lanes 0, 2, 4, ... and stream b
+//! lanes 1, 3, 5, ..., each lane's entries in turn. The split-fill word comes after the by-lane
+//! word, which ends the split of the run before.
 //!
 //! A compute with `fill_a` loads buffer A for the next run while this one reads it: the program
 //! keeps the two apart (the compute reads from `opa_base`, the fill writes from the entry a
@@ -83,6 +89,8 @@ pub mod field {
     pub const OPB_BUFFER_BIT: u32 = 19;
     /// Its reduction count, in bits 15:0.
     pub const OPB_REDUCTIONS_BITS: u32 = 16;
+    // A split-fill word is a by-lane word with this bit set.
+    pub const SPLIT_FILL_BIT: u32 = 20;
     // Shape word.
     pub const REDUCE_SHIFT: u32 = 0;
     pub const LANES_SHIFT: u32 = 16;
@@ -159,6 +167,9 @@ pub enum FeedSetting {
     /// else 1), so that operands a run needs again for every block come from DRAM once per
     /// segment.
     OpbBuffer { reductions: u32 },
+    /// Until the next by-lane or operation word, a fill of buffer A by lane also takes stream
+    /// b: stream a fills the even lanes and stream b the odd ones, two entries a cycle.
+    SplitFill,
 }
 
 impl FeedSetting {
@@ -201,6 +212,7 @@ impl FeedSetting {
             FeedSetting::OpbBuffer { reductions } => {
                 KIND_BY_LANE << KIND_SHIFT | 1 << OPB_BUFFER_BIT | reductions
             }
+            FeedSetting::SplitFill => KIND_BY_LANE << KIND_SHIFT | 1 << SPLIT_FILL_BIT,
         }
     }
 
@@ -224,6 +236,7 @@ impl FeedSetting {
             _ if p >> OPB_BUFFER_BIT & 1 == 1 => FeedSetting::OpbBuffer {
                 reductions: p & ((1 << OPB_REDUCTIONS_BITS) - 1),
             },
+            _ if p >> SPLIT_FILL_BIT & 1 == 1 => FeedSetting::SplitFill,
             _ if p >> OPA_BLOCKS_BIT & 1 == 1 => FeedSetting::OpaBlocks {
                 blocks: (p & ((1 << LB) - 1)) + 1,
             },
@@ -313,6 +326,10 @@ pub struct PeFeeder {
     eta: DFF<Bits<16>>,
     fill_lane: DFF<Bits<LANES_BITS>>,
     fill_addr: DFF<Bits<LB>>,
+    /// A split fill, and stream b's lane and entry.
+    split: DFF<Bit>,
+    fill_lane_b: DFF<Bits<LANES_BITS>>,
+    fill_addr_b: DFF<Bits<LB>>,
     by_lane: DFF<Bit>,
     pairs: DFF<Bit>,
     fill_base: DFF<Bits<LB>>,
@@ -332,6 +349,9 @@ pub struct PeFeeder {
     ser_half: DFF<Bit>,
 
     fill_go: Signal<Local, Bit>,
+    fill_go_b: Signal<Local, Bit>,
+    /// From a lane to the next of a fill by lane: 2 split (the streams take every other lane).
+    lane_step: Signal<Local, Bits<LANES_BITS>>,
     beat_go: Signal<Local, Bit>,
     ew_go: Signal<Local, Bit>,
     result_beat: Signal<Local, Bit>,
@@ -429,6 +449,9 @@ impl PeFeeder {
             eta: Default::default(),
             fill_lane: Default::default(),
             fill_addr: Default::default(),
+            split: Default::default(),
+            fill_lane_b: Default::default(),
+            fill_addr_b: Default::default(),
             by_lane: Default::default(),
             pairs: Default::default(),
             fill_base: Default::default(),
@@ -447,6 +470,8 @@ impl PeFeeder {
             ser_lane: Default::default(),
             ser_half: Default::default(),
             fill_go: Default::default(),
+            fill_go_b: Default::default(),
+            lane_step: Default::default(),
             beat_go: Default::default(),
             ew_go: Default::default(),
             result_beat: Default::default(),
@@ -484,10 +509,47 @@ impl Logic for PeFeeder {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, mode, act, feed, opb_step, opa_wrap, fill_a, opa_base, blocks_m1, block,
-            blk_entry, opb_buffer, rb_fill, rb_row, s1_rb, rb_left, reduce_m1, lanes_m1, eta,
-            fill_lane, fill_addr, by_lane, pairs, fill_base, term, reduction, beat, s1_valid,
-            s1_first, s1_last, s1_ew, s1_bcast, wr_bank, rd_bank, stored, pending, ser_lane,
+            self,
+            clock,
+            mode,
+            act,
+            feed,
+            opb_step,
+            opa_wrap,
+            fill_a,
+            opa_base,
+            blocks_m1,
+            block,
+            blk_entry,
+            opb_buffer,
+            rb_fill,
+            rb_row,
+            s1_rb,
+            rb_left,
+            reduce_m1,
+            lanes_m1,
+            eta,
+            fill_lane,
+            fill_addr,
+            split,
+            fill_lane_b,
+            fill_addr_b,
+            by_lane,
+            pairs,
+            fill_base,
+            term,
+            reduction,
+            beat,
+            s1_valid,
+            s1_first,
+            s1_last,
+            s1_ew,
+            s1_bcast,
+            wr_bank,
+            rd_bank,
+            stored,
+            pending,
+            ser_lane,
             ser_half
         );
         self.fifo_a.clock.next = self.clock.val();
@@ -517,6 +579,7 @@ impl Logic for PeFeeder {
                 self.rb_row.d.next = 0.into();
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
+                self.split.d.next = false;
                 self.by_lane.d.next = false;
                 self.pairs.d.next = false;
                 self.term.d.next = 0.into();
@@ -543,8 +606,19 @@ impl Logic for PeFeeder {
             if (self.cfg_data.val().get_bits::<2>(26) == 3)
                 & !self.cfg_data.val().get_bit(19)
                 & !self.cfg_data.val().get_bit(17)
+                & self.cfg_data.val().get_bit(20)
+            {
+                self.split.d.next = true;
+                self.fill_lane_b.d.next = 1.into();
+                self.fill_addr_b.d.next = self.fill_base.q.val();
+            }
+            if (self.cfg_data.val().get_bits::<2>(26) == 3)
+                & !self.cfg_data.val().get_bit(19)
+                & !self.cfg_data.val().get_bit(17)
+                & !self.cfg_data.val().get_bit(20)
             {
                 self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
+                self.split.d.next = false;
                 self.pairs.d.next =
                     self.cfg_data.val().get_bit(16) & self.cfg_data.val().get_bit(18);
                 self.fill_lane.d.next = 0.into();
@@ -557,6 +631,10 @@ impl Logic for PeFeeder {
         self.fill_go.next = ((self.feed.q.val() < 2)
             | ((self.feed.q.val() == 2) & self.fill_a.q.val()))
             & self.fifo_a.valid.val();
+        self.fill_go_b.next = (self.feed.q.val() == 0)
+            & self.split.q.val()
+            & self.by_lane.q.val()
+            & self.fifo_b.valid.val();
         self.result_beat.next =
             (self.term.q.val() == self.reduce_m1.q.val()) | (self.mode.q.val() == 5);
         if self.feed.q.val() == 3 {
@@ -575,7 +653,9 @@ impl Logic for PeFeeder {
         }
         self.issue_result.next = (self.beat_go.val() | self.ew_go.val()) & self.result_beat.val();
         self.fifo_a.pop.next = self.fill_go.val() | self.ew_go.val();
-        self.fifo_b.pop.next = (self.beat_go.val() & !self.opb_buffer.q.val()) | self.ew_go.val();
+        self.fifo_b.pop.next = (self.beat_go.val() & !self.opb_buffer.q.val())
+            | self.ew_go.val()
+            | self.fill_go_b.val();
         // A fill of the reuse buffer, and the entry of a beat's broadcast operand.
         self.buffer_write_enable.next =
             self.fill_go.val() & (self.feed.q.val() == 1) & self.opb_buffer.q.val();
@@ -601,15 +681,21 @@ impl Logic for PeFeeder {
         for l in 0..self._lanes {
             self.buf_a[l].clock.next = self.clock.val();
             self.buf_b[l].clock.next = self.clock.val();
-            self.buf_a[l].write_address.next = self.fill_addr.q.val();
             self.buf_b[l].write_address.next = self.fill_addr.q.val();
-            self.buf_a[l].write_data.next = (self.fill_lo.val() & !self.odd_mask[l].val())
-                | (self.fill_odd.val() & self.odd_mask[l].val());
             self.buf_b[l].write_data.next = self.fifo_a.head_data.val();
-            self.buf_a[l].write_enable.next = self.fill_go.val()
-                & (self.feed.q.val() != 1)
-                & ((!self.pairs.q.val() & (self.fill_lane.q.val() == self.lane_id[l].val()))
-                    | (self.pairs.q.val() & (self.fill_lane.q.val() == self.pair_id[l].val())));
+            if self.fill_go_b.val() & (self.fill_lane_b.q.val() == self.lane_id[l].val()) {
+                self.buf_a[l].write_address.next = self.fill_addr_b.q.val();
+                self.buf_a[l].write_data.next = self.fifo_b.head_data.val().get_bits::<16>(0);
+                self.buf_a[l].write_enable.next = true;
+            } else {
+                self.buf_a[l].write_address.next = self.fill_addr.q.val();
+                self.buf_a[l].write_data.next = (self.fill_lo.val() & !self.odd_mask[l].val())
+                    | (self.fill_odd.val() & self.odd_mask[l].val());
+                self.buf_a[l].write_enable.next = self.fill_go.val()
+                    & (self.feed.q.val() != 1)
+                    & ((!self.pairs.q.val() & (self.fill_lane.q.val() == self.lane_id[l].val()))
+                        | (self.pairs.q.val() & (self.fill_lane.q.val() == self.pair_id[l].val())));
+            }
             self.buf_b[l].write_enable.next = self.fill_go.val()
                 & (self.feed.q.val() == 1)
                 & !self.opb_buffer.q.val()
@@ -629,10 +715,14 @@ impl Logic for PeFeeder {
                 self.buf_b[l].read_address.next = self.reduction.q.val();
             }
         }
+        self.lane_step.next = 1.into();
+        if self.split.q.val() {
+            self.lane_step.next = 2.into();
+        }
         if self.fill_go.val() & self.by_lane.q.val() {
             if bit_cast::<REDUCE_BITS, LB>(self.fill_addr.q.val()) == self.reduce_m1.q.val() {
                 self.fill_addr.d.next = self.fill_base.q.val();
-                self.fill_lane.d.next = self.fill_lane.q.val() + 1;
+                self.fill_lane.d.next = self.fill_lane.q.val() + self.lane_step.val();
             } else {
                 self.fill_addr.d.next = self.fill_addr.q.val() + 1;
             }
@@ -643,6 +733,14 @@ impl Logic for PeFeeder {
                 self.fill_addr.d.next = self.fill_addr.q.val() + 1;
             } else {
                 self.fill_lane.d.next = self.fill_lane.q.val() + 1;
+            }
+        }
+        if self.fill_go_b.val() {
+            if bit_cast::<REDUCE_BITS, LB>(self.fill_addr_b.q.val()) == self.reduce_m1.q.val() {
+                self.fill_addr_b.d.next = self.fill_base.q.val();
+                self.fill_lane_b.d.next = self.fill_lane_b.q.val() + 2;
+            } else {
+                self.fill_addr_b.d.next = self.fill_addr_b.q.val() + 1;
             }
         }
         if self.fill_go.val() & self.pairs.q.val() {

@@ -2,7 +2,7 @@
 
 use nt_hdl::dataflow_program::{
     by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, opb_buffer, pair_fill_start,
-    shape, Descriptor, Dest, Instr, Slot,
+    shape, split_fill, Descriptor, Dest, Instr, Slot,
 };
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
@@ -394,4 +394,114 @@ fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
     let got = fill_and_read_entries((w, &rows.concat()), &fill);
     let expected: Vec<i16> = (0..3).flat_map(|k| rows.map(|r| r[k])).collect();
     assert_eq!(got, expected);
+}
+
+/// A split fill by lane: a 4 x 3 matrix stored row after row (lane l's entries side by side)
+/// goes into buffer A, lanes 0 and 2 from stream a and lanes 1 and 3 from stream b, each lane's
+/// entries in turn. A by-lane word after a split run ends the split: the next run's stream a
+/// fills every lane again. Forward runs with a zero bias and the unit vector e_k as stream b then
+/// hand out column k: every result must be the matrix entry of its lane and k, which pins down
+/// where each element of both streams went.
+#[test]
+fn a_split_fill_takes_the_even_lanes_from_stream_a_and_the_odd_from_stream_b() {
+    let w = 0x400u32;
+    let rows: [[i16; 3]; 4] = [
+        [11, -12, 13],
+        [-21, 22, 1023],
+        [31, -32000, 33],
+        [0, 42, -43],
+    ];
+    let expected: Vec<i16> = (0..3).flat_map(|k| rows.map(|r| r[k])).collect();
+    let split = [
+        fill_op(Feed::FillA),
+        shape(3, 4),
+        by_lane(0),
+        split_fill(),
+        stream(Slot::A, Dest::Pe, 2, w, &[(3, 2), (2, 12)]),
+        stream(Slot::B, Dest::Pe, 2, w + 6, &[(3, 2), (2, 12)]),
+        Instr::Run,
+    ];
+    assert_eq!(fill_and_read_entries((w, &rows.concat()), &split), expected);
+    let split_then_whole = [
+        fill_op(Feed::FillA),
+        shape(2, 4),
+        by_lane(0),
+        split_fill(),
+        stream(Slot::A, Dest::Pe, 2, w, &[(2, 2), (2, 12)]),
+        stream(Slot::B, Dest::Pe, 2, w + 6, &[(2, 2), (2, 12)]),
+        Instr::Run,
+        shape(3, 4),
+        by_lane(2),
+        stream(Slot::A, Dest::Pe, 2, w + 4, &[(1, 2), (4, 6)]),
+        Instr::Run,
+    ];
+    assert_eq!(
+        fill_and_read_entries((w, &rows.concat()), &split_then_whole),
+        expected
+    );
+}
+
+/// A split fill of weight rows as the compiler makes one: 4 rows of 64 master weights, read
+/// narrowed (each master hands on its MAC weight), the even rows on stream a and the odd ones on
+/// stream b at once. A forward run against a vector of ones then sums each lane's row: every
+/// sum must be its row's, so every entry of every lane arrived once and in its place.
+#[test]
+fn a_split_fill_of_long_weight_rows_gives_every_lane_its_row() {
+    let config = small();
+    let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
+    let mut m = ModuleSim::<64>::new(&config).unwrap();
+    let (w, zero, ones, y) = (0x40u32, 0x2040u32, 0x2100u32, 0x2400u32);
+    let (lanes, cols) = (4usize, 64usize);
+    let row = (cols * 4) as i32;
+    let values: Vec<i32> = (0..lanes * cols).map(|i| (i * 7 % 13) as i32 - 6).collect();
+    let masters: Vec<u8> = values
+        .iter()
+        .flat_map(|&v| (v << (q.g - q.f)).to_le_bytes())
+        .collect();
+    m.poke(0, w as u64, &masters).unwrap();
+    m.poke(0, zero as u64, &[0; 16]).unwrap();
+    let one: Vec<u8> = (0..cols)
+        .flat_map(|_| (q.one() as i16).to_le_bytes())
+        .collect();
+    m.poke(0, ones as u64, &one).unwrap();
+    let narrowed = |slot: Slot, base: u32| {
+        Instr::Stream(Descriptor {
+            slot,
+            dest: Dest::Pe,
+            size: 4,
+            narrow: true,
+            base,
+            loops: vec![(cols as u32, 4), (lanes as u32 / 2, 2 * row)],
+        })
+    };
+    let prog = vec![
+        fill_op(Feed::FillA),
+        shape(cols, lanes),
+        by_lane(0),
+        split_fill(),
+        narrowed(Slot::A, w),
+        narrowed(Slot::B, w + row as u32),
+        Instr::Run,
+        fill_op(Feed::FillB),
+        shape(1, lanes),
+        stream(Slot::A, Dest::Pe, 4, zero, &[(lanes as u32, 4)]),
+        Instr::Run,
+        op(mode::FORWARD, 0, Feed::Compute, false, true),
+        shape(cols, lanes),
+        stream(Slot::B, Dest::Pe, 2, ones, &[(cols as u32, 2)]),
+        stream(Slot::W, Dest::Dram, 2, y, &[(lanes as u32, 2)]),
+        Instr::Run,
+        Instr::End,
+    ];
+    run_on_tile_0(&mut m, &prog);
+    let got: Vec<i16> = m.drams[0]
+        .peek(y as u64, 2 * lanes)
+        .chunks(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let sums: Vec<i16> = values
+        .chunks(cols)
+        .map(|r| r.iter().sum::<i32>() as i16)
+        .collect();
+    assert_eq!(got, sums);
 }

@@ -47,6 +47,7 @@ use anyhow::{bail, Result};
 use nt_hdl::config::Config;
 use nt_hdl::dataflow_program::encode;
 use nt_hdl::dataflow_program::{Dest, Instr, Slot, MAX_ELEMENT_BYTES};
+use nt_hdl::dram_config::DramConfig;
 use nt_hdl::host_interface::PROGRAM_WINDOW;
 use nt_hdl::pe_feeder::{Feed, FeedSetting};
 use nt_testbench::golden::Activation;
@@ -158,12 +159,18 @@ pub(super) enum Broadcast<'a> {
     Buffer { reductions: usize },
 }
 
+/// A fill run takes two streams only where its DRAM bursts, back to back, take at most this share
+/// (numerator, denominator) of the cycles one stream takes, an element a cycle: nearer the
+/// DRAM's bandwidth a second stream would add row conflicts more than speed.
+const SPLIT_FILL_DRAM_SHARE: (u64, u64) = (3, 4);
+
 /// Builds one segment from per-tile programs.
 #[derive(Clone)]
 pub(super) struct SegmentBuilder {
     pub(super) seg: Segment,
-    /// Bytes of a DRAM burst: the unit a fill's two element orders are costed in.
-    burst: u64,
+    /// The vault's DRAM: its bursts are the unit a fill's two element orders are costed in, and
+    /// its banks decide whether a fill may take two streams.
+    dram: DramConfig,
 }
 
 /// Whether a fill of buffer A by `a` is a pair fill: its elements hold two 16-bit operands.
@@ -178,7 +185,12 @@ fn nest(a: &Access) -> String {
 }
 
 impl SegmentBuilder {
-    pub(super) fn new(label: String, layer: usize, tiles: usize, burst: u64) -> SegmentBuilder {
+    pub(super) fn new(
+        label: String,
+        layer: usize,
+        tiles: usize,
+        dram: &DramConfig,
+    ) -> SegmentBuilder {
         SegmentBuilder {
             seg: Segment {
                 label,
@@ -190,7 +202,7 @@ impl SegmentBuilder {
                 noc_elements: 0,
                 nests: vec![],
             },
-            burst,
+            dram: dram.clone(),
         }
     }
 
@@ -201,7 +213,8 @@ impl SegmentBuilder {
     /// Fills buffer A or B with the accesses (lanes innermost: element k of a part to lane
     /// `k % lanes`), one run each, entries continuing across them. Where taking each lane's
     /// entries in turn costs fewer DRAM bursts (a lane's entries side by side in DRAM, the lanes
-    /// apart), the runs go lane by lane instead.
+    /// apart), the runs go lane by lane instead, and those of buffer A take two streams where
+    /// the DRAM can serve them (see [`SegmentBuilder::split`]).
     pub(super) fn fill(&mut self, tile: usize, buffer_b: bool, lanes: usize, parts: &[Access]) {
         let what = if buffer_b { "fill B" } else { "fill A" };
         let feed = if buffer_b { Feed::FillB } else { Feed::FillA };
@@ -213,11 +226,21 @@ impl SegmentBuilder {
                 let entries = a.elements() as usize / lanes;
                 self.push(tile, shape(start + entries, lanes));
                 self.push(tile, program::by_lane(start));
-                self.push(tile, a.stream(Slot::A, Dest::Pe));
+                match self.split(a).filter(|_| !buffer_b) {
+                    Some((even, odd)) => {
+                        self.push(tile, program::split_fill());
+                        self.push(tile, even.stream(Slot::A, Dest::Pe));
+                        self.push(tile, odd.stream(Slot::B, Dest::Pe));
+                        let text = format!("{what} by lane {} and {}", nest(&even), nest(&odd));
+                        self.seg.nests.push((tile, text));
+                    }
+                    None => {
+                        self.push(tile, a.stream(Slot::A, Dest::Pe));
+                        let text = format!("{what} by lane {}", nest(a));
+                        self.seg.nests.push((tile, text));
+                    }
+                }
                 self.push(tile, Instr::Run);
-                self.seg
-                    .nests
-                    .push((tile, format!("{what} by lane {}", nest(a))));
                 start += entries;
             }
             return;
@@ -232,6 +255,34 @@ impl SegmentBuilder {
             self.push(tile, Instr::Run);
             self.seg.nests.push((tile, format!("{what} {}", nest(a))));
         }
+    }
+
+    /// A fill run by lane (`a`, its lanes' loop the last) split between streams a and b, two
+    /// entries a cycle: the even lanes' on stream a, the odd lanes' on stream b. Only where the
+    /// DRAM serves both: the run's bursts, back to back, take at most [`SPLIT_FILL_DRAM_SHARE`]
+    /// of the cycles of one stream, and neighbouring lanes start in different banks (or in one
+    /// row), which the two streams keep apart as they go on side by side.
+    fn split(&self, a: &Access) -> Option<(Access, Access)> {
+        let d = &self.dram;
+        let burst = d.burst_bytes() as u64;
+        let beats = burst / d.bytes_per_cycle as u64;
+        let (most, of) = SPLIT_FILL_DRAM_SHARE;
+        let &(lanes, stride) = a.loops.last()?;
+        if lanes < 2 || a.bursts(burst) * beats * of > a.elements() * most {
+            return None;
+        }
+        let lanes_of = |first: usize| {
+            let mut half = a.clone();
+            half.base = (a.base as i64 + first as i64 * stride) as u64;
+            *half.loops.last_mut().expect("a lanes' loop") =
+                ((lanes - first).div_ceil(2), 2 * stride);
+            half
+        };
+        let (even, odd) = (lanes_of(0), lanes_of(1));
+        let row = d.row_bytes as u64;
+        let apart =
+            d.bank_of(even.base) != d.bank_of(odd.base) || even.base / row == odd.base / row;
+        apart.then_some((even, odd))
     }
 
     /// The parts in lane-by-lane order (each part's lane loop outermost), if that costs fewer
@@ -252,7 +303,8 @@ impl SegmentBuilder {
                 Access { loops, ..a.clone() }
             })
             .collect();
-        let cost = |v: &[Access]| v.iter().map(|a| a.bursts(self.burst)).sum::<u64>();
+        let burst = self.dram.burst_bytes() as u64;
+        let cost = |v: &[Access]| v.iter().map(|a| a.bursts(burst)).sum::<u64>();
         (cost(&by_lane) < cost(parts)).then_some(by_lane)
     }
 
@@ -440,7 +492,7 @@ pub(super) fn gather(
     label: &str,
     layer: usize,
     pieces: &[Vec<Access>],
-    (burst, order): (u64, &[usize]),
+    (dram, order): (&DramConfig, &[usize]),
 ) -> Vec<Segment> {
     let tiles = pieces.len();
     assert_eq!(order.len(), tiles, "one place per tile");
@@ -480,7 +532,7 @@ pub(super) fn gather(
                 .collect()
         })
         .collect();
-    exchange_segments(label, layer, &rounds, tiles, burst)
+    exchange_segments(label, layer, &rounds, tiles, dram)
 }
 
 /// Round `r` (from 0) of a gather over `tiles` places, for place `t`: the place it sends to, the
@@ -651,7 +703,7 @@ fn exchange_columns(
     layer: usize,
     blocks: &[ColumnExchange],
     tiles: usize,
-    burst: u64,
+    dram: &DramConfig,
 ) -> Vec<Segment> {
     let mut schedules = vec![ring_rounds(blocks, tiles)];
     if tiles.is_power_of_two() && tiles > 2 {
@@ -684,7 +736,7 @@ fn exchange_columns(
         .into_iter()
         .min_by_key(|r| estimate(r))
         .expect("the ring is always a schedule");
-    exchange_segments(label, layer, &best, tiles, burst)
+    exchange_segments(label, layer, &best, tiles, dram)
 }
 
 /// One tile's part of a gather or exchange round: the tile it sends to and what, in order, and
@@ -754,7 +806,7 @@ fn exchange_segments(
     layer: usize,
     rounds: &[ExchangeRound],
     tiles: usize,
-    burst: u64,
+    dram: &DramConfig,
 ) -> Vec<Segment> {
     let mut segments = vec![];
     for (i, round) in rounds.iter().enumerate() {
@@ -779,7 +831,7 @@ fn exchange_segments(
             } else {
                 format!("{label} round {}", i + 1)
             };
-            let mut s = SegmentBuilder::new(name, layer, tiles, burst);
+            let mut s = SegmentBuilder::new(name, layer, tiles, dram);
             for (t, leg) in round.iter().enumerate() {
                 for j in p * runs_per_segment..(p + 1) * runs_per_segment {
                     let (send, receive) = (leg.sends.get(j), leg.receives.get(j));
@@ -1180,7 +1232,7 @@ fn gradient_blocks(
 #[allow(clippy::too_many_arguments)]
 fn weight_gradients(
     label: &str,
-    (l, tiles, burst): (usize, usize, u64),
+    (l, tiles, dram): (usize, usize, &DramConfig),
     chunks: &[Chunk],
     g: &GradientTerms,
     matrices: &[GradientMatrix],
@@ -1202,7 +1254,7 @@ fn weight_gradients(
             } else {
                 format!("{label} part {}", p + 1)
             };
-            let mut s = SegmentBuilder::new(name, l, tiles, burst);
+            let mut s = SegmentBuilder::new(name, l, tiles, dram);
             if p == 0 {
                 transpose_errors(&mut s, chunks, g, konst, lanes);
             }
@@ -1253,7 +1305,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     let order = deal_order(config.array.rows, config.array.cols);
     let lanes = config.pe.lanes;
     let depth = config.pe.lane_buffer_depth;
-    let burst = config.dram.burst_bytes() as u64;
+    let dram = &config.dram;
     let nl = net.layers.len();
     if batch == 0 {
         bail!("batch size 0");
@@ -1707,7 +1759,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &format!("{} gather outputs", ly.name),
                 l,
                 &image_pieces(y, &ly.chunks, tiles, batch),
-                (burst, &order),
+                (dram, &order),
             ));
         }
     };
@@ -1720,7 +1772,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         let cost = costs[l].forward * batch as u64;
         match ly.kind {
             Kind::Fc { n_in, .. } => {
-                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, burst);
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, dram);
                 for c in &ly.chunks {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_rows(ly.w, c, n_in)]);
@@ -1761,7 +1813,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         &format!("{} gather outputs", ly.name),
                         l,
                         &view_pieces(&ly.out, &ly.chunks, tiles, batch),
-                        (burst, &order),
+                        (dram, &order),
                     ));
                 }
             }
@@ -1788,7 +1840,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         format!("{} forward step {}", ly.name, st + 1),
                         l,
                         tiles,
-                        burst,
+                        dram,
                     );
                     for c in &ly.chunks {
                         let t = c.tile;
@@ -1830,7 +1882,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             &format!("{} gather h{}", ly.name, st + 1),
                             l,
                             &view_pieces(&h_view(st + 1), &ly.chunks, tiles, batch),
-                            (burst, &order),
+                            (dram, &order),
                         ));
                     }
                 }
@@ -1845,14 +1897,14 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 ));
             }
             Kind::Conv(cv) => {
-                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, burst);
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, dram);
                 conv::forward(&mut s, &cv, (ly.w, ly.b), ly.act, &ly.chunks, batch);
                 s.seg.macs = cost;
                 forward.push(s.finish());
                 image_forward(&mut forward, &mut checks, l, ly, &cv.y);
             }
             Kind::Pool(p) => {
-                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, burst);
+                let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, dram);
                 pool::forward(&mut s, &p, &ly.chunks, batch, depth, konst, l)?;
                 forward.push(s.finish());
                 image_forward(&mut forward, &mut checks, l, ly, &p.y);
@@ -1865,7 +1917,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
     {
         let l = nl - 1;
         let ly = &lw[l];
-        let mut s = SegmentBuilder::new(format!("{} output error", ly.name), l, tiles, burst);
+        let mut s = SegmentBuilder::new(format!("{} output error", ly.name), l, tiles, dram);
         for c in &ly.chunks {
             let t = c.tile;
             let y = ly.out.block(c.start, c.len, batch);
@@ -1919,7 +1971,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather errors step {}", ly.name, st + 2),
                     l,
                     &view_pieces(&dview(st + 1), &ly.chunks, tiles, batch),
-                    (burst, &order),
+                    (dram, &order),
                 ));
                 let h = View {
                     base: u + (st + 1) as u64 * row + n as u64 * ACT,
@@ -1930,7 +1982,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     format!("{} backward step {}", ly.name, st + 1),
                     l,
                     tiles,
-                    burst,
+                    dram,
                 );
                 for c in &ly.chunks {
                     let t = c.tile;
@@ -1970,7 +2022,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather errors step 1", ly.name),
                     l,
                     &view_pieces(&dview(0), &ly.chunks, tiles, batch),
-                    (burst, &order),
+                    (dram, &order),
                 ));
                 let fch = input_chunks(&lw, l, n, &order, lanes);
                 let per_step = |base: u64, c: &Chunk, row: u64, sample: u64| {
@@ -1985,7 +2037,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     )
                 };
                 let mut s =
-                    SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles, burst);
+                    SegmentBuilder::new(format!("{} backward input", ly.name), l, tiles, dram);
                 for c in &fch {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_across((ly.w, ly.wc), c, hidden, n)]);
@@ -2016,7 +2068,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &format!("{} gather input errors", ly.name),
                     l,
                     &pieces,
-                    (burst, &order),
+                    (dram, &order),
                 ));
             }
             continue;
@@ -2039,10 +2091,10 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         &format!("{} gather errors", ly.name),
                         l,
                         &image_pieces(&cv.d, &ly.chunks, tiles, batch),
-                        (burst, &order),
+                        (dram, &order),
                     ));
                     let mut s =
-                        SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
+                        SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, dram);
                     conv::backward(&mut s, &cv, ly.w, prev.act, &prev.chunks, batch, depth, l)?;
                     s.seg.macs = costs[l].backward * batch as u64;
                     backward.push(s.finish());
@@ -2063,7 +2115,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     false,
                     batch,
                 ));
-                let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
+                let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, dram);
                 pool::backward(
                     &mut s,
                     &p,
@@ -2097,14 +2149,14 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             &format!("{} gather errors", ly.name),
             l,
             &view_pieces(&ly.err, &ly.chunks, tiles, batch),
-            (burst, &order),
+            (dram, &order),
         ));
         // An image layer's chunks are channels: lanes here take input neurons, and the errors go
         // to every vault afterwards, where the image layer's channel owners find them.
         let image_prev = prev.image_out().is_some();
         let in_chunks = input_chunks(&lw, l, n_in, &order, lanes);
         let n_out = ly.out.n;
-        let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, burst);
+        let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, dram);
         for c in &in_chunks {
             let t = c.tile;
             s.fill(
@@ -2133,7 +2185,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &format!("{} gather input errors", ly.name),
                 l,
                 &view_pieces(&prev.err, &in_chunks, tiles, batch),
-                (burst, &order),
+                (dram, &order),
             ));
         }
     }
@@ -2146,7 +2198,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             continue;
         }
         let x = in_view(l);
-        let mut s = SegmentBuilder::new(format!("{} gradient", ly.name), l, tiles, burst);
+        let mut s = SegmentBuilder::new(format!("{} gradient", ly.name), l, tiles, dram);
         // Fully connected and Elman layers: the terms and matrices of their weight gradients.
         let mut by_blocks: Option<(GradientTerms, Vec<GradientMatrix>)> = None;
         match ly.kind {
@@ -2248,7 +2300,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         if let Some((g, matrices)) = by_blocks {
             let mut segs = weight_gradients(
                 &s.seg.label,
-                (l, tiles, burst),
+                (l, tiles, dram),
                 &ly.chunks,
                 &g,
                 &matrices,
@@ -2340,7 +2392,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             readers: vec![],
             copy: None,
         });
-        let mut s = SegmentBuilder::new(format!("{} update", ly.name), l, tiles, burst);
+        let mut s = SegmentBuilder::new(format!("{} update", ly.name), l, tiles, dram);
         for t in 0..tiles {
             if !of_tile(&ly.chunks, t).is_empty() {
                 s.push(t, Instr::Pe(FeedSetting::Eta(eta)));
@@ -2425,7 +2477,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 l,
                 &[own],
                 tiles,
-                burst,
+                dram,
             ));
         }
         for bl in &blocks {
@@ -2481,7 +2533,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 l,
                 &exchanged,
                 tiles,
-                burst,
+                dram,
             ));
         }
     }
@@ -2667,7 +2719,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let segs = gather("g", 0, &pieces, (32, &order));
+        let segs = gather("g", 0, &pieces, (&DramConfig::default(), &order));
         assert_eq!(segs.len(), rounds, "{tiles} tiles");
         let held: Vec<BTreeSet<u64>> = pieces
             .iter()
@@ -2739,7 +2791,7 @@ mod tests {
                 }
             }
         }
-        let segs = exchange_segments("x", 0, rounds, tiles, 32);
+        let segs = exchange_segments("x", 0, rounds, tiles, &DramConfig::default());
         let (held, written) = transfer_values(&segs, held);
         for b in blocks {
             let rows = b.rows();
@@ -2812,7 +2864,14 @@ mod tests {
     #[test]
     fn small_exchanges_take_few_rounds_and_large_ones_move_each_value_once() {
         let segments = |rows, cols| {
-            exchange_columns("x", 0, &exchange_blocks(rows, cols, 16, 16)[2..], 16, 32).len()
+            exchange_columns(
+                "x",
+                0,
+                &exchange_blocks(rows, cols, 16, 16)[2..],
+                16,
+                &DramConfig::default(),
+            )
+            .len()
         };
         assert_eq!(segments(10, 32), 4);
         assert_eq!(segments(256, 256), 15);
@@ -2830,7 +2889,7 @@ mod tests {
         for (v, &t) in order.iter().enumerate() {
             pieces[t] = vec![piece(v)];
         }
-        let segs = gather("g", 0, &pieces, (32, &order));
+        let segs = gather("g", 0, &pieces, (&DramConfig::default(), &order));
         assert_eq!(segs.len(), 3);
         for (r, seg) in segs.iter().enumerate() {
             for p in &seg.programs {
@@ -3003,5 +3062,36 @@ mod tests {
             chunks += 1;
         }
         assert_eq!(chunks, 16);
+    }
+
+    #[test]
+    fn a_fill_by_lane_splits_its_lanes_between_the_streams_where_the_dram_serves_both() {
+        let dram = DramConfig::default();
+        let s = SegmentBuilder::new("t".into(), 0, 1, &dram);
+        // A 256-input layer's weight rows, 1,024 bytes apart: neighbours four banks apart.
+        let rows = Access::mac_weights(0x40, &[(256, 4), (16, 1024)]);
+        let (even, odd) = s.split(&rows).expect("split");
+        assert_eq!((even.base, odd.base), (0x40, 0x440));
+        assert_eq!(even.loops, vec![(256, 4), (8, 2048)]);
+        assert_eq!(odd.loops, even.loops);
+        assert!(even.narrow && odd.narrow);
+        // Five lanes: three even, two odd.
+        let five = Access::new(0, 2, &[(128, 2), (5, 512)]);
+        let (even, odd) = s.split(&five).expect("split");
+        assert_eq!(
+            (even.loops[1], odd.loops[1], odd.base),
+            ((3, 1024), (2, 1024), 512)
+        );
+        // Rows a whole turn of the banks apart: both streams in one bank, on different rows.
+        let same_bank = dram.banks as i64 * dram.row_bytes as i64;
+        assert!(s
+            .split(&Access::new(0, 4, &[(64, 4), (16, same_bank)]))
+            .is_none());
+        // An element a burst: the DRAM, not the feeder, bounds the fill.
+        assert!(s
+            .split(&Access::new(0, 2, &[(64, 64), (16, 4384)]))
+            .is_none());
+        // One lane.
+        assert!(s.split(&Access::new(0, 2, &[(64, 2), (1, 128)])).is_none());
     }
 }

@@ -11,11 +11,11 @@ use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 use nt_hdl::pe_feeder::{Feed, FeedSetting};
 use std::ops::Range;
 
-/// One fill in a tile's program: its instructions, its streams (a line of the listing each), and
+/// One fill in a tile's program: its instructions, its runs (a line of the listing each), and
 /// the segment that already filled the buffer with it, if one did.
 struct Fill {
     range: Range<usize>,
-    streams: usize,
+    runs: usize,
     held_since: Option<String>,
 }
 
@@ -47,14 +47,11 @@ pub fn leave_out_held_fills(phases: &mut [Phase]) {
                             None
                         }
                     };
-                    let streams = fill
-                        .iter()
-                        .filter(|x| matches!(x, Instr::Stream(_)))
-                        .count();
+                    let runs = fill.iter().filter(|x| matches!(x, Instr::Run)).count();
                     i = range.end;
                     fills.push(Fill {
                         range,
-                        streams,
+                        runs,
                         held_since,
                     });
                     continue;
@@ -79,7 +76,7 @@ pub fn leave_out_held_fills(phases: &mut [Phase]) {
 }
 
 /// The fill that starts at `program[i]`, if one does: its buffer (0 = A, 1 = B) and its
-/// instructions (its operation word, then runs of settings and stream-a reads to the PE).
+/// instructions (its operation word, then runs of settings and reads to the PE: stream a, and stream b in a split fill).
 fn fill_at(program: &[Instr], i: usize) -> Option<(usize, Range<usize>)> {
     let buffer = match program[i] {
         Instr::Pe(FeedSetting::Op {
@@ -103,10 +100,12 @@ fn fill_at(program: &[Instr], i: usize) -> Option<(usize, Range<usize>)> {
             FeedSetting::Shape { .. }
             | FeedSetting::ByLane { .. }
             | FeedSetting::FillStart { .. }
-            | FeedSetting::OpaBlocks { .. },
+            | FeedSetting::OpaBlocks { .. }
+            | FeedSetting::SplitFill,
         )
         | Instr::Run => true,
-        Instr::Stream(d) => d.slot == Slot::A && d.dest == Dest::Pe,
+        // Stream b takes part in a split fill.
+        Instr::Stream(d) => d.slot != Slot::W && d.dest == Dest::Pe,
         _ => false,
     };
     let len = program[i + 1..]
@@ -146,15 +145,15 @@ fn leave_out(seg: &mut Segment, t: usize, fills: &[Fill]) {
     if fills.iter().all(|f| f.held_since.is_none()) {
         return;
     }
-    // The listing has a line per stream of every fill, in program order.
+    // The listing has a line per run of every fill, in program order.
     let fill_lines: Vec<usize> = (0..seg.nests.len())
         .filter(|&k| seg.nests[k].0 == t && seg.nests[k].1.starts_with("fill "))
         .collect();
     let mut drop_lines = vec![];
     let mut first = 0;
     for f in fills {
-        let lines = &fill_lines[first..first + f.streams];
-        first += f.streams;
+        let lines = &fill_lines[first..first + f.runs];
+        first += f.runs;
         let Some(from) = &f.held_since else {
             continue;
         };
