@@ -367,6 +367,14 @@ fn a_pair_fill_puts_each_half_of_an_element_in_its_lane() {
     assert_eq!(got, entries.concat());
 }
 
+/// A 4 x 3 matrix of operands, lane by entry, around the 16-bit range's ends.
+const MATRIX: [[i16; 3]; 4] = [
+    [11, -12, 13],
+    [-21, 22, 1023],
+    [31, -32000, 33],
+    [0, 42, -43],
+];
+
 /// A fill by lane in two runs: a 4 x 3 matrix stored row after row (lane l's entries side by
 /// side) goes into buffer A, columns 0..2 in the first run and column 2 in the second. Forward
 /// runs with a zero bias and the unit vector e_k as stream b then hand out column k: every
@@ -374,12 +382,7 @@ fn a_pair_fill_puts_each_half_of_an_element_in_its_lane() {
 #[test]
 fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
     let w = 0x400u32;
-    let rows: [[i16; 3]; 4] = [
-        [11, -12, 13],
-        [-21, 22, 1023],
-        [31, -32000, 33],
-        [0, 42, -43],
-    ];
+    let rows = MATRIX;
     let fill = [
         fill_op(Feed::FillA),
         shape(2, 4),
@@ -405,12 +408,7 @@ fn a_fill_by_lane_puts_each_lanes_entries_in_order() {
 #[test]
 fn a_split_fill_takes_the_even_lanes_from_stream_a_and_the_odd_from_stream_b() {
     let w = 0x400u32;
-    let rows: [[i16; 3]; 4] = [
-        [11, -12, 13],
-        [-21, 22, 1023],
-        [31, -32000, 33],
-        [0, 42, -43],
-    ];
+    let rows = MATRIX;
     let expected: Vec<i16> = (0..3).flat_map(|k| rows.map(|r| r[k])).collect();
     let split = [
         fill_op(Feed::FillA),
