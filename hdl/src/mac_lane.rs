@@ -120,6 +120,7 @@ pub struct MacLane {
     narrow_r4: DFF<Bits<16>>,
     bwd_prod_r4: DFF<Bits<32>>,
     wide_r4: DFF<Bits<32>>,
+    sat_r4: DFF<Bit>,
     // r5
     narrow_r5: DFF<Bits<16>>,
     wide_r5: DFF<Bits<32>>,
@@ -142,6 +143,7 @@ pub struct MacLane {
     diff48: Signal<Local, Bits<48>>,
     wide48: Signal<Local, Bits<48>>,
     bwd48: Signal<Local, Bits<48>>,
+    master48: Signal<Local, Bits<48>>,
     sat3: Signal<Local, Bits<2>>,
     narrow5: Signal<Local, Bits<16>>,
     sat_sum: Signal<Local, Bits<16>>,
@@ -157,6 +159,9 @@ pub struct MacLane {
     grad_lo: Constant<Bits<48>>,
     w_hi: Constant<Bits<48>>,
     w_lo: Constant<Bits<48>>,
+    /// The masters whose MAC weight saturates lie above `mac_hi` or below `mac_lo` (offset).
+    mac_hi: Constant<Bits<48>>,
+    mac_lo: Constant<Bits<48>>,
     offset48: Constant<Bits<48>>,
     sext16_48: Constant<Bits<48>>,
     sext32_48: Constant<Bits<48>>,
@@ -173,6 +178,15 @@ impl MacLane {
         let g = grad_frac_bits as u64;
         let bias_shift = g - 2 * f;
         let grad_limit = 1u64 << (31 - bias_shift);
+        // A MAC weight is sat16((w + mac_half) >> (G - F)): it saturates from w = mac_limit -
+        // mac_half up and below -mac_limit - mac_half.
+        let mac_shift = g - f;
+        let mac_limit = 1u64 << (mac_shift + 15);
+        let mac_half = if mac_shift == 0 {
+            0
+        } else {
+            1 << (mac_shift - 1)
+        };
         MacLane {
             clock: Default::default(),
             opa: Default::default(),
@@ -244,6 +258,7 @@ impl MacLane {
             narrow_r5: Default::default(),
             wide_r5: Default::default(),
             sat_r5: Default::default(),
+            sat_r4: Default::default(),
             mac_mul: Default::default(),
             bwd_mul: Default::default(),
             lfsr: SrLfsr::default(),
@@ -259,6 +274,7 @@ impl MacLane {
             diff48: Default::default(),
             wide48: Default::default(),
             bwd48: Default::default(),
+            master48: Default::default(),
             sat3: Default::default(),
             narrow5: Default::default(),
             sat_sum: Default::default(),
@@ -276,6 +292,8 @@ impl MacLane {
             grad_lo: Constant::new(bits(OFFSET48 - grad_limit)),
             w_hi: Constant::new(bits(OFFSET48 + (1 << 31) - 1)),
             w_lo: Constant::new(bits(OFFSET48 - (1 << 31))),
+            mac_hi: Constant::new(bits(OFFSET48 + mac_limit - mac_half - 1)),
+            mac_lo: Constant::new(bits(OFFSET48 - mac_limit - mac_half)),
             offset48: Constant::new(bits(OFFSET48)),
             sext16_48: Constant::new(bits(MASK48 & !0xFFFF)),
             sext32_48: Constant::new(bits(MASK48 & !0xFFFF_FFFF)),
@@ -340,6 +358,7 @@ impl Logic for MacLane {
             wide_r4,
             narrow_r5,
             wide_r5,
+            sat_r4,
             sat_r5
         );
         self.lfsr.clock.next = self.clock.val();
@@ -544,13 +563,22 @@ impl Logic for MacLane {
         }
 
         // r4: activation; backward product. An update's new master weight has no MAC weight
-        // here: the streams that read the master derive it (docs/dataflow.md).
+        // here: the streams that read the master derive it (docs/dataflow.md). Whether that MAC
+        // weight saturates is counted here, once an update, not at every read.
         self.activation.z.next = self.q_r3.q.val();
         self.activation.act.next = self.k3_act.q.val();
         self.bwd_mul.a.next = self.q_r3.q.val();
         self.bwd_mul.b.next = self.d_r3.q.val();
         self.bwd_prod_r4.d.next = self.bwd_mul.p.val();
         self.wide_r4.d.next = self.wide_r3.q.val();
+        self.master48.next = bit_cast::<48, 32>(self.wide_r3.q.val());
+        if self.wide_r3.q.val().get_bit(31) {
+            self.master48.next = self.master48.val() | self.sext32_48.val();
+        }
+        self.sat_r4.d.next = (self.k3_mode.q.val() == PeMode::Update)
+            & self.k3_emit.q.val()
+            & (((self.master48.val() ^ self.offset48.val()) > self.mac_hi.val())
+                | ((self.master48.val() ^ self.offset48.val()) < self.mac_lo.val()));
         self.narrow_r4.d.next = self.activation.y.val();
         if (self.k3_mode.q.val() == PeMode::Gradient) | (self.k3_mode.q.val() == PeMode::Update) {
             self.narrow_r4.d.next = 0.into();
@@ -586,6 +614,9 @@ impl Logic for MacLane {
         self.out_narrow.next = self.narrow_r5.q.val();
         self.out_wide.next = self.wide_r5.q.val();
         self.sat_sum.next = bit_cast::<16, 2>(self.sat_r3.q.val());
+        if self.sat_r4.q.val() {
+            self.sat_sum.next = self.sat_sum.val() + 1;
+        }
         if self.sat_r5.q.val() {
             self.sat_sum.next = self.sat_sum.val() + 1;
         }

@@ -339,10 +339,12 @@ impl Job {
                     let mut narrow = vec![];
                     for j in 0..lanes {
                         let r = lfsrs[j].next_r();
-                        let (nw, s) = Fixed16::sr_update(we[j], ge[j], *eta, r);
-                        sat += s as u64;
+                        let (nw, s1) = Fixed16::sr_update(we[j], ge[j], *eta, r);
+                        // The new master only: its MAC weight is derived where it is read, but
+                        // whether it saturates is counted with the update.
+                        let (_, s2) = q.mac_weight(nw);
+                        sat += s1 as u64 + s2 as u64;
                         wide.push(nw as u32);
-                        // The new master only: its MAC weight is derived where it is read.
                         narrow.push(0);
                     }
                     res.push(Expected { wide, narrow });
