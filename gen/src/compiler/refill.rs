@@ -76,7 +76,8 @@ pub fn leave_out_held_fills(phases: &mut [Phase]) {
 }
 
 /// The fill that starts at `program[i]`, if one does: its buffer (0 = A, 1 = B) and its
-/// instructions (its operation word, then runs of settings and reads to the PE: stream a, and stream b in a split fill).
+/// instructions (its operation word, then runs of settings and reads to the PE: stream a, and
+/// stream b in a split fill).
 fn fill_at(program: &[Instr], i: usize) -> Option<(usize, Range<usize>)> {
     let buffer = match program[i] {
         Instr::Pe(FeedSetting::Op {
