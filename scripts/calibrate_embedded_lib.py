@@ -9,7 +9,8 @@ delay, output transition and internal energy tables, rising and falling output a
 (bilinearly) at the embedded library's nine points, input slew 1, 30 or 200 ps by load 0.5, 8 or 50 fF;
 for the flip-flop also the data pin's internal energy per transition, averaged over the states
 with RN high (the flow ties it high), and the clock pin's, from what OpenSTA reports for one idle
-flip-flop of the real library (needs `sta` on PATH).
+flip-flop of the real library (needs `sta` on PATH); for the clock gate the clock pin's, from
+what OpenSTA reports for one idle gate, its test pin tied low as the flow ties it.
 gen/src/liberty.rs holds the printed table.
 """
 import os
@@ -20,7 +21,7 @@ import tempfile
 
 KEEP = ["INV_X1", "BUF_X1", "BUF_X4", "NAND2_X1", "NAND3_X1", "NAND4_X1", "NOR2_X1", "NOR3_X1", "NOR4_X1",
         "AND2_X1", "AND3_X1", "AND4_X1", "OR2_X1", "OR3_X1", "OR4_X1", "XOR2_X1", "XNOR2_X1",
-        "AOI21_X1", "AOI22_X1", "OAI21_X1", "OAI22_X1", "MUX2_X1", "DFFRNQ_X1"]
+        "AOI21_X1", "AOI22_X1", "OAI21_X1", "OAI22_X1", "MUX2_X1", "DFFRNQ_X1", "CLKGATETST_X1"]
 SLEWS = (1.0, 30.0, 200.0)  # ps: the embedded library's 3x3 table points
 LOADS = (0.5, 8.0, 50.0)    # fF
 
@@ -58,14 +59,19 @@ OPENSTA_SCALAR_CLOCK_CHARGES = 4.0
 IDLE_FLOP_PERIOD_PS = 1000.0
 
 
+# How the flow connects each clocked cell: clock, data (or enable) from ports, the rest tied.
+IDLE_PINS = {"DFFRNQ_X1": ".CLK(clock), .D(d), .RN(1'b1), .Q(q)",
+             "CLKGATETST_X1": ".CLK(clock), .E(d), .TE(1'b0), .Q(q)"}
+
+
 def opensta_idle_flop_fj(lib_path, cell):
-    """Internal energy per clock period (fJ) OpenSTA reports for one idle flip-flop of the real
-    library, its RN tied high as the flow ties it: the clock pin's conditional energies weighted
-    the way OpenSTA weighs them, which no average of the tables reproduces."""
+    """Internal energy per clock period (fJ) OpenSTA reports for one idle flip-flop (or clock
+    gate) of the real library, tied as the flow ties it: the clock pin's conditional energies
+    weighted the way OpenSTA weighs them, which no average of the tables reproduces."""
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "ff.v"), "w") as f:
             f.write(f"module ff(input clock, input d, output q);\n"
-                    f"  {cell} r (.CLK(clock), .D(d), .RN(1'b1), .Q(q));\nendmodule\n")
+                    f"  {cell} r ({IDLE_PINS[cell]});\nendmodule\n")
         with open(os.path.join(d, "ff.tcl"), "w") as f:
             f.write(f"read_liberty {os.path.abspath(lib_path)}\nread_verilog ff.v\nlink_design ff\n"
                     f"create_clock -name c -period {IDLE_FLOP_PERIOD_PS} [get_ports clock]\n"
@@ -157,7 +163,7 @@ def main(path):
         pin_list = "[" + ", ".join(f'("{n}", {r:.4f}, {f:.4f})' for n, r, f in pins) + "]"
         fmt = lambda v: "[" + ", ".join(f"{x:.4f}" for x in v) + "]"
         c = {k: fmt(corners(v)) for k, v in tables.items()}
-        if name.startswith("DFF"):
+        if name in IDLE_PINS:
             clock_energy = [opensta_idle_flop_fj(path, name) / OPENSTA_SCALAR_CLOCK_CHARGES]
         print(f'    Fit {{ name: "{name}", area: {area:.6f}, leakage: {leak:.1f}, pins: &{pin_list}, '
               f'rise_delay: {c["cell_rise"]}, fall_delay: {c["cell_fall"]}, '

@@ -3,6 +3,7 @@ read_liberty {LIBERTY}
 read_verilog {NETLIST}
 link_design {TOP}
 read_sdc {SDC}
+{GATES}
 report_checks -path_delay max -digits 2
 # Switching activity measured in simulation (toggles per cycle): registers and primary inputs.
 set_power_activity -global -activity {REG_ACTIVITY}

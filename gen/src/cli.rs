@@ -207,6 +207,9 @@ pub struct PpaArgs {
     /// of the blocks is from it (slow beyond small configurations).
     #[arg(long)]
     pub flat: bool,
+    /// Leave the clocks ungated: enabled flip-flops keep a multiplexer each (for comparison).
+    #[arg(long)]
+    pub no_clock_gating: bool,
     /// Output directory for the reports, netlist and logs.
     #[arg(long, short, default_value = "out/ppa")]
     pub out: PathBuf,

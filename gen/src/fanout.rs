@@ -8,6 +8,7 @@
 //! submodule's port, are left alone: clock trees are a placement step, and timing takes the
 //! clock as ideal.
 
+use crate::clock_gating::ClockGate;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,8 @@ pub struct CellFacts {
     pub buffer: Option<(String, String, String)>,
     /// (cell, pin) pairs marked `clock : true`.
     pub clock_pins: BTreeSet<(String, String)>,
+    /// The smallest integrated clock-gating cell that gates on a rising edge, if any.
+    pub clock_gate: Option<ClockGate>,
 }
 
 /// One `pin (name) { ... }` group's attributes.
@@ -33,6 +36,8 @@ struct Pin<'a> {
     direction: &'a str,
     function: Option<String>,
     clock: bool,
+    /// Which `clock_gate_*_pin` role it has, if any (`clock`, `enable`, `test`, `out`).
+    gate_role: Option<&'a str>,
 }
 
 /// A simple attribute `key : value ;` of a group, the value without quotes.
@@ -52,6 +57,7 @@ impl CellFacts {
     pub fn from_liberty(text: &str) -> CellFacts {
         let mut facts = CellFacts::default();
         let mut buffers: Vec<(f64, String, String, String)> = vec![];
+        let mut gates: Vec<(f64, ClockGate)> = vec![];
         for (cell, body) in crate::flow::groups(text, "cell") {
             let pins: Vec<Pin> = crate::flow::groups(body, "pin")
                 .into_iter()
@@ -64,8 +70,39 @@ impl CellFacts {
                             .collect()
                     }),
                     clock: attribute(g, "clock") == Some("true"),
+                    gate_role: ["clock", "enable", "test", "out"]
+                        .into_iter()
+                        .find(|r| attribute(g, &format!("clock_gate_{r}_pin")) == Some("true")),
                 })
                 .collect();
+            let area = || -> f64 {
+                attribute(body, "area")
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0.0)
+            };
+            let posedge_gate = attribute(body, "clock_gating_integrated_cell")
+                .is_some_and(|k| k.starts_with("latch_posedge"));
+            if posedge_gate {
+                let role = |r: &str| {
+                    pins.iter()
+                        .find(|p| p.gate_role == Some(r))
+                        .map(|p| p.name.to_string())
+                };
+                if let (Some(clock_pin), Some(enable_pin), Some(out_pin)) =
+                    (role("clock"), role("enable"), role("out"))
+                {
+                    gates.push((
+                        area(),
+                        ClockGate {
+                            cell: cell.to_string(),
+                            clock_pin,
+                            enable_pin,
+                            test_pin: role("test"),
+                            out_pin,
+                        },
+                    ));
+                }
+            }
             for p in pins.iter().filter(|p| p.clock) {
                 facts
                     .clock_pins
@@ -75,10 +112,7 @@ impl CellFacts {
             let outputs: Vec<&Pin> = pins.iter().filter(|p| p.direction == "output").collect();
             if let ([i], [o]) = (inputs.as_slice(), outputs.as_slice()) {
                 if o.function.as_deref() == Some(i.name) {
-                    let area = attribute(body, "area")
-                        .and_then(|a| a.parse().ok())
-                        .unwrap_or(0.0);
-                    buffers.push((area, cell.into(), i.name.into(), o.name.into()));
+                    buffers.push((area(), cell.into(), i.name.into(), o.name.into()));
                 }
             }
         }
@@ -91,6 +125,8 @@ impl CellFacts {
         facts.buffer = buffers
             .get(pick)
             .map(|(_, c, i, o)| (c.clone(), i.clone(), o.clone()));
+        gates.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cell.cmp(&b.1.cell)));
+        facts.clock_gate = gates.into_iter().next().map(|(_, g)| g);
         facts
     }
 }
@@ -123,7 +159,7 @@ pub fn buffer_netlist(netlist: &mut Value, facts: &CellFacts) -> Result<usize> {
     let clocks = clock_pins(modules, facts);
     let mut added = 0;
     for (name, module) in modules.iter_mut() {
-        added += buffer_module(module, (buf, buf_in, buf_out), &clocks)
+        added += buffer_module(module, (buf, buf_in, buf_out), &clocks, facts)
             .with_context(|| format!("buffering module {name}"))?;
     }
     Ok(added)
@@ -185,6 +221,7 @@ fn buffer_module(
     module: &mut Value,
     buffer: (&str, &str, &str),
     clock_pins: &BTreeSet<(String, String)>,
+    facts: &CellFacts,
 ) -> Result<usize> {
     let is_top = module["attributes"].get("top").is_some();
     let mut drivers: BTreeSet<u64> = BTreeSet::new();
@@ -234,12 +271,22 @@ fn buffer_module(
             }
         }
     }
+    // A clock gate's output is the root of a subtree that clock-tree synthesis would buffer: one
+    // gate cell drives hundreds of clock pins, and its slew would otherwise swell their power.
+    let gated: BTreeSet<u64> = match &facts.clock_gate {
+        Some(g) => cells
+            .values()
+            .filter(|c| c["type"].as_str() == Some(g.cell.as_str()))
+            .flat_map(|c| bits(&c["connections"][g.out_pin.as_str()]))
+            .collect(),
+        None => BTreeSet::new(),
+    };
     let (buf, buf_in, buf_out) = buffer;
     let mut added = 0;
     let mut new_cells = vec![];
     let mut moves: Vec<(Load, u64)> = vec![];
     for (net, mut sinks) in loads {
-        if !drivers.contains(&net) || clocks.contains(&net) {
+        if !drivers.contains(&net) || (clocks.contains(&net) && !gated.contains(&net)) {
             continue;
         }
         // Bottom-up: each group of loads gets a buffer; the buffers become the net's loads, until
@@ -317,6 +364,16 @@ mod tests {
   cell (INV_X1) { area : 0.5; pin (I) { direction : input; } pin (ZN) { direction : output; function : "!I"; } }
   cell (DFF) { area : 4.0; pin (D) { direction : input; } pin (CK) { direction : input; clock : true; }
     pin (Q) { direction : output; function : "IQ"; } }
+  cell (ICG_X2) { area : 1.5; clock_gating_integrated_cell : latch_posedge;
+    pin (CK) { direction : input; clock_gate_clock_pin : true; } pin (EN) { direction : input; clock_gate_enable_pin : true; }
+    pin (GCK) { direction : output; clock_gate_out_pin : true; state_function : "CK & IQ"; } }
+  cell (ICG_X1) { area : 1.0; clock_gating_integrated_cell : latch_posedge_precontrol;
+    pin (CK) { direction : input; clock_gate_clock_pin : true; } pin (EN) { direction : input; clock_gate_enable_pin : true; }
+    pin (SE) { direction : input; clock_gate_test_pin : true; }
+    pin (GCK) { direction : output; clock_gate_out_pin : true; state_function : "CK & IQ"; } }
+  cell (ICGN_X1) { area : 0.5; clock_gating_integrated_cell : latch_negedge;
+    pin (CKN) { direction : input; clock_gate_clock_pin : true; } pin (EN) { direction : input; clock_gate_enable_pin : true; }
+    pin (GCKN) { direction : output; clock_gate_out_pin : true; state_function : "CKN | IQ"; } }
 }"#;
 
     #[test]
@@ -335,6 +392,52 @@ mod tests {
             .clock_pins
             .contains(&("DFF".to_string(), "CK".to_string())));
         assert!(!f.clock_pins.contains(&("DFF".to_string(), "D".to_string())));
+        // The smaller of the two rising-edge gates; the falling-edge one is no use.
+        assert_eq!(
+            f.clock_gate,
+            Some(ClockGate {
+                cell: "ICG_X1".into(),
+                clock_pin: "CK".into(),
+                enable_pin: "EN".into(),
+                test_pin: Some("SE".into()),
+                out_pin: "GCK".into(),
+            })
+        );
+        let f = CellFacts::from_liberty(
+            &LIB.replace("cell (ICG_X1)", "cell (ICG_X3)")
+                .replace("area : 1.0; clock_gating", "area : 3.0; clock_gating"),
+        );
+        assert_eq!(
+            f.clock_gate.unwrap().test_pin,
+            None,
+            "ICG_X2 has no test pin"
+        );
+    }
+
+    #[test]
+    fn a_gated_clock_is_buffered_as_a_clock_tree_would_be() {
+        // The clock (bit 2) reaches a gate, whose output (bit 5) clocks 40 flip-flops.
+        let facts = CellFacts::from_liberty(LIB);
+        let mut cells = serde_json::Map::new();
+        cells.insert(
+            "gate".into(),
+            json!({"type": "ICG_X1", "port_directions": {"CK": "input", "EN": "input", "GCK": "output"},
+                   "connections": {"CK": [2], "EN": [3], "GCK": [5]}}),
+        );
+        for k in 0..40 {
+            cells.insert(
+                format!("ff{k}"),
+                json!({"type": "DFF", "port_directions": {"D": "input", "CK": "input", "Q": "output"},
+                       "connections": {"D": [100 + k], "CK": [5], "Q": [200 + k]}}),
+            );
+        }
+        let mut n = json!({"modules": {"top": {"attributes": {"top": "1"},
+            "ports": {"clock": {"direction": "input", "bits": [2]}, "en": {"direction": "input", "bits": [3]}},
+            "cells": cells, "netnames": {}}}});
+        assert_eq!(buffer_netlist(&mut n, &facts).unwrap(), 3);
+        let f = fanout(&n["modules"]["top"]);
+        assert_eq!(f[&5], 3, "the gate drives three buffers");
+        assert_eq!(f[&2], 1);
     }
 
     /// A module where one flip-flop's output (bit 3) drives `n` inverters, and the clock (bit 2)

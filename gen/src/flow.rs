@@ -1,10 +1,13 @@
-//! The EDA flow: Yosys maps the Verilog to a Liberty library (memories stubbed and costed by the
-//! SRAM model), ntgen buffers its nets of high fanout ([`crate::fanout`]), OpenSTA reports slack,
-//! the critical path and power.
+//! The EDA flow: Yosys synthesizes the Verilog (memories stubbed and costed by the SRAM model),
+//! ntgen gates the clocks of enabled flip-flops ([`crate::clock_gating`]), Yosys maps the result
+//! to a Liberty library, ntgen buffers its nets of high fanout ([`crate::fanout`]), OpenSTA
+//! reports slack, the critical path and power.
 //!
-//! The scripts live in `scripts/synth.ys`, `scripts/finish.ys` and `scripts/sta.tcl` (templates
-//! with `{NAME}` fields); the clock constraint comes from `constraints/clock.sdc`.
+//! The scripts live in `scripts/synth.ys`, `scripts/map.ys`, `scripts/finish.ys` and
+//! `scripts/sta.tcl` (templates with `{NAME}` fields); the clock constraint comes from
+//! `constraints/clock.sdc`.
 
+use crate::clock_gating::{self, Gated};
 use crate::fanout::{self, CellFacts};
 use crate::liberty::embedded_liberty;
 use crate::tools;
@@ -13,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const SYNTH_TEMPLATE: &str = include_str!("../../scripts/synth.ys");
+const MAP_TEMPLATE: &str = include_str!("../../scripts/map.ys");
 const FINISH_TEMPLATE: &str = include_str!("../../scripts/finish.ys");
 const STA_TEMPLATE: &str = include_str!("../../scripts/sta.tcl");
 const SDC_TEMPLATE: &str = include_str!("../../constraints/clock.sdc");
@@ -287,10 +291,23 @@ pub struct Synthesis {
     pub cells: u64,
     /// Buffers the fanout pass added.
     pub buffers: usize,
+    /// Per module: the clock gates the gating pass added, and the flip-flops they serve.
+    pub gated: BTreeMap<String, Gated>,
     pub netlist: PathBuf,
 }
 
 impl Synthesis {
+    /// The clock gates of the design under `top`, every instance counted.
+    pub fn gated_under(&self, top: &str) -> Gated {
+        let mut g = Gated::default();
+        for (m, own) in &self.gated {
+            let n = self.instances_of(top, m) as usize;
+            g.gates += n * own.gates;
+            g.flops += n * own.flops;
+        }
+        g
+    }
+
     /// How many instances of `module` the design under `top` holds.
     pub fn instances_of(&self, top: &str, module: &str) -> u64 {
         if top == module {
@@ -319,58 +336,79 @@ impl Synthesis {
     }
 }
 
-/// The mapped netlist synth.ys writes, and the buffered one finish.ys reads.
+/// The generic netlist synth.ys writes, the gated one map.ys reads, the mapped netlist map.ys
+/// writes, and the buffered one finish.ys reads.
+const GENERIC_JSON: &str = "generic.json";
+const GATED_JSON: &str = "gated.json";
 const MAPPED_JSON: &str = "mapped.json";
 const BUFFERED_JSON: &str = "buffered.json";
 
-/// How a design's hierarchy is synthesized.
-pub enum Hierarchy<'a> {
-    /// Every module mapped on its own (a per-block breakdown).
-    Kept,
-    /// One flat design but for these modules (the memory stubs the SRAM model costs).
-    FlatExcept(&'a [String]),
+/// Whether a synthesis gates the clocks of its enabled flip-flops ([`clock_gating`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gating {
+    /// Where the library has a clock-gating cell.
+    Gated,
+    /// Enables become multiplexers.
+    None,
 }
 
-/// Maps `file` (top `top`) in `dir` to `lib` for a clock of `target_mhz` and buffers its nets of
-/// high fanout; writes `netlist.v` and the `stat` report.
+/// Maps `file` (top `top`) in `dir` to `lib` for a clock of `target_mhz`, flat but for the
+/// modules `kept` (the memory stubs the SRAM model costs, the PE's lane), gating clocks where
+/// `gating` asks and the library can, and buffers its nets of high fanout; writes `netlist.v`
+/// and the `stat` report.
 pub fn synthesize(
     dir: &Path,
     file: &str,
     top: &str,
     lib: &Library,
     target_mhz: f64,
-    hierarchy: Hierarchy,
+    kept: &[String],
+    gating: Gating,
 ) -> Result<Synthesis> {
-    let (keep, flatten) = match hierarchy {
-        Hierarchy::Kept => (String::new(), ""),
-        Hierarchy::FlatExcept([]) => (String::new(), "-flatten"),
-        Hierarchy::FlatExcept(kept) => (
-            format!("setattr -mod -set keep_hierarchy 1 {}", kept.join(" ")),
-            "-flatten",
-        ),
+    let keep = match kept {
+        [] => String::new(),
+        kept => format!("setattr -mod -set keep_hierarchy 1 {}", kept.join(" ")),
     };
     let script = render(
         SYNTH_TEMPLATE,
         &[
             ("KEEP", keep),
-            ("FLATTEN", flatten.into()),
             ("VERILOG", file.to_string()),
             ("TOP", top.to_string()),
             ("LIBERTY", relative(&lib.path, dir)),
-            ("MAPPED", MAPPED_JSON.into()),
-            ("DELAY_PS", format!("{:.0}", 1.0e6 / target_mhz)),
+            ("GENERIC", GENERIC_JSON.into()),
         ],
     );
     std::fs::write(dir.join("synth.ys"), &script)?;
     tools::run("yosys", &["-q", "-l", "synth.log", "-s", "synth.ys"], dir)?;
-    let mapped = dir.join(MAPPED_JSON);
-    let mut netlist: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&mapped).context("reading Yosys's JSON netlist")?)
-            .context("parsing Yosys's JSON netlist")?;
+    // The JSON netlists are large and only steps between the scripts.
+    let mut netlist = take_json(&dir.join(GENERIC_JSON))?;
+    // The library's cells come again from map.ys's read_liberty.
+    if let Some(m) = netlist.get_mut("modules").and_then(|m| m.as_object_mut()) {
+        m.retain(|_, m| m["attributes"].get("blackbox").is_none());
+    }
+    let gated = match (gating, &lib.cells.clock_gate) {
+        (Gating::Gated, Some(gate)) => clock_gating::gate_netlist(&mut netlist, gate)?,
+        _ => BTreeMap::new(),
+    };
+    std::fs::write(dir.join(GATED_JSON), serde_json::to_vec(&netlist)?)?;
+    drop(netlist);
+    let map = render(
+        MAP_TEMPLATE,
+        &[
+            ("LIBERTY", relative(&lib.path, dir)),
+            ("GATED", GATED_JSON.into()),
+            ("TOP", top.to_string()),
+            ("MAPPED", MAPPED_JSON.into()),
+            ("DELAY_PS", format!("{:.0}", 1.0e6 / target_mhz)),
+        ],
+    );
+    std::fs::write(dir.join("map.ys"), &map)?;
+    tools::run("yosys", &["-q", "-l", "map.log", "-s", "map.ys"], dir)?;
+    std::fs::remove_file(dir.join(GATED_JSON))?;
+    let mut netlist = take_json(&dir.join(MAPPED_JSON))?;
     let buffers = fanout::buffer_netlist(&mut netlist, &lib.cells)?;
     std::fs::write(dir.join(BUFFERED_JSON), serde_json::to_vec(&netlist)?)?;
-    // The JSON netlists are large and only a step between the two scripts.
-    std::fs::remove_file(&mapped)?;
     let finish = render(
         FINISH_TEMPLATE,
         &[
@@ -388,8 +426,18 @@ pub fn synthesize(
     let mut syn = parse_stat(&stat);
     syn.cells = tools::parse_cell_count(&stat).unwrap_or(0);
     syn.buffers = buffers;
+    syn.gated = gated;
     syn.netlist = dir.join("netlist.v");
     Ok(syn)
+}
+
+/// Reads and deletes a JSON netlist Yosys wrote.
+fn take_json(path: &Path) -> Result<serde_json::Value> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("reading Yosys's JSON netlist {}", path.display()))?;
+    std::fs::remove_file(path)?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("parsing Yosys's JSON netlist {}", path.display()))
 }
 
 /// Reads per-module areas and submodule counts from `stat -liberty` output.
@@ -446,6 +494,10 @@ pub struct Activity {
     pub registers: f64,
     /// Mean toggle rate of the primary inputs.
     pub inputs: f64,
+    /// Every clock gate closed (a block at rest): the flip-flops behind them see no clock. This
+    /// OpenSTA takes no activity on a clock pin, so a gate is either open (the clock's full rate)
+    /// or closed (a constant, `set_case_analysis` on its output).
+    pub gates_closed: bool,
 }
 
 /// OpenSTA's figures.
@@ -494,6 +546,10 @@ pub fn analyze(
             ("NETLIST", relative(&syn.netlist, dir)),
             ("TOP", top.to_string()),
             ("SDC", "constraint.sdc".into()),
+            (
+                "GATES",
+                gate_case(activity, &lib.cells, !syn.gated.is_empty()),
+            ),
             ("REG_ACTIVITY", format!("{:.6}", activity.registers)),
             ("IN_ACTIVITY", format!("{:.6}", activity.inputs)),
         ],
@@ -504,6 +560,18 @@ pub fn analyze(
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     std::fs::write(dir.join(format!("{stem}.log")), &text)?;
     parse_sta(&text, period_ps, lib.ps_per_unit)
+}
+
+/// The timing script's line that closes every clock gate, when `activity` says they are.
+fn gate_case(activity: Activity, cells: &CellFacts, gated: bool) -> String {
+    match (&cells.clock_gate, activity.gates_closed && gated) {
+        (Some(g), true) => format!(
+            "# At rest: every clock gate closed.\nset_case_analysis 0 [get_pins -hierarchical {}*/{}]",
+            clock_gating::GATE_PREFIX,
+            g.out_pin
+        ),
+        _ => "# Every clock gate open.".into(),
+    }
 }
 
 fn parse_sta(text: &str, period_ps: f64, ps_per_unit: f64) -> Result<Timing> {

@@ -5,6 +5,7 @@ mod bench_memory;
 mod bench_noc;
 mod bench_pe;
 mod cli;
+mod clock_gating;
 mod compiler;
 mod emit;
 mod fanout;

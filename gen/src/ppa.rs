@@ -14,7 +14,7 @@ use crate::cli::{ConfigArgs, NetArgs, PpaArgs, SimChoice, TrainArgs};
 use crate::emit::{
     glue_files, host_file, module_file, pe_file, router_files, vault_files, DesignFile, HOST_TOP,
 };
-use crate::flow::{self, Activity, Hierarchy, Library, Synthesis, Timing};
+use crate::flow::{self, Activity, Gating, Library, Synthesis, Timing};
 use crate::output::Staged;
 use crate::sram::{access_energy_uj, access_power_mw, memories_in, Memory};
 use crate::train;
@@ -76,10 +76,13 @@ struct BlockReport {
     /// Of that, the access power: the bits the block's memories read and wrote per cycle in its
     /// activity simulation.
     sram_access_mw: f64,
-    /// Logic power (mW) with no switching but the clock's: what a busy block's figure falls to
-    /// while it waits (no clock gating). Measured for the PE, whose activity is a busy one's.
+    /// Logic power (mW) with no switching and every clock gate closed: what a busy block's
+    /// figure falls to while it waits. Measured for the PE, whose activity is a busy one's.
     #[serde(skip_serializing_if = "Option::is_none")]
     idle_power_mw: Option<f64>,
+    /// Integrated clock gates, and the flip-flops behind them (gen/src/clock_gating.rs).
+    clock_gates: usize,
+    gated_flip_flops: usize,
     fmax_mhz: f64,
     worst_slack_ps: f64,
     cells: u64,
@@ -402,17 +405,13 @@ fn measure(
     lib: &Library,
     config: &Config,
     activity: BlockActivity,
-    flat: bool,
+    (lane, gating): (Option<String>, Gating),
 ) -> Result<(BlockReport, Synthesis, Timing)> {
     let dir = work.join(key);
-    // The memories are costed by the SRAM model: a flat synthesis keeps their stubs apart.
+    // The memories are costed by the SRAM model: synthesis keeps their stubs apart, and the PE's
+    // lane, which is mapped once for all lanes.
     let memories = memories_in(&file.text);
-    let stubs: Vec<String> = memories.iter().map(|m| m.0.clone()).collect();
-    let hierarchy = if flat {
-        Hierarchy::FlatExcept(&stubs)
-    } else {
-        Hierarchy::Kept
-    };
+    let kept: Vec<String> = memories.iter().map(|m| m.0.clone()).chain(lane).collect();
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join(&file.file), &file.text)?;
     eprintln!("  {name}: Yosys");
@@ -422,10 +421,15 @@ fn measure(
         &file.top,
         lib,
         config.clock.target_mhz,
-        hierarchy,
+        &kept,
+        gating,
     )
     .with_context(|| format!("synthesis of {}", file.top))?;
-    eprintln!("  {name}: OpenSTA ({} fanout buffers added)", syn.buffers);
+    let gated = syn.gated_under(&file.top);
+    eprintln!(
+        "  {name}: OpenSTA ({} fanout buffers, {} clock gates over {} flip-flops added)",
+        syn.buffers, gated.gates, gated.flops
+    );
     let timing = flow::analyze(
         &dir,
         &syn,
@@ -468,6 +472,8 @@ fn measure(
         worst_slack_ps: timing.worst_slack_ps,
         cells: syn.cells,
         fanout_buffers: syn.buffers,
+        clock_gates: gated.gates,
+        gated_flip_flops: gated.flops,
         register_activity: activity.logic.registers,
         activity_source: activity.source.into(),
         parts: vec![],
@@ -551,6 +557,7 @@ impl ModuleActivity {
             logic: Activity {
                 registers: b.register_rate(t.cycles),
                 inputs: b.input_rate(t.cycles),
+                gates_closed: false,
             },
             memory_bits_per_cycle: b.memory_rate(t.cycles) / instances.max(1) as f64,
             source: MODULE_ACTIVITY_SOURCE,
@@ -623,6 +630,11 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             "--flat compares the whole module with the composition of every block: drop --blocks"
         );
     }
+    let gating = if args.no_clock_gating {
+        Gating::None
+    } else {
+        Gating::Gated
+    };
     let mut out = Staged::new(&args.out)?;
     let work = out.path("work");
     let lib = flow::resolve_library(
@@ -647,6 +659,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         logic: Activity {
             registers: toggles.register_rate(),
             inputs: toggles.input_rate(),
+            gates_closed: false,
         },
         memory_bits_per_cycle: toggles.memory_rate(),
         source: PE_ACTIVITY_SOURCE,
@@ -669,8 +682,13 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         // Blocks are flattened (but for their memories) as a full flow would, so that logic is
         // optimized across their submodules and the router's tied-off edge ports take away
         // what they feed. The PE keeps its lanes apart: they are identical, mapped once, and
-        // its breakdown reports them.
-        let flat = job.block != "pe";
+        // its breakdown reports them. Only the PE's clocks are gated: it alone is analyzed both
+        // busy and at rest, gates open and closed; the others are analyzed at one measured
+        // activity with every clock running, where gates would add their cost and nothing else
+        // (docs/flow.md).
+        let is_pe = job.block == "pe";
+        let lane = is_pe.then(|| format!("{}_lanes_0", job.file.top));
+        let gated = if is_pe { gating } else { Gating::None };
         let (mut r, syn, timing) = measure(
             &work,
             (&job.key, &job.name),
@@ -678,7 +696,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             &lib,
             &config,
             block_activity,
-            flat,
+            (lane, gated),
         )?;
         r.instances = job.instances;
         if job.block == "pe" {
@@ -686,6 +704,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             let idle = Activity {
                 registers: 0.0,
                 inputs: 0.0,
+                gates_closed: true,
             };
             let dir = work.join(&job.key);
             let top = &job.file.top;
@@ -713,6 +732,8 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             "netlist.v",
             "constraint.sdc",
             "synth.log",
+            "map.ys",
+            "map.log",
             "finish.ys",
             "finish.log",
             &job.file.file,
@@ -762,6 +783,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             logic: Activity {
                 registers: module.toggles.register_rate(),
                 inputs: module.toggles.input_rate(),
+                gates_closed: false,
             },
             memory_bits_per_cycle: module.toggles.memory_rate(),
             source: MODULE_ACTIVITY_SOURCE,
@@ -773,7 +795,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             &lib,
             &config,
             activity,
-            true,
+            (None, Gating::None),
         )?;
         for f in ["synth_stat.txt", "sta.log"] {
             out.adopt(&format!("work/{FLAT}/{f}"));
@@ -861,6 +883,16 @@ fn markdown(r: &Report) -> String {
                 p.name, p.area_um2, p.power_mw
             ));
         }
+    }
+    for b in r.blocks.iter().filter(|b| b.clock_gates > 0) {
+        s.push_str(&format!(
+            "\nClock gating, {}: {} gates over {} flip-flops; busy {:.3} mW, at rest (gates closed) {:.3} mW.\n",
+            b.name,
+            b.clock_gates,
+            b.gated_flip_flops,
+            b.power_mw,
+            b.idle_power_mw.unwrap_or(b.power_mw)
+        ));
     }
     if !r.networks.is_empty() {
         s.push_str(

@@ -621,5 +621,57 @@ impl Logic for MacLane {
             self.sat_sum.next = self.sat_sum.val() + 1;
         }
         self.sat_events.next = self.sat_sum.val();
+
+        // A stage's registers load only when a beat enters it (results: when a result does), so
+        // that synthesis gates their clocks (docs/flow.md): a PE between beats clocks only the
+        // valid and emit flags, the accumulator's control and the saturation flags.
+        if !self.in_valid.val() {
+            self.k0_first.d.next = self.k0_first.q.val();
+            self.k0_last.d.next = self.k0_last.q.val();
+            self.k0_mode.d.next = self.k0_mode.q.val();
+            self.k0_act.d.next = self.k0_act.q.val();
+            self.k0_eta.d.next = self.k0_eta.q.val();
+            self.k0_bsel.d.next = self.k0_bsel.q.val();
+            self.k0_bcast.d.next = self.k0_bcast.q.val();
+            self.opa_r0.d.next = self.opa_r0.q.val();
+            self.opb_r0.d.next = self.opb_r0.q.val();
+        }
+        if !self.k0_valid.q.val() {
+            self.k1_first.d.next = self.k1_first.q.val();
+            self.k1_mode.d.next = self.k1_mode.q.val();
+            self.k1_act.d.next = self.k1_act.q.val();
+            self.k1_eta.d.next = self.k1_eta.q.val();
+            self.prod_r1.d.next = self.prod_r1.q.val();
+            self.upd_lo_r1.d.next = self.upd_lo_r1.q.val();
+            self.upd_hi_r1.d.next = self.upd_hi_r1.q.val();
+            self.rand_r1.d.next = self.rand_r1.q.val();
+            self.opa_r1.d.next = self.opa_r1.q.val();
+            self.opb_r1.d.next = self.opb_r1.q.val();
+        }
+        if !self.k1_valid.q.val() {
+            self.k2_mode.d.next = self.k2_mode.q.val();
+            self.k2_act.d.next = self.k2_act.q.val();
+            self.step_r2.d.next = self.step_r2.q.val();
+            self.weight_r2.d.next = self.weight_r2.q.val();
+            self.y_r2.d.next = self.y_r2.q.val();
+            self.yy_r2.d.next = self.yy_r2.q.val();
+        }
+        if !self.k2_emit.q.val() {
+            self.k3_mode.d.next = self.k3_mode.q.val();
+            self.k3_act.d.next = self.k3_act.q.val();
+            self.q_r3.d.next = self.q_r3.q.val();
+            self.d_r3.d.next = self.d_r3.q.val();
+            self.wide_r3.d.next = self.wide_r3.q.val();
+        }
+        if !self.k3_emit.q.val() {
+            self.k4_mode.d.next = self.k4_mode.q.val();
+            self.narrow_r4.d.next = self.narrow_r4.q.val();
+            self.bwd_prod_r4.d.next = self.bwd_prod_r4.q.val();
+            self.wide_r4.d.next = self.wide_r4.q.val();
+        }
+        if !self.k4_emit.q.val() {
+            self.narrow_r5.d.next = self.narrow_r5.q.val();
+            self.wide_r5.d.next = self.wide_r5.q.val();
+        }
     }
 }

@@ -161,8 +161,10 @@ impl Logic for Pe {
             if self.any_busy.val() {
                 self.busy.d.next = self.busy.q.val() + 1;
             }
-            self.sat_total.d.next =
-                self.sat_total.q.val() + bit_cast::<32, 16>(self.sat_cycle.q.val());
+            if self.sat_cycle.q.val().any() {
+                self.sat_total.d.next =
+                    self.sat_total.q.val() + bit_cast::<32, 16>(self.sat_cycle.q.val());
+            }
         }
         self.out_valid.next = self.any_valid.val();
         self.busy_cycles.next = self.busy.q.val();
