@@ -835,20 +835,27 @@ fn sense_of(function: &str) -> &'static str {
     }
 }
 
+/// An input's setup and hold against CLK's rising edge (ps).
+fn setup_hold(setup: f64, hold: f64) -> String {
+    format!(
+        "      timing () {{ related_pin : \"CLK\"; timing_type : setup_rising;\n        \
+         rise_constraint (scalar) {{ values (\"{setup}\"); }}\n        \
+         fall_constraint (scalar) {{ values (\"{setup}\"); }} }}\n      \
+         timing () {{ related_pin : \"CLK\"; timing_type : hold_rising;\n        \
+         rise_constraint (scalar) {{ values (\"{hold}\"); }}\n        \
+         fall_constraint (scalar) {{ values (\"{hold}\"); }} }}\n"
+    )
+}
+
 /// CLKGATETST_X1: an integrated clock gate. E (or the test enable TE) is latched while CLK is
 /// low and Q is CLK while the latch holds 1. Its energy is all on the clock pin, as in the real
 /// cell (whose output has no internal power): what OpenSTA reports for the real one at rest.
 fn clock_gate(f: &Fit) -> String {
     let constraint = |pin: &str| {
         format!(
-            "    pin ({pin}) {{\n      direction : input;\n      clock_gate_{role}_pin : true;\n      {}\n      \
-             timing () {{ related_pin : \"CLK\"; timing_type : setup_rising;\n        \
-             rise_constraint (scalar) {{ values (\"{GATE_SETUP_PS}\"); }}\n        \
-             fall_constraint (scalar) {{ values (\"{GATE_SETUP_PS}\"); }} }}\n      \
-             timing () {{ related_pin : \"CLK\"; timing_type : hold_rising;\n        \
-             rise_constraint (scalar) {{ values (\"{GATE_HOLD_PS}\"); }}\n        \
-             fall_constraint (scalar) {{ values (\"{GATE_HOLD_PS}\"); }} }}\n    }}\n",
+            "    pin ({pin}) {{\n      direction : input;\n      clock_gate_{role}_pin : true;\n      {}\n{}    }}\n",
             caps(f.pin(pin)),
+            setup_hold(GATE_SETUP_PS, GATE_HOLD_PS),
             role = if pin == "E" { "enable" } else { "test" },
         )
     };
@@ -945,14 +952,9 @@ pub fn embedded_liberty() -> String {
             ));
             s.push_str(&format!(
                 "    pin (D) {{\n      direction : input;\n      {}\n      \
-                 internal_power () {{ rise_power (scalar) {{ values (\"{e:.4}\"); }} fall_power (scalar) {{ values (\"{e:.4}\"); }} }}\n      \
-                 timing () {{ related_pin : \"CLK\"; timing_type : setup_rising;\n        \
-                 rise_constraint (scalar) {{ values (\"{DFF_SETUP_PS}\"); }}\n        \
-                 fall_constraint (scalar) {{ values (\"{DFF_SETUP_PS}\"); }} }}\n      \
-                 timing () {{ related_pin : \"CLK\"; timing_type : hold_rising;\n        \
-                 rise_constraint (scalar) {{ values (\"{DFF_HOLD_PS}\"); }}\n        \
-                 fall_constraint (scalar) {{ values (\"{DFF_HOLD_PS}\"); }} }}\n    }}\n",
+                 internal_power () {{ rise_power (scalar) {{ values (\"{e:.4}\"); }} fall_power (scalar) {{ values (\"{e:.4}\"); }} }}\n{}    }}\n",
                 caps(f.pin("D")),
+                setup_hold(DFF_SETUP_PS, DFF_HOLD_PS),
                 e = f.data_energy
             ));
             s.push_str("    pin (Q) {\n      direction : output;\n      function : \"IQ\";\n");
