@@ -37,12 +37,12 @@ pub struct Gated {
     pub flops: usize,
 }
 
-/// The plain flip-flop type of an enabled one with a positive enable (`$_DFFE_PN0P_` ->
-/// `$_DFF_PN0_`), or None for any other cell type.
+/// The plain flip-flop type of an enabled one with a rising clock edge and a positive enable
+/// (`$_DFFE_PN0P_` -> `$_DFF_PN0_`), the kind a rising-edge gate serves; None for any other.
 fn without_enable(cell_type: &str) -> Option<String> {
-    let rest = cell_type.strip_prefix("$_DFFE_")?;
+    let rest = cell_type.strip_prefix("$_DFFE_P")?;
     let control = rest.strip_suffix("P_")?;
-    Some(format!("$_DFF_{control}_"))
+    Some(format!("$_DFF_P{control}_"))
 }
 
 /// Gates every module of a Yosys JSON netlist in place; what it did per module (each module
@@ -277,6 +277,7 @@ mod tests {
         );
         assert_eq!(without_enable("$_DFFE_PP_").as_deref(), Some("$_DFF_P_"));
         assert_eq!(without_enable("$_DFFE_PN0N_"), None);
+        assert_eq!(without_enable("$_DFFE_NN0P_"), None, "a falling clock edge");
         assert_eq!(without_enable("$_DFF_PN0_"), None);
         assert_eq!(without_enable("NAND2_X1"), None);
     }

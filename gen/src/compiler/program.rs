@@ -6,6 +6,7 @@ pub use nt_hdl::dataflow_program::{
 };
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 pub use nt_hdl::pe_feeder::mode;
+use nt_hdl::stream_generator;
 
 /// An element stream's addresses: base, element size and loops (count, stride), innermost first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,13 +81,41 @@ impl Access {
         })
     }
 
+    /// The same addresses in the same order in as few loops as hold them: loops of one element
+    /// dropped, and a loop that carries on where the one inside it ends merged into it (while
+    /// the count fits a descriptor). A channel of a 1 x 1 map then reads as one run.
+    pub fn compacted(&self) -> Access {
+        let mut loops: Vec<(usize, i64)> = vec![];
+        for &(count, stride) in self.loops.iter().filter(|&&(c, _)| c != 1) {
+            match loops.last_mut() {
+                Some(last)
+                    if stride == last.0 as i64 * last.1
+                        && last.0 * count < 1 << stream_generator::COUNT_BITS =>
+                {
+                    last.0 *= count
+                }
+                _ => loops.push((count, stride)),
+            }
+        }
+        if loops.is_empty() {
+            loops.push((1, self.size as i64));
+        }
+        Access {
+            loops,
+            ..self.clone()
+        }
+    }
+
     /// The same bytes in the same order, in elements of up to `max` bytes: neighbours of the
-    /// innermost loop merge in pairs while they lie side by side, pair up evenly and every
-    /// merged element stays aligned to its size. A copy over the network costs a flit per
-    /// element, so wider elements move a piece in fewer flits. A narrowed stream's elements are
-    /// one value each: it stays as it is.
+    /// innermost loop (of the compacted loops) merge in pairs while they lie side by side, pair
+    /// up evenly and every merged element stays aligned to its size. A copy over the network
+    /// costs a flit per element, so wider elements move a piece in fewer flits. A narrowed
+    /// stream's elements are one value each: it stays as it is.
     pub fn widened(&self, max: u32) -> Access {
-        let mut a = self.clone();
+        if self.narrow {
+            return self.clone();
+        }
+        let mut a = self.compacted();
         while a.size < max && !a.narrow {
             let wide = 2 * a.size as i64;
             let mergeable = matches!(a.loops.first(), Some(&(count, stride))
@@ -204,5 +233,24 @@ mod tests {
         ] {
             assert_eq!(a.widened(4), a);
         }
+        // A chunk of 16 channels of a 1 x 1 map, for 16 samples: its unit loops (column, row)
+        // would stop the channels, which lie side by side, from merging.
+        let map = Access::new(0x200, 2, &[(1, 2), (1, 2), (16, 2), (16, 512)]);
+        assert_eq!(
+            map.compacted(),
+            Access::new(0x200, 2, &[(16, 2), (16, 512)])
+        );
+        assert_eq!(map.widened(4), Access::new(0x200, 4, &[(8, 4), (16, 512)]));
+        assert_eq!(bytes(&map.widened(4)), bytes(&map));
+        // Rows that carry on into the next become one loop; a padded row does not.
+        let rows = Access::new(0x0, 2, &[(6, 2), (6, 12), (3, 72)]);
+        assert_eq!(rows.compacted(), Access::new(0x0, 2, &[(108, 2)]));
+        let padded = Access::new(0x0, 2, &[(6, 2), (6, 16)]);
+        assert_eq!(padded.compacted(), padded);
+        // A single element keeps one loop; a merge that would overflow a count does not happen.
+        let one = Access::new(0x40, 4, &[(1, 8), (1, 64)]);
+        assert_eq!(one.compacted(), Access::new(0x40, 4, &[(1, 4)]));
+        let long = Access::new(0x0, 2, &[(1 << 10, 2), (1 << 10, 2 << 10)]);
+        assert_eq!(long.compacted(), long);
     }
 }
