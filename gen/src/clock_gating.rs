@@ -7,6 +7,7 @@
 //! other enables into multiplexers, as before. While the enable is low the gated flip-flops'
 //! clock pins stand still, which is most of an idle block's power (docs/flow.md).
 
+use crate::fanout;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -65,37 +66,8 @@ pub fn gate_netlist(netlist: &mut Value, gate: &ClockGate) -> Result<BTreeMap<St
     Ok(done)
 }
 
-/// The first bit number no port, cell or net name of `module` uses.
-fn next_free_bit(module: &Value) -> u64 {
-    let lists = module["ports"]
-        .as_object()
-        .into_iter()
-        .flat_map(|p| p.values().map(|v| &v["bits"]))
-        .chain(
-            module["netnames"]
-                .as_object()
-                .into_iter()
-                .flat_map(|n| n.values().map(|v| &v["bits"])),
-        )
-        .chain(
-            module["cells"]
-                .as_object()
-                .into_iter()
-                .flat_map(|c| c.values())
-                .flat_map(|c| {
-                    c["connections"]
-                        .as_object()
-                        .into_iter()
-                        .flat_map(|m| m.values())
-                }),
-        );
-    lists
-        .flat_map(|l| l.as_array().into_iter().flatten().filter_map(Value::as_u64))
-        .fold(0, |m, b| m.max(b + 1))
-}
-
 fn gate_module(module: &mut Value, gate: &ClockGate) -> Result<Gated> {
-    let mut next_bit = next_free_bit(module);
+    let mut next_bit = fanout::next_free_bit(module);
     let Some(cells) = module["cells"].as_object_mut() else {
         return Ok(Gated::default());
     };

@@ -173,6 +173,32 @@ fn bits(list: &Value) -> impl Iterator<Item = u64> + '_ {
         .filter_map(Value::as_u64)
 }
 
+/// The first bit number no port, cell or net name of `module` uses: free for a new net. (A bit
+/// only a net name holds, an unused wire, must not be reused either.)
+pub fn next_free_bit(module: &Value) -> u64 {
+    let ports = module["ports"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values());
+    let names = module["netnames"]
+        .as_object()
+        .into_iter()
+        .flat_map(|n| n.values());
+    let lists = ports.chain(names).map(|v| &v["bits"]).chain(
+        module["cells"]
+            .as_object()
+            .into_iter()
+            .flat_map(|c| c.values())
+            .flat_map(|c| {
+                c["connections"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.values())
+            }),
+    );
+    lists.flat_map(bits).fold(0, |m, b| m.max(b + 1))
+}
+
 /// The library's clock pins, and the input ports of the netlist's modules that reach one (a
 /// register block's `clock`), so that a clock passed down the hierarchy is never buffered.
 fn clock_pins(
@@ -227,22 +253,12 @@ fn buffer_module(
     let mut drivers: BTreeSet<u64> = BTreeSet::new();
     let mut loads: BTreeMap<u64, Vec<Load>> = BTreeMap::new();
     let clocks = clock_bits(module, clock_pins);
-    let mut next_bit = 0;
+    let mut next_bit = next_free_bit(module);
     if let Some(ports) = module["ports"].as_object() {
         for p in ports.values() {
-            let driven_here = p["direction"] == "input" && !is_top;
-            for b in bits(&p["bits"]) {
-                next_bit = next_bit.max(b + 1);
-                if driven_here {
-                    drivers.insert(b);
-                }
+            if p["direction"] == "input" && !is_top {
+                drivers.extend(bits(&p["bits"]));
             }
-        }
-    }
-    // A bit only a net name holds (an unused wire) must not be reused for a buffer's output.
-    if let Some(names) = module["netnames"].as_object() {
-        for n in names.values() {
-            next_bit = bits(&n["bits"]).fold(next_bit, |m, b| m.max(b + 1));
         }
     }
     let empty = serde_json::Map::new();
@@ -255,7 +271,6 @@ fn buffer_module(
             let dir = c["port_directions"][port.as_str()].as_str().unwrap_or("");
             for (i, b) in bits.as_array().into_iter().flatten().enumerate() {
                 let Some(b) = b.as_u64() else { continue };
-                next_bit = next_bit.max(b + 1);
                 match dir {
                     "input" => {
                         loads
