@@ -20,7 +20,9 @@
 //! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`; plus
 //! `r * blocks + (n / reduce) % blocks` after an `opa_blocks(blocks)` word) or plus `n`, opb
 //! is buffer B at the reduction index (`opb_step`) or at 0. Select beats (max pooling backward)
-//! each complete a result vector whatever `reduce` says. Results leave on the write-back port one
+//! each complete a result vector whatever `reduce` says, and read buffer A at `opa_base` plus
+//! the reduction index: every term of a reduction (a window's positions) takes its entries
+//! (the window's stored position and error) in both buffers. Results leave on the write-back port one
 //! lane at a time, lanes 0 to `lanes - 1`: the narrow result (sign-extended) for forward, backward
 //! and select, the wide one for gradient and for update (the new master weight: its MAC weight
 //! is derived where it is read, by a narrowed stream, docs/dataflow.md), and for max the index
@@ -355,6 +357,8 @@ pub struct PeFeeder {
     beat_go: Signal<Local, Bit>,
     ew_go: Signal<Local, Bit>,
     result_beat: Signal<Local, Bit>,
+    /// The beat is its reduction's last term (a select beat completes a result vector anyway).
+    term_end: Signal<Local, Bit>,
     issue_result: Signal<Local, Bit>,
     ser_done: Signal<Local, Bit>,
     ser_word: Signal<Local, Bits<32>>,
@@ -475,6 +479,7 @@ impl PeFeeder {
             beat_go: Default::default(),
             ew_go: Default::default(),
             result_beat: Default::default(),
+            term_end: Default::default(),
             issue_result: Default::default(),
             ser_done: Default::default(),
             ser_word: Default::default(),
@@ -635,8 +640,8 @@ impl Logic for PeFeeder {
             & self.split.q.val()
             & self.by_lane.q.val()
             & self.fifo_b.valid.val();
-        self.result_beat.next =
-            (self.term.q.val() == self.reduce_m1.q.val()) | (self.mode.q.val() == 5);
+        self.term_end.next = self.term.q.val() == self.reduce_m1.q.val();
+        self.result_beat.next = self.term_end.val() | (self.mode.q.val() == 5);
         if self.feed.q.val() == 3 {
             self.result_beat.next = bit_cast::<REDUCE_BITS, LANES_BITS>(self.fill_lane.q.val())
                 == bit_cast::<REDUCE_BITS, LANES_BITS>(self.lanes_m1.q.val());
@@ -669,6 +674,10 @@ impl Logic for PeFeeder {
         self.opa_index.next = self.beat.q.val();
         if self.opa_wrap.q.val() {
             self.opa_index.next = self.blk_entry.q.val();
+        }
+        // A select reduction's terms all take its own entry: one stored position for a window.
+        if self.mode.q.val() == 5 {
+            self.opa_index.next = self.reduction.q.val();
         }
         self.opa_addr.next = self.opa_base.q.val() + self.opa_index.val();
         self.fill_lo.next = self.fifo_a.head_data.val().get_bits::<16>(0);
@@ -753,7 +762,7 @@ impl Logic for PeFeeder {
         }
         if self.beat_go.val() {
             self.beat.d.next = self.beat.q.val() + 1;
-            if self.result_beat.val() {
+            if self.term_end.val() {
                 self.term.d.next = 0.into();
                 self.reduction.d.next = self.reduction.q.val() + 1;
                 self.block.d.next = self.block.q.val() + 1;

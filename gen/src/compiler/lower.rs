@@ -506,13 +506,19 @@ pub(super) fn gather(
         tiles - 1
     };
     // Sender and receiver take a piece in the same order: memory order, the pieces of
-    // neighbouring chunks (neighbouring places) as one.
+    // neighbouring chunks (neighbouring places) as one. Compacted first, so that chunks of
+    // channels of a 1 x 1 map, whose unit loops hide that they carry on, join too (a run
+    // apiece, bench_conv's last gather round of its second pool took 2,994 cycles).
     let held = |owners: std::ops::Range<usize>| -> Vec<Access> {
-        program::join_adjacent(
-            owners
-                .flat_map(|u| &pieces[order[u]])
-                .map(Access::in_memory_order),
-        )
+        program::join_adjacent(owners.flat_map(|u| &pieces[order[u]]).map(|a| {
+            // A run joins the next where its innermost loop carries on: keep one of
+            // element steps, if only of one element.
+            let mut a = a.in_memory_order().compacted();
+            if a.loops[0].1 != a.size as i64 {
+                a.loops.insert(0, (1, a.size as i64));
+            }
+            a
+        }))
     };
     let rounds: Vec<ExchangeRound> = (0..rounds)
         .map(|r| {
@@ -957,6 +963,50 @@ fn mac_rows(base: u64, c: &Chunk, cols: usize) -> Access {
     )
 }
 
+/// A run's cost beyond its elements (start, the DRAM's first access, the write-back's drain), as
+/// the plan estimates it.
+const RUN_CYCLES: u64 = 100;
+
+/// Whether a fully connected forward product takes the samples on the lanes (buffer A holds
+/// each sample's inputs, stream b each output's MAC weights, a reduction an output for every
+/// sample) rather than the outputs (buffer A holds the chunk's weight rows, stream b each
+/// sample's inputs). Estimated from the busiest tile's fills, beats and runs: with few outputs a
+/// tile, the outputs on the lanes leave most lanes idle through `batch` reductions of `n_in`
+/// beats (bench_conv's 16-output layer took 4,638 cycles on one lane a tile).
+fn samples_on_lanes(
+    ch: &[Chunk],
+    tiles: usize,
+    (n_in, batch, lanes): (usize, usize, usize),
+) -> bool {
+    if batch > lanes {
+        return false;
+    }
+    let busiest = |cost: &dyn Fn(&Chunk) -> u64, once: u64| {
+        (0..tiles)
+            .map(|t| {
+                let own = of_tile(ch, t);
+                let each: u64 = own.iter().map(cost).sum();
+                if own.is_empty() {
+                    0
+                } else {
+                    once + each
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    // Fills take two entries a cycle (by lane on two streams); a beat is a cycle.
+    let outputs_on_lanes = busiest(
+        &|c| (n_in * c.len / 2 + n_in * batch) as u64 + 3 * RUN_CYCLES,
+        0,
+    );
+    let samples = busiest(
+        &|c| (n_in * c.len) as u64 + 2 * RUN_CYCLES,
+        (n_in * batch / 2) as u64 + RUN_CYCLES,
+    );
+    samples < outputs_on_lanes
+}
+
 /// Records of one chunk's rows in a weight block, for the update.
 struct UpdateBlock {
     /// Records of the block, its gradient, its columns and the parameters' flat index offset.
@@ -1004,20 +1054,82 @@ impl UpdateBlock {
 }
 
 /// The chunks of layer `l`'s inputs that its backward product puts on the lanes (the error at
-/// its input): the previous layer's own chunks, so that each error lands in its owner's vault,
-/// unless that layer is a feature map, whose errors are gathered to every vault afterwards.
+/// its input), and whether those errors must then be gathered to every vault. The previous
+/// layer's own chunks, so that each error lands in its owner's vault; for a fully connected
+/// layer after a feature map, the map's channel chunks as chunks of input neurons (at most
+/// `lanes` a chunk) where that is estimated faster than spreading the neurons over every tile
+/// and gathering their errors (a gather is log2(tiles) rounds of a few hundred cycles each:
+/// 3,900 cycles of bench_conv's backward phase went to one that its channel owners did not need).
 fn input_chunks(
     lw: &[Lowered],
     l: usize,
     n_in: usize,
-    order: &[usize],
-    lanes: usize,
-) -> Vec<Chunk> {
-    if lw[l - 1].image_out().is_some() {
-        chunks(n_in, order, lanes)
-    } else {
-        lw[l - 1].chunks.clone()
+    (order, lanes): (&[usize], usize),
+    (batch, dram): (usize, &DramConfig),
+) -> (Vec<Chunk>, bool) {
+    let prev = &lw[l - 1];
+    let Some(map) = prev.image_out() else {
+        return (prev.chunks.clone(), false);
+    };
+    let spread = chunks(n_in, order, lanes);
+    if !matches!(lw[l].kind, Kind::Fc { .. }) {
+        return (spread, true);
     }
+    let aligned: Vec<Chunk> = column_chunks(&prev.chunks, map.h * map.w)
+        .iter()
+        .flat_map(|c| {
+            let pieces = c.len.div_ceil(lanes);
+            (0..pieces).map(move |k| {
+                let start = k * c.len / pieces;
+                Chunk {
+                    tile: c.tile,
+                    start: c.start + start,
+                    len: (k + 1) * c.len / pieces - start,
+                }
+            })
+        })
+        .collect();
+    let n_out = lw[l].out.n;
+    let tiles = order.len();
+    let rounds = if tiles.is_power_of_two() {
+        tiles.trailing_zeros() as u64
+    } else {
+        tiles as u64 - 1
+    };
+    let received = (n_in * batch) as u64 * ACT * (tiles as u64 - 1) / tiles as u64;
+    let gather = rounds * EXCHANGE_ROUND_CYCLES + 2 * received * EXCHANGE_KIB_CYCLES / 1024;
+    let product = |ch: &[Chunk]| {
+        backward_product_cycles(ch, tiles, n_out, batch, dram.bytes_per_cycle as u64)
+    };
+    if product(&aligned) <= product(&spread) + gather {
+        (aligned, false)
+    } else {
+        (spread, true)
+    }
+}
+
+/// Estimated cycles of a fully connected backward product over input chunks `ch` on its busiest
+/// tile: per chunk, its MAC weights across `n_out` rows and its outputs' derivatives filled at
+/// the vault's bytes a cycle, then `n_out` beats per sample.
+fn backward_product_cycles(
+    ch: &[Chunk],
+    tiles: usize,
+    n_out: usize,
+    batch: usize,
+    bytes_per_cycle: u64,
+) -> u64 {
+    (0..tiles)
+        .map(|t| {
+            of_tile(ch, t)
+                .iter()
+                .map(|c| {
+                    let fill = ((n_out + batch) * c.len) as u64 * ACT / bytes_per_cycle;
+                    fill + (n_out * batch) as u64
+                })
+                .sum::<u64>()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Chunks of channels as chunks of weight columns, `per` columns a channel.
@@ -1773,7 +1885,51 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         match ly.kind {
             Kind::Fc { n_in, .. } => {
                 let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, dram);
-                for c in &ly.chunks {
+                if samples_on_lanes(&ly.chunks, tiles, (n_in, batch, lanes)) {
+                    for t in 0..tiles {
+                        let own = of_tile(&ly.chunks, t);
+                        if own.is_empty() {
+                            continue;
+                        }
+                        // Lane b holds sample b's inputs: element (b, i), samples fastest.
+                        let inputs = Access::new(
+                            x.base,
+                            ACT as u32,
+                            &[(batch, x.sample as i64), (n_in, ACT as i64)],
+                        );
+                        s.fill(t, false, batch, &[inputs]);
+                        for c in &own {
+                            // Reduction m is output c.start + m: its bias on every lane.
+                            let bias = Access::new(
+                                ly.b + c.start as u64 * RECORD_BYTES,
+                                4,
+                                &[(batch, 0), (c.len, RECORD_BYTES as i64)],
+                            );
+                            s.fill(t, true, batch, &[bias]);
+                            let y = Access::new(
+                                ly.out.at(0, c.start),
+                                ACT as u32,
+                                &[(batch, ly.out.sample as i64), (c.len, ACT as i64)],
+                            );
+                            s.compute(
+                                t,
+                                mode::FORWARD,
+                                ly.act,
+                                true,
+                                true,
+                                n_in,
+                                batch,
+                                &mac_rows(ly.w, c, n_in).in_memory_order(),
+                                &y,
+                            );
+                        }
+                    }
+                }
+                for c in ly
+                    .chunks
+                    .iter()
+                    .filter(|_| !samples_on_lanes(&ly.chunks, tiles, (n_in, batch, lanes)))
+                {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_rows(ly.w, c, n_in)]);
                     s.fill(
@@ -2024,7 +2180,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     &view_pieces(&dview(0), &ly.chunks, tiles, batch),
                     (dram, &order),
                 ));
-                let fch = input_chunks(&lw, l, n, &order, lanes);
+                let (fch, _) = input_chunks(&lw, l, n, (&order, lanes), (batch, dram));
                 let per_step = |base: u64, c: &Chunk, row: u64, sample: u64| {
                     Access::new(
                         base + c.start as u64 * ACT,
@@ -2151,10 +2307,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             &view_pieces(&ly.err, &ly.chunks, tiles, batch),
             (dram, &order),
         ));
-        // An image layer's chunks are channels: lanes here take input neurons, and the errors go
-        // to every vault afterwards, where the image layer's channel owners find them.
-        let image_prev = prev.image_out().is_some();
-        let in_chunks = input_chunks(&lw, l, n_in, &order, lanes);
+        // After a feature map, lanes take input neurons: of the map's channels as its owners
+        // hold them, or spread over every tile and their errors gathered afterwards, where the
+        // map's channel owners find them.
+        let (in_chunks, errors_gathered) =
+            input_chunks(&lw, l, n_in, (&order, lanes), (batch, dram));
         let n_out = ly.out.n;
         let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, dram);
         for c in &in_chunks {
@@ -2180,7 +2337,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         }
         s.seg.macs = (batch * n_in * n_out) as u64;
         backward.push(s.finish());
-        if image_prev {
+        if errors_gathered {
             backward.extend(gather(
                 &format!("{} gather input errors", ly.name),
                 l,
@@ -2346,7 +2503,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 index0: 0,
                 kind: ParamKind::Weight,
                 readers: if ly.input_error {
-                    input_chunks(&lw, l, n_in, &order, lanes)
+                    input_chunks(&lw, l, n_in, (&order, lanes), (batch, dram)).0
                 } else {
                     vec![]
                 },
@@ -2363,7 +2520,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     index0: 0,
                     kind: ParamKind::Weight,
                     readers: if ly.input_error {
-                        input_chunks(&lw, l, n, &order, lanes)
+                        input_chunks(&lw, l, n, (&order, lanes), (batch, dram)).0
                     } else {
                         vec![]
                     },
@@ -2882,9 +3039,23 @@ mod tests {
     /// elements, and every vault ends with all.
     #[test]
     fn a_gather_of_neighbouring_chunks_sends_each_round_as_one_run_of_words() {
+        // Chunks of 4 values of 3 samples; also as channels of a 1 x 1 map, whose loops of one
+        // element (its rows and columns) must not keep them apart.
+        let row = |v: usize| Access::new(0x1000 + 8 * v as u64, 2, &[(4, 2), (3, 0x100)]);
+        let map = |v: usize| {
+            Access::new(
+                0x1000 + 8 * v as u64,
+                2,
+                &[(1, 2), (1, 2), (4, 2), (3, 0x100)],
+            )
+        };
+        gather_in_one_run_a_round(row);
+        gather_in_one_run_a_round(map);
+    }
+
+    fn gather_in_one_run_a_round(piece: impl Fn(usize) -> Access) {
         let tiles = 8;
         let order = deal_order(2, 4);
-        let piece = |v: usize| Access::new(0x1000 + 8 * v as u64, 2, &[(4, 2), (3, 0x100)]);
         let mut pieces: Vec<Vec<Access>> = vec![vec![]; tiles];
         for (v, &t) in order.iter().enumerate() {
             pieces[t] = vec![piece(v)];
@@ -2997,31 +3168,127 @@ mod tests {
     }
 
     #[test]
-    fn a_convolutions_update_walks_its_records_and_gradients_at_one_pitch() {
-        // 28 channels x 3 x 3 words: rows of 1,008 bytes, which take a wider pitch.
+    fn a_layer_of_few_outputs_a_tile_takes_the_samples_on_its_lanes() {
+        let order: Vec<usize> = (0..16).collect();
+        // 16 outputs on 16 tiles, 256 inputs: one lane a tile would take 16 x 256 beats.
+        assert!(samples_on_lanes(&chunks(16, &order, 16), 16, (256, 16, 16)));
+        // A full chunk a tile: its weight rows on the lanes serve every sample.
+        assert!(!samples_on_lanes(
+            &chunks(256, &order, 16),
+            16,
+            (256, 16, 16)
+        ));
+        // More samples than lanes do not fit.
+        assert!(!samples_on_lanes(
+            &chunks(16, &order, 16),
+            16,
+            (256, 32, 16)
+        ));
         let net = Network::from_toml_str(
             r#"
             name = "t"
-            input = [28, 6, 6]
+            input = [64]
             loss = "mse"
             [[layer]]
-            type = "conv"
-            out_channels = 256
-            kernel = 3
-            stride = 1
-            padding = 0
-            act = "relu"
-            [[layer]]
-            type = "maxpool"
-            [[layer]]
-            type = "maxpool"
-            [[layer]]
             type = "fc"
-            out = 4
-            act = "identity"
+            out = 8
+            act = "relu"
             "#,
         )
         .unwrap();
+        let plan = compile(&net, 4, 100, &Config::default()).unwrap();
+        let forward = &plan.phases[0].segments[0];
+        let (input, y) = (
+            &plan.map.regions().find(|r| r.name == "input").unwrap(),
+            64 * 2,
+        );
+        let mut busy = 0;
+        for t in 0..plan.tiles {
+            let streams: Vec<&Descriptor> = forward.programs[t]
+                .iter()
+                .filter_map(|i| match i {
+                    Instr::Stream(d) => Some(d),
+                    _ => None,
+                })
+                .collect();
+            if streams.is_empty() {
+                continue;
+            }
+            busy += 1;
+            // Buffer A takes the 4 samples' inputs, lane by lane; stream b the tile's weight row.
+            let inputs = input.base..input.base + 4 * y;
+            let filled: BTreeSet<u64> = streams
+                .iter()
+                .take_while(|d| !d.narrow)
+                .flat_map(|d| bytes(d))
+                .filter(|a| inputs.contains(a))
+                .collect();
+            assert_eq!(filled, inputs.collect());
+            assert!(streams.iter().any(|d| d.narrow && d.loops[0] == (64, 4)));
+        }
+        // An output a tile.
+        assert_eq!(busy, 8);
+    }
+
+    /// A 3 x 3 convolution of `(out_channels, padding)` over `input`, `pools` max pools and a
+    /// fully connected layer of `out` outputs.
+    fn conv_pools_fc(
+        input: &str,
+        (channels, padding): (usize, usize),
+        pools: usize,
+        out: usize,
+    ) -> Network {
+        let pool = "[[layer]]\ntype = \"maxpool\"\n".repeat(pools);
+        Network::from_toml_str(&format!(
+            "name = \"t\"\ninput = {input}\nloss = \"mse\"\n\
+             [[layer]]\ntype = \"conv\"\nout_channels = {channels}\nkernel = 3\n\
+             padding = {padding}\nact = \"relu\"\n{pool}\
+             [[layer]]\ntype = \"fc\"\nout = {out}\nact = \"identity\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_fc_after_a_feature_map_writes_each_input_error_where_the_maps_owner_reads_it() {
+        let net = conv_pools_fc("[4, 4, 4]", (64, 1), 1, 8);
+        let plan = compile(&net, 2, 100, &Config::default()).unwrap();
+        let backward = &plan.phases[1].segments;
+        assert!(
+            backward
+                .iter()
+                .all(|s| !s.label.contains("gather input errors")),
+            "{:?}",
+            backward.iter().map(|s| &s.label).collect::<Vec<_>>()
+        );
+        let e = plan.map.regions().find(|r| r.name == "maxpool1.e").unwrap();
+        // The bytes of the map's errors the tile's streams write (or read) in a segment.
+        let errors = |label: &str, write: bool, t: usize| -> BTreeSet<u64> {
+            let seg = backward.iter().find(|s| s.label == label).unwrap();
+            seg.programs[t]
+                .iter()
+                .filter_map(|i| match i {
+                    Instr::Stream(d) if (d.slot == Slot::W) == write => Some(bytes(d)),
+                    _ => None,
+                })
+                .flatten()
+                .filter(|a| (e.base..e.base + e.bytes).contains(a))
+                .collect()
+        };
+        let mut read = 0;
+        for t in 0..plan.tiles {
+            let wanted = errors("maxpool1 backward", false, t);
+            let written = errors("fc2 backward", true, t);
+            assert!(wanted.is_subset(&written), "tile {t}");
+            read += wanted.len();
+        }
+        // Every error of the map (64 channels of 2 x 2, 2 samples, 2 bytes) is read by its owner.
+        assert_eq!(read, 64 * 4 * 2 * 2);
+    }
+
+    #[test]
+    fn a_convolutions_update_walks_its_records_and_gradients_at_one_pitch() {
+        // 28 channels x 3 x 3 words: rows of 1,008 bytes, which take a wider pitch.
+        let net = conv_pools_fc("[28, 6, 6]", (256, 0), 2, 4);
         let config = Config::default();
         let plan = compile(&net, 1, 100, &config).unwrap();
         let cols = 28 * 9;

@@ -6,13 +6,16 @@
 //! lane writes its window's maximum (the pool's output) and the window position of the first
 //! maximum (kept for backward). Stream b only paces the beats.
 //!
-//! Backward runs the select mode, one beat per window position `r`: the broadcast operand is `r`
-//! (from a constant table), buffer A holds each output's stored position and buffer B its error,
-//! each entry four times over (a stride-0 loop of the fill), and every beat writes the error or
-//! zero into the error of the pool's input. Every input position lies in exactly one window, so
-//! the routed error is complete, zeros included.
+//! Backward runs the select mode, a reduction of four terms per output, one beat per window
+//! position `r`: the broadcast operand is `r` (from a constant table), buffer A holds each
+//! output's stored position and buffer B its error, which every term of the output's reduction
+//! reads, and every beat writes the error or zero into the error of the pool's input. Every
+//! input position lies in exactly one window, so the routed error is complete, zeros included.
+//! (With each entry filled four times over and a reduction a beat, the fills took four times
+//! the elements: bench_conv's first pool backward took 11,584 cycles.)
 //!
-//! Both work in groups of outputs that fit the lane buffers (four entries per output).
+//! Both work in groups of outputs that fit the lane buffers (four entries per output forward,
+//! one backward).
 
 use super::image::{row_groups, Group, ImageView};
 use super::lower::SegmentBuilder;
@@ -41,22 +44,25 @@ pub struct PoolLayout {
     pub d: Option<ImageView>,
 }
 
-/// Splits the outputs into groups of whole rows that fit the lane buffers (four entries each).
-fn groups(batch: usize, h: usize, w: usize, depth: usize, layer: usize) -> Result<Vec<Group>> {
-    row_groups(batch, h, WINDOW * w, depth)
-        .ok_or_else(|| anyhow!("layer {layer} (maxpool): one output row holds {} window values per lane, more than pe.lane_buffer_depth = {depth}", WINDOW * w))
+/// Splits the outputs into groups of whole rows that fit the lane buffers (`entries` each).
+fn groups(
+    batch: usize,
+    (h, w, entries): (usize, usize, usize),
+    depth: usize,
+    layer: usize,
+) -> Result<Vec<Group>> {
+    row_groups(batch, h, entries * w, depth)
+        .ok_or_else(|| anyhow!("layer {layer} (maxpool): one output row holds {} values per lane, more than pe.lane_buffer_depth = {depth}", entries * w))
 }
 
 impl PoolLayout {
-    /// A group's outputs of a chunk from `v` (a view shaped like the output), each `copies`
-    /// times, lane fastest.
-    fn outputs(&self, v: &ImageView, c: &Chunk, g: &Group, copies: usize) -> Access {
+    /// A group's outputs of a chunk from `v` (a view shaped like the output), lane fastest.
+    fn outputs(&self, v: &ImageView, c: &Chunk, g: &Group) -> Access {
         Access::new(
             v.at(g.b0, c.start, g.y0 as i64, 0),
             ACT as u32,
             &[
                 (c.len, v.ch as i64),
-                (copies, 0),
                 (self.y.w, ACT as i64),
                 (g.ny, v.row as i64),
                 (g.nb, v.sample as i64),
@@ -93,7 +99,7 @@ pub(super) fn forward(
     pace: u64,
     layer: usize,
 ) -> Result<()> {
-    let gs = groups(batch, p.y.h, p.y.w, depth, layer)?;
+    let gs = groups(batch, (p.y.h, p.y.w, WINDOW), depth, layer)?;
     for c in chunks {
         let t = c.tile;
         for g in &gs {
@@ -108,8 +114,7 @@ pub(super) fn forward(
                 &Access::new(pace, ACT as u32, &[(WINDOW * outputs, 0)]),
             );
             // Per lane the position (wide word) then the maximum (narrow word).
-            let mut w = p.outputs(&p.arg, c, g, 1);
-            w.loops.remove(1);
+            let mut w = p.outputs(&p.arg, c, g);
             w.loops.insert(0, (2, p.y.base as i64 - p.arg.base as i64));
             s.write(t, &w);
             s.push(t, Instr::Run);
@@ -129,20 +134,20 @@ pub(super) fn backward(
     layer: usize,
 ) -> Result<()> {
     let d = p.d.expect("backward needs the input error's layout");
-    let gs = groups(batch, p.y.h, p.y.w, depth, layer)?;
+    let gs = groups(batch, (p.y.h, p.y.w, 1), depth, layer)?;
     for c in chunks {
         let t = c.tile;
         for g in &gs {
             let outputs = g.nb * g.ny * p.y.w;
-            s.fill(t, false, c.len, &[p.outputs(&p.arg, c, g, WINDOW)]);
-            s.fill(t, true, c.len, &[p.outputs(&p.e, c, g, WINDOW)]);
+            s.fill(t, false, c.len, &[p.outputs(&p.arg, c, g)]);
+            s.fill(t, true, c.len, &[p.outputs(&p.e, c, g)]);
             s.compute(
                 t,
                 mode::SELECT,
                 0,
                 true,
                 false,
-                1,
+                WINDOW,
                 c.len,
                 &Access::new(positions, ACT as u32, &[(WINDOW, ACT as i64), (outputs, 0)]),
                 &p.windows(&d, c, g),
