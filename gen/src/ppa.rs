@@ -109,6 +109,10 @@ struct NetworkFigures {
     gops: f64,
     logic_gops_per_w: f64,
     system_gops_per_w: f64,
+    /// The system figure with the logic at no cost: what the DRAM traffic alone allows.
+    dram_bound_gops_per_w: f64,
+    /// DRAM bytes read and written per useful multiply-accumulate.
+    dram_bytes_per_mac: f64,
     cycles: u64,
     ops: f64,
     dram_bytes: u64,
@@ -219,6 +223,8 @@ fn network_figures(
         gops: ops / seconds.max(1e-30) * 1e-9,
         logic_gops_per_w: ops / logic_j.max(1e-30) * 1e-9,
         system_gops_per_w: ops / (logic_j + dram_j).max(1e-30) * 1e-9,
+        dram_bound_gops_per_w: ops / dram_j.max(1e-30) * 1e-9,
+        dram_bytes_per_mac: run.dram_bytes as f64 / run.useful_macs.max(1) as f64,
         cycles,
         ops,
         dram_bytes: run.dram_bytes,
@@ -896,18 +902,20 @@ fn markdown(r: &Report) -> String {
     }
     if !r.networks.is_empty() {
         s.push_str(
-            "\n| network | GOPS | logic GOPS/W | system GOPS/W | utilization | cycles | DRAM bytes | logic uJ (SRAM accesses) | DRAM uJ |\n|---|---|---|---|---|---|---|---|---|\n",
+            "\n| network | GOPS | logic GOPS/W | system GOPS/W | DRAM-bound GOPS/W | utilization | cycles | DRAM bytes (per MAC) | logic uJ (SRAM accesses) | DRAM uJ |\n|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for n in &r.networks {
             s.push_str(&format!(
-                "| {} | {:.2} | {:.1} | {:.1} | {:.4} | {} | {} | {:.2} ({:.2}) | {:.2} |\n",
+                "| {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.4} | {} | {} ({:.2}) | {:.2} ({:.2}) | {:.2} |\n",
                 n.name,
                 n.gops,
                 n.logic_gops_per_w,
                 n.system_gops_per_w,
+                n.dram_bound_gops_per_w,
                 n.utilization,
                 n.cycles,
                 n.dram_bytes,
+                n.dram_bytes_per_mac,
                 n.logic_energy_uj,
                 n.sram_energy_uj,
                 n.dram_energy_uj

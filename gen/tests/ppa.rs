@@ -194,6 +194,14 @@ fn check_networks(r: &Value, cycles: u64, macs: [u64; 2], bytes: u64) {
             "{dram_pj_per_bit} pJ/bit"
         );
         assert!(close(num(n, "logic_energy_uj"), logic_j * 1e6), "{n}");
+        // The DRAM's share alone bounds the system figure.
+        let bound = num(n, "dram_bound_gops_per_w");
+        assert!(close(bound, ops / (system_j - logic_j) * 1e-9), "{n}");
+        assert!(bound > num(n, "system_gops_per_w"), "{n}");
+        assert!(
+            close(num(n, "dram_bytes_per_mac"), bytes as f64 / m as f64),
+            "{n}"
+        );
         let rates = &r["memory_rates"];
         let bits = num(rates, "feeder_bits_per_busy_cycle") * (m / 2) as f64
             + num(rates, "bits_per_dram_byte") * bytes as f64;
