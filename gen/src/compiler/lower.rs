@@ -981,7 +981,7 @@ const RUN_CYCLES: u64 = 100;
 /// sample) rather than the outputs (buffer A holds the chunk's weight rows, stream b each
 /// sample's inputs). Estimated from the busiest tile's fills, beats and runs: with few outputs a
 /// tile, the outputs on the lanes leave most lanes idle through `batch` reductions of `n_in`
-/// beats (bench_conv's 16-output layer took 4,638 cycles on one lane a tile).
+/// beats (bench_conv's 16-output layer took 4,855 cycles on one lane a tile, and takes 2,638).
 fn samples_on_lanes(
     ch: &[Chunk],
     tiles: usize,
@@ -1068,7 +1068,7 @@ impl UpdateBlock {
 /// layer after a feature map, the map's channel chunks as chunks of input neurons (at most
 /// `lanes` a chunk) where that is estimated faster than spreading the neurons over every tile
 /// and gathering their errors (a gather is log2(tiles) rounds of a few hundred cycles each:
-/// 3,900 cycles of bench_conv's backward phase went to one that its channel owners did not need).
+/// 3,655 cycles of bench_conv's backward phase went to one that its channel owners did not need).
 fn input_chunks(
     lw: &[Lowered],
     l: usize,
@@ -1901,7 +1901,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         match ly.kind {
             Kind::Fc { n_in, .. } => {
                 let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, dram);
-                if samples_on_lanes(&ly.chunks, tiles, (n_in, batch, lanes)) {
+                let by_samples = samples_on_lanes(&ly.chunks, tiles, (n_in, batch, lanes));
+                if by_samples {
                     for t in 0..tiles {
                         let own = of_tile(&ly.chunks, t);
                         if own.is_empty() {
@@ -1941,11 +1942,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         }
                     }
                 }
-                for c in ly
-                    .chunks
-                    .iter()
-                    .filter(|_| !samples_on_lanes(&ly.chunks, tiles, (n_in, batch, lanes)))
-                {
+                for c in ly.chunks.iter().filter(|_| !by_samples) {
                     let t = c.tile;
                     s.fill(t, false, c.len, &[mac_rows(ly.w, c, n_in)]);
                     s.fill(
