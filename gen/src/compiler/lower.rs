@@ -251,7 +251,7 @@ impl SegmentBuilder {
         // element's halves are consecutive elements, so for an even number of lanes they land
         // where one element each would).
         let widened: Vec<Access> = parts.iter().map(|a| a.widened(2 * ACT as u32)).collect();
-        let parts = if !buffer_b && lanes % 2 == 0 && widened.iter().all(is_pairs) {
+        let parts = if !buffer_b && lanes.is_multiple_of(2) && widened.iter().all(is_pairs) {
             &widened[..]
         } else {
             parts
@@ -509,25 +509,17 @@ pub(super) fn gather(
     for (v, &t) in order.iter().enumerate() {
         place[t] = v;
     }
-    let rounds = if tiles.is_power_of_two() {
-        tiles.trailing_zeros() as usize
-    } else {
-        tiles - 1
-    };
+    let rounds = gather_rounds(tiles);
     // Sender and receiver take a piece in the same order: memory order, the pieces of
     // neighbouring chunks (neighbouring places) as one. Compacted first, so that chunks of
     // channels of a 1 x 1 map, whose unit loops hide that they carry on, join too (a run
     // apiece, bench_conv's last gather round of its second pool took 2,994 cycles).
     let held = |owners: std::ops::Range<usize>| -> Vec<Access> {
-        program::join_adjacent(owners.flat_map(|u| &pieces[order[u]]).map(|a| {
-            // A run joins the next where its innermost loop carries on: keep one of
-            // element steps, if only of one element.
-            let mut a = a.in_memory_order().compacted();
-            if a.loops[0].1 != a.size as i64 {
-                a.loops.insert(0, (1, a.size as i64));
-            }
-            a
-        }))
+        program::join_adjacent(
+            owners
+                .flat_map(|u| &pieces[order[u]])
+                .map(|a| a.in_memory_order().compacted()),
+        )
     };
     let rounds: Vec<ExchangeRound> = (0..rounds)
         .map(|r| {
@@ -548,6 +540,15 @@ pub(super) fn gather(
         })
         .collect();
     exchange_segments(label, layer, &rounds, tiles, dram)
+}
+
+/// Rounds of a gather over `tiles` places: log2(tiles) with a power of two, else a ring's.
+fn gather_rounds(tiles: usize) -> usize {
+    if tiles.is_power_of_two() {
+        tiles.trailing_zeros() as usize
+    } else {
+        tiles - 1
+    }
 }
 
 /// Round `r` (from 0) of a gather over `tiles` places, for place `t`: the place it sends to, the
@@ -1016,6 +1017,15 @@ fn samples_on_lanes(
     samples < outputs_on_lanes
 }
 
+/// The bias records of chunk `c` of a layer whose biases are at `b`, one a lane.
+fn bias_records(b: u64, c: &Chunk) -> Access {
+    Access::new(
+        b + c.start as u64 * RECORD_BYTES,
+        4,
+        &[(c.len, RECORD_BYTES as i64)],
+    )
+}
+
 /// Records of one chunk's rows in a weight block, for the update.
 struct UpdateBlock {
     /// Records of the block, its gradient, its columns and the parameters' flat index offset.
@@ -1100,11 +1110,7 @@ fn input_chunks(
         .collect();
     let n_out = lw[l].out.n;
     let tiles = order.len();
-    let rounds = if tiles.is_power_of_two() {
-        tiles.trailing_zeros() as u64
-    } else {
-        tiles as u64 - 1
-    };
+    let rounds = gather_rounds(tiles) as u64;
     let received = (n_in * batch) as u64 * ACT * (tiles as u64 - 1) / tiles as u64;
     let gather = rounds * EXCHANGE_ROUND_CYCLES + 2 * received * EXCHANGE_KIB_CYCLES / 1024;
     let product = |ch: &[Chunk]| {
@@ -1903,25 +1909,22 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, dram);
                 let by_samples = samples_on_lanes(&ly.chunks, tiles, (n_in, batch, lanes));
                 if by_samples {
+                    // Lane b holds sample b's inputs: element (b, i), samples fastest.
+                    let inputs = Access::new(
+                        x.base,
+                        ACT as u32,
+                        &[(batch, x.sample as i64), (n_in, ACT as i64)],
+                    );
                     for t in 0..tiles {
                         let own = of_tile(&ly.chunks, t);
                         if own.is_empty() {
                             continue;
                         }
-                        // Lane b holds sample b's inputs: element (b, i), samples fastest.
-                        let inputs = Access::new(
-                            x.base,
-                            ACT as u32,
-                            &[(batch, x.sample as i64), (n_in, ACT as i64)],
-                        );
-                        s.fill(t, false, batch, &[inputs]);
+                        s.fill(t, false, batch, std::slice::from_ref(&inputs));
                         for c in &own {
                             // Reduction m is output c.start + m: its bias on every lane.
-                            let bias = Access::new(
-                                ly.b + c.start as u64 * RECORD_BYTES,
-                                4,
-                                &[(batch, 0), (c.len, RECORD_BYTES as i64)],
-                            );
+                            let mut bias = bias_records(ly.b, c);
+                            bias.loops.insert(0, (batch, 0));
                             s.fill(t, true, batch, &[bias]);
                             let y = Access::new(
                                 ly.out.at(0, c.start),
@@ -1941,31 +1944,23 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                             );
                         }
                     }
-                }
-                for c in ly.chunks.iter().filter(|_| !by_samples) {
-                    let t = c.tile;
-                    s.fill(t, false, c.len, &[mac_rows(ly.w, c, n_in)]);
-                    s.fill(
-                        t,
-                        true,
-                        c.len,
-                        &[Access::new(
-                            ly.b + c.start as u64 * RECORD_BYTES,
-                            4,
-                            &[(c.len, RECORD_BYTES as i64)],
-                        )],
-                    );
-                    s.compute(
-                        t,
-                        mode::FORWARD,
-                        ly.act,
-                        false,
-                        true,
-                        n_in,
-                        c.len,
-                        &x.samples(batch),
-                        &ly.out.block(c.start, c.len, batch),
-                    );
+                } else {
+                    for c in &ly.chunks {
+                        let t = c.tile;
+                        s.fill(t, false, c.len, &[mac_rows(ly.w, c, n_in)]);
+                        s.fill(t, true, c.len, &[bias_records(ly.b, c)]);
+                        s.compute(
+                            t,
+                            mode::FORWARD,
+                            ly.act,
+                            false,
+                            true,
+                            n_in,
+                            c.len,
+                            &x.samples(batch),
+                            &ly.out.block(c.start, c.len, batch),
+                        );
+                    }
                 }
                 s.seg.macs = cost;
                 forward.push(s.finish());
@@ -2022,16 +2017,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                                 mac_rows(ly.w + (hidden * n) as u64 * RECORD_BYTES, c, hidden),
                             ],
                         );
-                        s.fill(
-                            t,
-                            true,
-                            c.len,
-                            &[Access::new(
-                                ly.b + c.start as u64 * RECORD_BYTES,
-                                4,
-                                &[(c.len, RECORD_BYTES as i64)],
-                            )],
-                        );
+                        s.fill(t, true, c.len, &[bias_records(ly.b, c)]);
                         s.compute(
                             t,
                             mode::FORWARD,

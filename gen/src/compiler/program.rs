@@ -66,7 +66,26 @@ impl Access {
 
     /// This access, then `next`, as one access, where `next` only carries on the innermost loop:
     /// the same element size, stride and outer loops, starting where that loop would go next.
+    /// Accesses whose innermost loop does not step by elements (a compacted one that dropped a
+    /// loop of one element) carry on as if they had one: chunks of one value each, side by side.
     pub fn joined(&self, next: &Access) -> Option<Access> {
+        self.joined_innermost(next).or_else(|| {
+            let steps = |a: &Access| a.loops.first().map(|l| l.1) == Some(a.size as i64);
+            let element = |a: &Access| {
+                let mut a = a.clone();
+                if !steps(&a) {
+                    a.loops.insert(0, (1, a.size as i64));
+                }
+                a
+            };
+            if steps(self) && steps(next) {
+                return None;
+            }
+            element(self).joined_innermost(&element(next))
+        })
+    }
+
+    fn joined_innermost(&self, next: &Access) -> Option<Access> {
         let (&(count, stride), outer) = self.loops.split_first()?;
         let (&(more, next_stride), next_outer) = next.loops.split_first()?;
         let carries_on = self.size == next.size
@@ -208,6 +227,15 @@ mod tests {
         assert_eq!(
             rec(0x44, &[(4, 2)]).joined(&Access::new(0x4c, 4, &[(2, 2)])),
             None
+        );
+        // Single values of 16 samples (their element loop compacted away) side by side.
+        assert_eq!(
+            rec(0x100, &[(16, 20)]).joined(&rec(0x102, &[(16, 20)])),
+            Some(rec(0x100, &[(2, 2), (16, 20)]))
+        );
+        assert_eq!(
+            rec(0x100, &[(2, 2), (16, 20)]).joined(&rec(0x104, &[(16, 20)])),
+            Some(rec(0x100, &[(3, 2), (16, 20)]))
         );
     }
 
