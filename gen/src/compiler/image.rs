@@ -17,24 +17,33 @@ use nt_testbench::network::{Layer, LayerShape};
 const STAGGER_ROWS: u64 = 2;
 
 /// The stride of samples of `bytes` each: `bytes` itself, or, for samples of a DRAM row or more,
-/// the shortest stride up to [`STAGGER_ROWS`] rows longer (in whole bursts) whose first `batch`
-/// samples (up to one per bank) start in as many different banks as any such stride allows. A
-/// convolution's weight gradient reads one element per sample in turn, and a dense stride that
-/// is a multiple of a row's length puts every sample in one or two banks, each read a row miss
-/// waiting on the last (bench_conv's input, 2,016 bytes a sample, took banks 0, 7, 15, 7, 15...).
+/// the shortest stride up to [`STAGGER_ROWS`] rows longer (in whole bursts) that spreads the
+/// first `batch` samples (up to one per bank) over as many banks as any such stride does, counted
+/// at every burst of a row: the same element of each sample, whatever its offset in the sample.
+/// A convolution's weight gradient reads a window of every sample in turn, and a dense stride
+/// that is a multiple of a row's length puts every sample in one or two banks, each read a row
+/// miss waiting on the last (bench_conv's input, 2,016 bytes a sample, took banks 0, 7, 15, 7,
+/// 15...). Counting the samples' first bytes alone chose 2,176 bytes, 8.5 rows: at half a row
+/// into a sample two of them shared a bank, and the gradient missed a row 1,621 times a tile
+/// by a model of its reads; 2,304 bytes, 9 rows, keeps every offset apart (1,387).
 pub fn staggered_sample(bytes: u64, batch: usize, dram: &DramConfig) -> u64 {
     let (row, burst) = (dram.row_bytes as u64, dram.burst_bytes() as u64);
     let samples = batch.min(dram.banks);
     if bytes < row || samples < 2 {
         return bytes;
     }
-    let banks = |stride: u64| {
-        let mut seen: Vec<usize> = (0..samples as u64)
-            .map(|b| dram.bank_of(b * stride))
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen.len()
+    let banks = |stride: u64| -> usize {
+        (0..row)
+            .step_by(burst as usize)
+            .map(|offset| {
+                let mut seen: Vec<usize> = (0..samples as u64)
+                    .map(|b| dram.bank_of(b * stride + offset))
+                    .collect();
+                seen.sort_unstable();
+                seen.dedup();
+                seen.len()
+            })
+            .sum()
     };
     let first = bytes.div_ceil(burst) * burst;
     let candidates = (first..=bytes + STAGGER_ROWS * row).step_by(burst as usize);
@@ -297,6 +306,21 @@ mod tests {
         // Samples shorter than a row share rows; one sample has nothing to stagger.
         assert_eq!(staggered_sample(200, 16, &dram), 200);
         assert_eq!(staggered_sample(8192, 1, &dram), 8192);
+    }
+
+    #[test]
+    fn samples_stay_in_different_banks_at_every_offset_of_a_row() {
+        let dram = DramConfig::default();
+        let (row, burst) = (dram.row_bytes as u64, dram.burst_bytes() as u64);
+        // bench_conv's input: a gradient reads the same window of each sample in turn, at any
+        // offset into the sample; 2,176 bytes (8.5 rows) put two samples in one bank half a row in.
+        let s = staggered_sample(2016, 16, &dram);
+        for offset in (0..row).step_by(burst as usize) {
+            let mut b: Vec<usize> = (0..16).map(|n| dram.bank_of(n * s + offset)).collect();
+            b.sort_unstable();
+            b.dedup();
+            assert_eq!(b.len(), dram.banks, "stride {s}, offset {offset}");
+        }
     }
 
     #[test]
