@@ -235,6 +235,22 @@ struct PhaseFigures {
     segments: usize,
     /// Host bus cycles spent loading the segments' programs (not in `cycles`).
     host_load_cycles: u64,
+    /// Each segment's share, in plan order (per step only: the totals leave it out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    by_segment: Vec<SegmentFigures>,
+}
+
+/// One segment's figures: where a phase's cycles go.
+#[derive(Clone, Debug, Default, Serialize)]
+struct SegmentFigures {
+    segment: String,
+    cycles: u64,
+    useful_macs: u64,
+    utilization: f64,
+    dram_bytes_read: u64,
+    dram_bytes_written: u64,
+    row_misses: u64,
+    noc_flits: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -436,6 +452,7 @@ pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
     };
     let mut steps = vec![];
     let batches = data.samples / batch;
+    let lanes_total = plan.tiles * plan.lanes;
     for step in 0..args.steps {
         let first = (step % batches) * batch;
         let x = &data.x[first * in_len..(first + batch) * in_len];
@@ -490,6 +507,16 @@ pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
                 fig.noc_flits += c.flits_sent;
                 fig.saturation_events += c.sat_events;
                 fig.mac_busy_cycles += c.mac_busy_cycles;
+                fig.by_segment.push(SegmentFigures {
+                    segment: seg.label.clone(),
+                    cycles,
+                    useful_macs: seg.macs,
+                    utilization: utilization(seg.macs, lanes_total, cycles),
+                    dram_bytes_read: c.bytes_read,
+                    dram_bytes_written: c.bytes_written,
+                    row_misses: c.row_misses,
+                    noc_flits: c.flits_sent,
+                });
             }
             sim.drain()?;
             if args.corrupt.as_deref() == Some(ph.name) {
@@ -498,9 +525,7 @@ pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
             checker
                 .phase(sim, ph.name, &g)
                 .with_context(|| format!("step {step}, after the {} phase", ph.name))?;
-            fig.utilization = fig.useful_macs as f64
-                / (plan.tiles * plan.lanes) as f64
-                / fig.cycles.max(1) as f64;
+            fig.utilization = utilization(fig.useful_macs, lanes_total, fig.cycles);
             phases.push(fig);
         }
         eprintln!(
@@ -546,8 +571,7 @@ pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
         }
     }
     for t in &mut totals {
-        t.utilization =
-            t.useful_macs as f64 / (plan.tiles * plan.lanes) as f64 / t.cycles.max(1) as f64;
+        t.utilization = utilization(t.useful_macs, lanes_total, t.cycles);
     }
     let summary = Summary {
         network: net.name.clone(),
@@ -588,6 +612,11 @@ pub fn train(config: &Config, args: &TrainArgs) -> Result<Option<Toggles>> {
         println!("{result}");
     }
     Ok(toggles)
+}
+
+/// Useful MACs over the MACs the module's `lanes` (every tile's) could do in `cycles`.
+fn utilization(macs: u64, lanes: usize, cycles: u64) -> f64 {
+    macs as f64 / lanes as f64 / cycles.max(1) as f64
 }
 
 /// Flips the low bit of the first value the checks of `phase` read (the checker's self-test).

@@ -60,6 +60,27 @@ fn assert_phases(s: &Value) {
         assert!(p["mac_busy_cycles"].as_u64().unwrap() > 0, "{p}");
     }
     assert!(s["checked_tensors"].as_u64().unwrap() > 0);
+    // Each step's phases break down into their segments, in full.
+    for step in s["steps"].as_array().unwrap() {
+        for p in step["phases"].as_array().unwrap() {
+            let segs = p["by_segment"].as_array().unwrap();
+            assert_eq!(segs.len() as u64, p["segments"].as_u64().unwrap(), "{p}");
+            for key in [
+                "cycles",
+                "useful_macs",
+                "dram_bytes_read",
+                "dram_bytes_written",
+            ] {
+                let sum: u64 = segs.iter().map(|g| g[key].as_u64().unwrap()).sum();
+                assert_eq!(sum, p[key].as_u64().unwrap(), "{key} of {}", p["phase"]);
+            }
+            for g in segs {
+                let u = g["utilization"].as_f64().unwrap();
+                assert!((0.0..=1.0).contains(&u), "{g}");
+                assert!(!g["segment"].as_str().unwrap().is_empty());
+            }
+        }
+    }
 }
 
 #[test]
