@@ -37,8 +37,11 @@ const ENTRY_BITS: usize = 8;
 const SLOT_BITS: usize = 4;
 /// Width of the count of bursts held (0..=READ_BURSTS).
 pub const HELD_BITS: usize = SLOT_BITS + 1;
-const QUEUE_BITS: usize = 7;
-const COUNT_BITS: usize = 8;
+const QUEUE_BITS: usize = ELEMENT_QUEUE.trailing_zeros() as usize;
+// The queue's pointers wrap at its size.
+const _: () = assert!(ELEMENT_QUEUE.is_power_of_two());
+/// Counts of elements (queued, or served by one burst) up to the whole queue.
+const COUNT_BITS: usize = QUEUE_BITS + 1;
 /// Bits of an element's byte offset in its burst.
 const OFFSET_BITS: usize = 5;
 /// Width of a response beat inside this block (at most four 32-bit words).
