@@ -35,14 +35,7 @@ pub fn staggered_sample(bytes: u64, batch: usize, dram: &DramConfig) -> u64 {
     let banks = |stride: u64| -> usize {
         (0..row)
             .step_by(burst as usize)
-            .map(|offset| {
-                let mut seen: Vec<usize> = (0..samples as u64)
-                    .map(|b| dram.bank_of(b * stride + offset))
-                    .collect();
-                seen.sort_unstable();
-                seen.dedup();
-                seen.len()
-            })
+            .map(|offset| banks_of_samples(dram, stride, samples, offset))
             .sum()
     };
     let first = bytes.div_ceil(burst) * burst;
@@ -57,6 +50,16 @@ pub fn staggered_sample(bytes: u64, batch: usize, dram: &DramConfig) -> u64 {
     } else {
         bytes
     }
+}
+
+/// The banks that byte `offset` of each of the first `samples` samples, `stride` apart, fall in.
+fn banks_of_samples(dram: &DramConfig, stride: u64, samples: usize, offset: u64) -> usize {
+    let mut seen: Vec<usize> = (0..samples as u64)
+        .map(|b| dram.bank_of(b * stride + offset))
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len()
 }
 
 /// Element `(b, c, y, x)` at `base + b * sample + c * ch + y * row + ACT * x`; strides in bytes.
@@ -284,12 +287,7 @@ mod tests {
     fn samples_of_a_row_or_more_start_in_different_banks() {
         let dram = DramConfig::default();
         let (row, burst) = (dram.row_bytes as u64, dram.burst_bytes() as u64);
-        let banks = |stride: u64, n: usize| {
-            let mut b: Vec<usize> = (0..n as u64).map(|s| dram.bank_of(s * stride)).collect();
-            b.sort_unstable();
-            b.dedup();
-            b.len()
-        };
+        let banks = |stride: u64, n: usize| banks_of_samples(&dram, stride, n, 0);
         // bench_conv's input (28 x 6 x 6) and its error (256 x 4 x 4), a row multiple.
         for bytes in [2016, 8192, 33 * row] {
             let s = staggered_sample(bytes, 16, &dram);
@@ -316,10 +314,8 @@ mod tests {
         // offset into the sample; 2,176 bytes (8.5 rows) put two samples in one bank half a row in.
         let s = staggered_sample(2016, 16, &dram);
         for offset in (0..row).step_by(burst as usize) {
-            let mut b: Vec<usize> = (0..16).map(|n| dram.bank_of(n * s + offset)).collect();
-            b.sort_unstable();
-            b.dedup();
-            assert_eq!(b.len(), dram.banks, "stride {s}, offset {offset}");
+            let banks = banks_of_samples(&dram, s, 16, offset);
+            assert_eq!(banks, dram.banks, "stride {s}, offset {offset}");
         }
     }
 

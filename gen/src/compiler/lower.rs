@@ -457,6 +457,23 @@ impl SegmentBuilder {
         self.compute(tile, mode::GRADIENT, 0, false, true, reduce, lanes, b, w);
     }
 
+    /// The forward product of chunk `c` with its outputs on the lanes: its weight rows (`rows`,
+    /// one reduction's terms a lane) fill buffer A and its bias records (at `b`) buffer B, and
+    /// each reduction takes a sample's inputs from `x`, applying `act` as `y` writes it.
+    pub(super) fn forward_rows(
+        &mut self,
+        c: &Chunk,
+        rows: &[Access],
+        (b, act): (u64, u8),
+        x: &Access,
+        y: &Access,
+    ) {
+        let reduce = rows.iter().map(Access::elements).sum::<u64>() as usize / c.len;
+        self.fill(c.tile, false, c.len, rows);
+        self.fill(c.tile, true, c.len, &[bias_records(b, c)]);
+        self.compute(c.tile, mode::FORWARD, act, false, true, reduce, c.len, x, y);
+    }
+
     /// The bias gradients of chunk `c`: `reduce` errors (already in buffer A) times the constant
     /// 1.0 at `konst`, aligned to G bits, written to the chunk's entries at `gb`.
     pub(super) fn bias_gradient(&mut self, c: &Chunk, konst: u64, reduce: usize, gb: u64) {
@@ -1946,17 +1963,10 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     }
                 } else {
                     for c in &ly.chunks {
-                        let t = c.tile;
-                        s.fill(t, false, c.len, &[mac_rows(ly.w, c, n_in)]);
-                        s.fill(t, true, c.len, &[bias_records(ly.b, c)]);
-                        s.compute(
-                            t,
-                            mode::FORWARD,
-                            ly.act,
-                            false,
-                            true,
-                            n_in,
-                            c.len,
+                        s.forward_rows(
+                            c,
+                            &[mac_rows(ly.w, c, n_in)],
+                            (ly.b, ly.act),
                             &x.samples(batch),
                             &ly.out.block(c.start, c.len, batch),
                         );
@@ -2007,25 +2017,13 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         dram,
                     );
                     for c in &ly.chunks {
-                        let t = c.tile;
-                        s.fill(
-                            t,
-                            false,
-                            c.len,
+                        s.forward_rows(
+                            c,
                             &[
                                 mac_rows(ly.w, c, n),
                                 mac_rows(ly.w + (hidden * n) as u64 * RECORD_BYTES, c, hidden),
                             ],
-                        );
-                        s.fill(t, true, c.len, &[bias_records(ly.b, c)]);
-                        s.compute(
-                            t,
-                            mode::FORWARD,
-                            ly.act,
-                            false,
-                            true,
-                            n + hidden,
-                            c.len,
+                            (ly.b, ly.act),
                             &step_view(st).samples(batch),
                             &h_view(st + 1).block(c.start, c.len, batch),
                         );
