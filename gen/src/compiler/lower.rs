@@ -22,9 +22,10 @@
 //! An Elman layer keeps, per sample and step s, the vector `u_s = [x_s, h_s]` contiguous in
 //! DRAM (`h_0 = 0`), so that step s is one product with the concatenated rows `[W_x W_h]` (two
 //! buffer fills, one reduction of `n + H` terms), and its result `h_{s+1}` is written straight
-//! into `u_{s+1}`. The weight gradient of `[W_x W_h]` is one reduction over batch and steps
-//! (`h_0 = 0` adds nothing). Backpropagation through time runs the input-error product with
-//! `W_h` once per step.
+//! into `u_{s+1}`. The first step's reductions stop after its `n` inputs, since `h_0` adds
+//! nothing. The weight gradient of `[W_x W_h]` is one reduction over batch and steps, without
+//! the first step's terms for `W_h`. Backpropagation through time runs the input-error product
+//! with `W_h` once per step.
 //!
 //! Convolutions and pools partition by channel (one channel per lane), with the same chunks, so
 //! that a pool finds its input, and a convolution its routed error, in its own vault. An rnn after
@@ -459,7 +460,10 @@ impl SegmentBuilder {
 
     /// The forward product of chunk `c` with its outputs on the lanes: its weight rows (`rows`,
     /// one reduction's terms a lane) fill buffer A and its bias records (at `b`) buffer B, and
-    /// each reduction takes a sample's inputs from `x`, applying `act` as `y` writes it.
+    /// each reduction takes a sample's inputs from `x`, applying `act` as `y` writes it. A
+    /// reduction takes as many terms as `x` gives a sample (`y` writes `c.len` outputs a sample):
+    /// the rows' first terms only, where `x` leaves out inputs known to be zero (an Elman
+    /// layer's first step, where `h_0 = 0`), and the rows stay whole for the next products.
     pub(super) fn forward_rows(
         &mut self,
         c: &Chunk,
@@ -468,7 +472,9 @@ impl SegmentBuilder {
         x: &Access,
         y: &Access,
     ) {
-        let reduce = rows.iter().map(Access::elements).sum::<u64>() as usize / c.len;
+        let samples = y.elements() as usize / c.len;
+        let reduce = x.elements() as usize / samples;
+        debug_assert!(reduce * c.len <= rows.iter().map(Access::elements).sum::<u64>() as usize);
         self.fill(c.tile, false, c.len, rows);
         self.fill(c.tile, true, c.len, &[bias_records(b, c)]);
         self.compute(c.tile, mode::FORWARD, act, false, true, reduce, c.len, x, y);
@@ -1188,11 +1194,31 @@ struct GradientTerms {
     x_terms: Vec<(usize, i64)>,
 }
 
-/// One matrix of a weight gradient: term 0's inputs at `x`, `cols` of them; rows at `gw`.
+/// One matrix of a weight gradient: term 0's inputs at `x`, `cols` of them; rows at `gw`. Its
+/// inputs are zero at the first `skip` places of the terms' innermost loop (an Elman layer's
+/// recurrent weights pair the first step's errors with `h_0 = 0`): its runs leave those terms out.
 struct GradientMatrix {
     x: u64,
     cols: usize,
     gw: u64,
+    skip: usize,
+}
+
+impl GradientTerms {
+    /// The terms a matrix's runs take: how many, and the loops over them of its input rows
+    /// (from the first input's term 0) and of an output's errors in `dt` (from its term 0),
+    /// each with the offset of the first term taken.
+    fn taken(&self, skip: usize) -> (usize, (i64, Vec<(usize, i64)>), (u64, Vec<(usize, i64)>)) {
+        let (inner, stride) = self.x_terms[0];
+        let mut x = self.x_terms.clone();
+        x[0].0 = inner - skip;
+        let mut dt = vec![(inner - skip, ACT as i64)];
+        if self.terms > inner {
+            dt.push((self.terms / inner, (inner as u64 * ACT) as i64));
+        }
+        let terms = self.terms / inner * (inner - skip);
+        (terms, (skip as i64 * stride, x), (skip as u64 * ACT, dt))
+    }
 }
 
 /// The first step of a weight gradient: each chunk's errors transposed into `dt`. Per group of
@@ -1300,9 +1326,10 @@ fn gradient_blocks(
     // An even number of lanes takes its inputs two a cycle (pair fills) where they lie in
     // aligned 4-byte pairs: a run's fill then takes half as long as its compute, not as long.
     let inputs = |&(m, i0, w, j): &(&GradientMatrix, usize, usize, usize)| {
-        let base = m.x + i0 as u64 * ACT;
+        let (_, (skipped, x_terms), _) = g.taken(m.skip);
+        let base = m.x.wrapping_add_signed(skipped) + i0 as u64 * ACT;
         let aligned = base.is_multiple_of(2 * ACT)
-            && g.x_terms
+            && x_terms
                 .iter()
                 .all(|&(_, stride)| stride % (2 * ACT as i64) == 0);
         let per = if w.is_multiple_of(2) && aligned { 2 } else { 1 };
@@ -1310,29 +1337,41 @@ fn gradient_blocks(
         if j > 1 {
             x_loops.push((j, (lanes as u64 * ACT) as i64));
         }
-        x_loops.extend(&g.x_terms);
+        x_loops.extend(&x_terms);
         Access::new(base, (per as u64 * ACT) as u32, &x_loops)
     };
-    let errors = |j: usize| {
-        let dt = g.dt + (c.start * g.terms) as u64 * ACT;
-        if j == 1 {
-            Access::new(dt, ACT as u32, &[(g.terms * c.len, ACT as i64)])
-        } else {
-            let per_output = (g.terms as u64 * ACT) as i64;
-            let loops = [(g.terms, ACT as i64), (j, 0), (c.len, per_output)];
-            Access::new(dt, ACT as u32, &loops)
+    // An output's errors over the terms the matrix takes, once per block of a run of `j`.
+    let errors = |skip: usize, j: usize| {
+        let (_, _, (skipped, mut loops)) = g.taken(skip);
+        let dt = g.dt + (c.start * g.terms) as u64 * ACT + skipped;
+        if j > 1 {
+            loops.push((j, 0));
         }
+        loops.push((c.len, (g.terms as u64 * ACT) as i64));
+        // Loops that continue one another are one loop (all the terms of every output).
+        let mut joined: Vec<(usize, i64)> = vec![];
+        for (n, stride) in loops {
+            match joined.last_mut() {
+                Some(last) if last.0 as i64 * last.1 == stride => last.0 *= n,
+                _ => joined.push((n, stride)),
+            }
+        }
+        Access::new(dt, ACT as u32, &joined)
     };
     // Every run takes each output's errors once per block: where the chunk's errors fit the
     // PE's reuse buffer, they come from DRAM once, and write drains no longer hold up the beats.
+    // The buffer holds the errors of one choice of terms (`skip`) at a time.
     let held = g.terms * c.len <= reuse;
-    if held {
-        s.fill_reuse_buffer(c.tile, &errors(1));
-    }
+    let mut in_reuse: Option<usize> = None;
     // Where the run's inputs are in buffer A, when the previous run's compute filled them.
     let mut filled: Option<usize> = None;
     for (k, run) in runs.iter().enumerate() {
         let &(m, i0, w, j) = run;
+        let (terms, _, _) = g.taken(m.skip);
+        if held && in_reuse != Some(m.skip) {
+            s.fill_reuse_buffer(c.tile, &errors(m.skip, 1));
+            in_reuse = Some(m.skip);
+        }
         let base = filled.unwrap_or_else(|| {
             s.fill(c.tile, false, w, std::slice::from_ref(&inputs(run)));
             0
@@ -1342,13 +1381,13 @@ fn gradient_blocks(
             .filter(|&&(_, _, w_next, _)| halves && w_next == w)
             .map(inputs);
         let other = if base == 0 { per_run * g.terms } else { 0 };
-        let b = errors(j);
+        let b = errors(m.skip, j);
         s.compute_filling(
             c.tile,
             mode::GRADIENT,
             0,
             (false, true),
-            (g.terms, w),
+            (terms, w),
             (base, j),
             next.as_ref().map(|a| (a, other)),
             if held {
@@ -1371,7 +1410,7 @@ fn gradient_blocks(
 /// A layer's weight and bias gradients as segments: the errors transposed first, then the
 /// matrices' input blocks, spread over as few segments as have programs that fit the program
 /// memory (with the END each segment adds), then the bias gradients (buffer A <- the chunk's
-/// errors, stream b = 1.0). `macs` are shared out by the blocks' inputs. The segments are left
+/// errors, stream b = 1.0). `macs` are shared out by the blocks' products. The segments are left
 /// open for the caller to finish.
 #[allow(clippy::too_many_arguments)]
 fn weight_gradients(
@@ -1388,7 +1427,9 @@ fn weight_gradients(
         .iter()
         .flat_map(|m| (0..m.cols).step_by(lanes).map(move |i0| (m, i0)))
         .collect();
-    let inputs: usize = matrices.iter().map(|m| m.cols).sum();
+    // A block's share of the MACs: its inputs times the terms its matrix takes.
+    let share = |&(m, i0): &(&GradientMatrix, usize)| lanes.min(m.cols - i0) * g.taken(m.skip).0;
+    let total: usize = blocks.iter().map(share).sum();
     for parts in 1..=blocks.len() {
         let mut segs = vec![];
         let mut given = 0;
@@ -1406,12 +1447,12 @@ fn weight_gradients(
             for c in chunks {
                 gradient_blocks(&mut s, c, g, range, (lanes, depth, reuse));
             }
-            let cols: usize = range.iter().map(|&(m, i0)| lanes.min(m.cols - i0)).sum();
+            let part: usize = range.iter().map(share).sum();
             // The last part takes what the shares' rounding left.
             s.seg.macs = if p + 1 == parts {
                 macs - given
             } else {
-                macs * cols as u64 / inputs as u64
+                macs * part as u64 / total as u64
             };
             given += s.seg.macs;
             if p + 1 == parts {
@@ -2010,6 +2051,8 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     n: hidden,
                 };
                 for st in 0..steps {
+                    // h_0 = 0: the first step's reductions end with its inputs.
+                    let terms = if st == 0 { n } else { n + hidden };
                     let mut s = SegmentBuilder::new(
                         format!("{} forward step {}", ly.name, st + 1),
                         l,
@@ -2024,11 +2067,11 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                                 mac_rows(ly.w + (hidden * n) as u64 * RECORD_BYTES, c, hidden),
                             ],
                             (ly.b, ly.act),
-                            &step_view(st).samples(batch),
+                            &step_view(st).block(0, terms, batch),
                             &h_view(st + 1).block(c.start, c.len, batch),
                         );
                     }
-                    s.seg.macs = cost / steps as u64;
+                    s.seg.macs = (batch * hidden * terms) as u64;
                     forward.push(s.finish());
                     if st + 1 < steps || l + 1 < nl {
                         forward.extend(gather(
@@ -2383,6 +2426,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     x: x.base,
                     cols: n_in,
                     gw: ly.gw,
+                    skip: 0,
                 };
                 by_blocks = Some((g, vec![m]));
                 checks.push(row_check(
@@ -2416,11 +2460,14 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                         x: u,
                         cols: n,
                         gw: ly.gw,
+                        skip: 0,
                     },
+                    // h_0 = 0: the recurrent weights take no first-step terms.
                     GradientMatrix {
                         x: u + n as u64 * ACT,
                         cols: hidden,
                         gw: ly.gw + (hidden * n) as u64 * GRAD,
+                        skip: usize::from(steps > 1),
                     },
                 ];
                 by_blocks = Some((g, matrices.into()));
@@ -3162,6 +3209,41 @@ mod tests {
             }
             assert!(reads > 0, "fc{l}: no reads of its records");
         }
+    }
+
+    #[test]
+    fn an_elman_layer_never_multiplies_its_zero_initial_state() {
+        let net = Network::from_toml_str(include_str!("../../../examples/rnn.toml")).unwrap();
+        let (n, hidden, steps, batch) = (8usize, 16usize, 4usize, 4usize);
+        let plan = compile(&net, batch, 100, &Config::default()).unwrap();
+        let u = plan.map.regions().find(|r| r.name == "rnn0.u").unwrap();
+        assert_eq!(u.bytes % batch as u64, 0);
+        let (sample, row) = (u.bytes / batch as u64, ((n + hidden) as u64) * ACT);
+        assert!(sample >= (steps as u64 + 1) * row);
+        // h_0 of every sample: the second half of its first row.
+        let h0 = |a: u64| {
+            let off = a.checked_sub(u.base).map(|o| o % sample);
+            a < u.base + u.bytes && off.is_some_and(|o| (n as u64 * ACT..row).contains(&o))
+        };
+        let mut reads = 0;
+        for seg in plan.phases.iter().flat_map(|ph| &ph.segments) {
+            for i in seg.programs.iter().flatten() {
+                if let Instr::Stream(d) = i {
+                    if d.dest == Dest::Pe {
+                        let first = bytes(d).into_iter().find(|&a| h0(a));
+                        assert_eq!(first, None, "{}: {d:?} reads h_0", seg.label);
+                        reads += 1;
+                    }
+                }
+            }
+        }
+        assert!(reads > 0);
+        // Every segment's MACs are what it computes: the first step's inputs only.
+        let step1 = plan.phases[0]
+            .segments
+            .iter()
+            .find(|s| s.label == "rnn0 forward step 1");
+        assert_eq!(step1.unwrap().macs, (batch * hidden * n) as u64);
     }
 
     #[test]
