@@ -713,13 +713,16 @@ fn moved(blocks: &[ColumnExchange], pieces: &[(usize, usize)], from: usize, to: 
 /// What one tile reads and what another writes of the same pieces.
 type Moved = (Vec<Access>, Vec<Access>);
 
-/// A round's cost beyond what it moves (start and drain, and the host loading its programs),
-/// and a tile's cycles per KiB it sends and receives, as measured on bench_fc's 256 x 256 layer
-/// on the default module (`ntgen train --progress`): a ring round of 256 values each way from
-/// the records into the readers' copies takes about 660 cycles, a halving round of 2,048 each
-/// way 3,100 to 4,600. The estimates choose an exchange's schedule.
-const EXCHANGE_ROUND_CYCLES: u64 = 500;
-const EXCHANGE_KIB_CYCLES: u64 = 420;
+/// What a tile's part of an exchange round costs: each of its runs (a piece sent and one
+/// received: the streams start, the first reads return, the last writes drain), and each
+/// element it sends or receives (one flit each, narrowed from a record or not, on paths that
+/// other rounds' pairs share), in hundredths of a cycle. Fitted to the rounds of the default
+/// module's benchmarks (`ntgen train --progress`, batch 16): a ring round of one run takes about
+/// 110 cycles with 20 elements (bench_rnn's fc1), 490 with 196 (its Elman layer) and 580 with
+/// 256 (bench_fc's fc1); a halving round of 8 runs of 14 elements about 900 (bench_rnn's fc1).
+/// The estimates choose an exchange's schedule.
+const EXCHANGE_RUN_CYCLES: u64 = 85;
+const EXCHANGE_ELEMENT_CENTICYCLES: u64 = 216;
 
 /// Rows from which a layer keeps a copy of its MAC weights for the backward products (see
 /// [`ColumnExchange::copy`]): the copy costs a run of the update segment (a few hundred cycles)
@@ -748,34 +751,25 @@ fn exchange_columns(
     if tiles.is_power_of_two() && tiles > 2 {
         schedules.push(halving_rounds(blocks, tiles));
     }
-    let estimate = |rounds: &[ExchangeRound]| -> u64 {
-        rounds
-            .iter()
-            .map(|r| {
-                let busiest = r
-                    .iter()
-                    .map(|x| {
-                        x.sends
-                            .iter()
-                            .chain(&x.receives)
-                            .map(Access::bytes)
-                            .sum::<u64>()
-                    })
-                    .max()
-                    .unwrap_or(0);
-                if busiest == 0 {
-                    0
-                } else {
-                    EXCHANGE_ROUND_CYCLES + busiest * EXCHANGE_KIB_CYCLES / 1024
-                }
-            })
-            .sum()
-    };
     let best = schedules
         .into_iter()
-        .min_by_key(|r| estimate(r))
+        .min_by_key(|r| exchange_cycles(r))
         .expect("the ring is always a schedule");
     exchange_segments(label, layer, &best, tiles, dram)
+}
+
+/// The estimated cycles of an exchange's rounds: each lasts as long as its busiest tile's part.
+fn exchange_cycles(rounds: &[ExchangeRound]) -> u64 {
+    let part = |x: &ExchangeLeg| {
+        let runs = x.sends.len().max(x.receives.len()) as u64;
+        let elements = |v: &[Access]| v.iter().map(Access::elements).sum::<u64>();
+        let most = elements(&x.sends).max(elements(&x.receives));
+        runs * EXCHANGE_RUN_CYCLES + most * EXCHANGE_ELEMENT_CENTICYCLES / 100
+    };
+    rounds
+        .iter()
+        .map(|r| r.iter().map(part).max().unwrap_or(0))
+        .sum()
 }
 
 /// One tile's part of a gather or exchange round: the tile it sends to and what, in order, and
@@ -1134,8 +1128,10 @@ fn input_chunks(
     let n_out = lw[l].out.n;
     let tiles = order.len();
     let rounds = gather_rounds(tiles) as u64;
+    // Each round one run; the errors move as 4-byte elements, two to an element.
     let received = (n_in * batch) as u64 * ACT * (tiles as u64 - 1) / tiles as u64;
-    let gather = rounds * EXCHANGE_ROUND_CYCLES + 2 * received * EXCHANGE_KIB_CYCLES / 1024;
+    let elements = received / MAX_ELEMENT_BYTES as u64;
+    let gather = rounds * EXCHANGE_RUN_CYCLES + elements * EXCHANGE_ELEMENT_CENTICYCLES / 100;
     let product = |ch: &[Chunk]| {
         backward_product_cycles(ch, tiles, n_out, batch, dram.bytes_per_cycle as u64)
     };
@@ -1204,20 +1200,34 @@ struct GradientMatrix {
     skip: usize,
 }
 
+/// The terms a matrix's runs take: how many, and the loops over them of its input rows (from
+/// the first input's term 0) and of an output's errors in `dt` (from its term 0), each with the
+/// byte offset of the first term taken.
+struct TakenTerms {
+    count: usize,
+    x_offset: i64,
+    x_loops: Vec<(usize, i64)>,
+    dt_offset: u64,
+    dt_loops: Vec<(usize, i64)>,
+}
+
 impl GradientTerms {
-    /// The terms a matrix's runs take: how many, and the loops over them of its input rows
-    /// (from the first input's term 0) and of an output's errors in `dt` (from its term 0),
-    /// each with the offset of the first term taken.
-    fn taken(&self, skip: usize) -> (usize, (i64, Vec<(usize, i64)>), (u64, Vec<(usize, i64)>)) {
+    /// The terms without the first `skip` of the innermost loop.
+    fn taken(&self, skip: usize) -> TakenTerms {
         let (inner, stride) = self.x_terms[0];
-        let mut x = self.x_terms.clone();
-        x[0].0 = inner - skip;
-        let mut dt = vec![(inner - skip, ACT as i64)];
+        let mut x_loops = self.x_terms.clone();
+        x_loops[0].0 = inner - skip;
+        let mut dt_loops = vec![(inner - skip, ACT as i64)];
         if self.terms > inner {
-            dt.push((self.terms / inner, (inner as u64 * ACT) as i64));
+            dt_loops.push((self.terms / inner, (inner as u64 * ACT) as i64));
         }
-        let terms = self.terms / inner * (inner - skip);
-        (terms, (skip as i64 * stride, x), (skip as u64 * ACT, dt))
+        TakenTerms {
+            count: self.terms / inner * (inner - skip),
+            x_offset: skip as i64 * stride,
+            x_loops,
+            dt_offset: skip as u64 * ACT,
+            dt_loops,
+        }
     }
 }
 
@@ -1326,8 +1336,12 @@ fn gradient_blocks(
     // An even number of lanes takes its inputs two a cycle (pair fills) where they lie in
     // aligned 4-byte pairs: a run's fill then takes half as long as its compute, not as long.
     let inputs = |&(m, i0, w, j): &(&GradientMatrix, usize, usize, usize)| {
-        let (_, (skipped, x_terms), _) = g.taken(m.skip);
-        let base = m.x.wrapping_add_signed(skipped) + i0 as u64 * ACT;
+        let TakenTerms {
+            x_offset,
+            x_loops: x_terms,
+            ..
+        } = g.taken(m.skip);
+        let base = m.x.wrapping_add_signed(x_offset) + i0 as u64 * ACT;
         let aligned = base.is_multiple_of(2 * ACT)
             && x_terms
                 .iter()
@@ -1342,8 +1356,12 @@ fn gradient_blocks(
     };
     // An output's errors over the terms the matrix takes, once per block of a run of `j`.
     let errors = |skip: usize, j: usize| {
-        let (_, _, (skipped, mut loops)) = g.taken(skip);
-        let dt = g.dt + (c.start * g.terms) as u64 * ACT + skipped;
+        let TakenTerms {
+            dt_offset,
+            dt_loops: mut loops,
+            ..
+        } = g.taken(skip);
+        let dt = g.dt + (c.start * g.terms) as u64 * ACT + dt_offset;
         if j > 1 {
             loops.push((j, 0));
         }
@@ -1367,7 +1385,7 @@ fn gradient_blocks(
     let mut filled: Option<usize> = None;
     for (k, run) in runs.iter().enumerate() {
         let &(m, i0, w, j) = run;
-        let (terms, _, _) = g.taken(m.skip);
+        let terms = g.taken(m.skip).count;
         if held && in_reuse != Some(m.skip) {
             s.fill_reuse_buffer(c.tile, &errors(m.skip, 1));
             in_reuse = Some(m.skip);
@@ -1428,7 +1446,8 @@ fn weight_gradients(
         .flat_map(|m| (0..m.cols).step_by(lanes).map(move |i0| (m, i0)))
         .collect();
     // A block's share of the MACs: its inputs times the terms its matrix takes.
-    let share = |&(m, i0): &(&GradientMatrix, usize)| lanes.min(m.cols - i0) * g.taken(m.skip).0;
+    let share =
+        |&(m, i0): &(&GradientMatrix, usize)| lanes.min(m.cols - i0) * g.taken(m.skip).count;
     let total: usize = blocks.iter().map(share).sum();
     for parts in 1..=blocks.len() {
         let mut segs = vec![];
@@ -3063,7 +3082,18 @@ mod tests {
     }
 
     #[test]
-    fn small_exchanges_take_few_rounds_and_large_ones_move_each_value_once() {
+    fn exchanges_take_the_ring_where_halving_pays_a_run_per_piece() {
+        let blocks = &exchange_blocks(10, 32, 16, 16)[2..];
+        let (ring, halving) = (ring_rounds(blocks, 16), halving_rounds(blocks, 16));
+        // A halving round sends a tile's pieces for 8 readers as 8 runs, a ring round as one:
+        // on bench_rnn's 16-output layer the ring's 15 rounds took 1,716 cycles, halving's 4
+        // rounds 3,628.
+        let runs = |rounds: &[ExchangeRound]| {
+            let most = rounds.iter().flatten().map(|x| x.sends.len()).max();
+            most.unwrap()
+        };
+        assert_eq!((runs(&ring), runs(&halving)), (1, 8));
+        assert!(exchange_cycles(&ring) < exchange_cycles(&halving));
         let segments = |rows, cols| {
             exchange_columns(
                 "x",
@@ -3074,7 +3104,7 @@ mod tests {
             )
             .len()
         };
-        assert_eq!(segments(10, 32), 4);
+        assert_eq!(segments(10, 32), 15);
         assert_eq!(segments(256, 256), 15);
     }
 
