@@ -1277,26 +1277,36 @@ fn transpose_errors(
 }
 
 /// What a run boundary costs a weight gradient beyond its beats: the PE drains, the run's last
-/// writes reach the vault and the next run's first reads return. About 370 cycles on the default
-/// module (`ntgen train --progress` on bench_fc and bench_rnn, one block of inputs per run: 780
-/// cycles a block of 256 beats, 2,000 a block of 1,024). With `blocks_per_run` it sets how many
-/// blocks of inputs one run takes.
-const GRADIENT_RUN_CYCLES: u64 = 370;
+/// writes reach the vault and the next run's first reads return. Fitted on bench_fc's 256 x 256
+/// layers on the default module (`ntgen train`, batch 16, one segment each): 8 blocks of inputs
+/// a run took 6,865 cycles, 4 blocks 6,529 and 2 blocks 6,131: halving the run saved 336 and
+/// 398 cycles where the first fill shrank by 512 and 256 and 2 and 4 boundaries were added, so
+/// a boundary costs well under 100 cycles. With [`blocks_per_run`] it sets how many blocks of
+/// inputs one run takes.
+const GRADIENT_RUN_CYCLES: u64 = 40;
 
-/// Blocks of inputs per gradient run, of `blocks` in a segment: more blocks a run save run
-/// boundaries, but the first run's inputs (`terms` entries of every lane a block, two a cycle
-/// with an even number of lanes) are filled before it starts, where every later run's are
-/// filled by the run before. Two runs' inputs must fit a lane buffer; one block a run where two
-/// blocks' do not. (On a 256 x 256 layer of 16 lanes and 16 terms: 4 blocks a run took 8,841
-/// cycles, 8 blocks 8,387.)
-fn blocks_per_run(blocks: usize, terms: usize, lanes: usize, depth: usize) -> usize {
+/// Blocks of inputs per gradient run, of `blocks` in a segment, best estimate first. A run's
+/// compute takes `terms` beats for each block and each of the chunk's `outputs`; its fill
+/// (`terms` entries of every lane a block, two a cycle with an even number of lanes) runs
+/// during the run before. So the first fill waits alone where the runs outlast their fills,
+/// and the last compute where the fills outlast the runs: more blocks a run lengthen that, and
+/// save run boundaries. Two runs' inputs must fit a lane buffer; one block a run where two
+/// blocks' do not. Fewer blocks a run take more program words: the caller takes the first that
+/// fits as few segments as any.
+fn blocks_per_run(
+    blocks: usize,
+    (terms, outputs): (usize, usize),
+    lanes: usize,
+    depth: usize,
+) -> Vec<usize> {
     let most = depth / (2 * terms);
     let per_cycle = if lanes.is_multiple_of(2) { 2 } else { 1 };
-    (1..=most.max(1))
-        .min_by_key(|&j| {
-            blocks.div_ceil(j) as u64 * GRADIENT_RUN_CYCLES + (j * terms * lanes / per_cycle) as u64
-        })
-        .expect("one block a run is always a choice")
+    let mut choices: Vec<usize> = (1..=most.max(1)).collect();
+    choices.sort_by_key(|&j| {
+        let (compute, fill) = (j * terms * outputs, j * terms * lanes / per_cycle);
+        blocks.div_ceil(j) as u64 * GRADIENT_RUN_CYCLES + compute.min(fill) as u64
+    });
+    choices
 }
 
 /// Weight gradients of blocks of up to `lanes` inputs (`i0..` of matrix `m`), one chunk's, lanes
@@ -1315,9 +1325,8 @@ fn gradient_blocks(
     c: &Chunk,
     g: &GradientTerms,
     blocks: &[(&GradientMatrix, usize)],
-    (lanes, depth, reuse): (usize, usize, usize),
+    (lanes, depth, reuse, per_run): (usize, usize, usize, usize),
 ) {
-    let per_run = blocks_per_run(blocks.len(), g.terms, lanes, depth);
     let halves = 2 * per_run * g.terms <= depth;
     // Runs: (matrix, first input, lanes in use, blocks), the blocks of one matrix side by side
     // and of one width.
@@ -1449,7 +1458,13 @@ fn weight_gradients(
     let share =
         |&(m, i0): &(&GradientMatrix, usize)| lanes.min(m.cols - i0) * g.taken(m.skip).count;
     let total: usize = blocks.iter().map(share).sum();
-    for parts in 1..=blocks.len() {
+    let tries = (1..=blocks.len()).flat_map(|parts| {
+        let widest = blocks.len().div_ceil(parts);
+        let outputs = chunks.iter().map(|c| c.len).max().unwrap_or(1);
+        let choices = blocks_per_run(widest, (g.terms, outputs), lanes, depth);
+        choices.into_iter().map(move |per_run| (parts, per_run))
+    });
+    for (parts, per_run) in tries {
         let mut segs = vec![];
         let mut given = 0;
         for p in 0..parts {
@@ -1464,7 +1479,7 @@ fn weight_gradients(
             }
             let range = &blocks[p * blocks.len() / parts..(p + 1) * blocks.len() / parts];
             for c in chunks {
-                gradient_blocks(&mut s, c, g, range, (lanes, depth, reuse));
+                gradient_blocks(&mut s, c, g, range, (lanes, depth, reuse, per_run));
             }
             let part: usize = range.iter().map(share).sum();
             // The last part takes what the shares' rounding left.
@@ -3239,6 +3254,19 @@ mod tests {
             }
             assert!(reads > 0, "fc{l}: no reads of its records");
         }
+    }
+
+    #[test]
+    fn gradient_runs_take_the_blocks_measured_fastest() {
+        // bench_fc's 256 x 256 layers (16 outputs a tile): 2 blocks a run took 6,131 cycles,
+        // 4 blocks 6,529, 8 blocks 6,865.
+        assert_eq!(blocks_per_run(16, (16, 16), 16, 256)[0], 2);
+        // bench_rnn's 16-output layer (one output a tile, 64 terms): 2 blocks a run took 2,819
+        // cycles, 1 block 3,525; runs the fills outlast gain nothing from a shorter first fill.
+        assert_eq!(blocks_per_run(16, (64, 1), 16, 256)[0], 2);
+        // Every choice keeps two runs' inputs in a lane buffer.
+        assert_eq!(blocks_per_run(16, (64, 1), 16, 256).len(), 2);
+        assert_eq!(blocks_per_run(16, (200, 1), 16, 256), [1]);
     }
 
     #[test]
