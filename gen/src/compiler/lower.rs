@@ -37,6 +37,7 @@
 use super::conv::{self, ConvLayout};
 use super::image::{alloc_error, alloc_output, ImageView, RnnRows};
 use super::memory_map::{MemoryMap, RECORD_BYTES};
+use super::mesh_rounds;
 use super::partition::{chunks, deal_order, of_tile, Chunk};
 use super::pool::{self, PoolLayout, WINDOW};
 use super::program::{self, mode, op, shape, Access};
@@ -715,14 +716,16 @@ type Moved = (Vec<Access>, Vec<Access>);
 
 /// What a tile's part of an exchange round costs: each of its runs (a piece sent and one
 /// received: the streams start, the first reads return, the last writes drain), and each
-/// element it sends or receives (one flit each, narrowed from a record or not, on paths that
-/// other rounds' pairs share), in hundredths of a cycle. Fitted to the rounds of the default
-/// module's benchmarks (`ntgen train --progress`, batch 16): a ring round of one run takes about
-/// 110 cycles with 20 elements (bench_rnn's fc1), 490 with 196 (its Elman layer) and 580 with
-/// 256 (bench_fc's fc1); a halving round of 8 runs of 14 elements about 900 (bench_rnn's fc1).
-/// The estimates choose an exchange's schedule.
+/// element it sends or receives (one flit each, narrowed from a record or not), in hundredths
+/// of a cycle, and more for each further transfer of the round on the busiest link. Fitted to
+/// the rounds of the default module's benchmarks (`ntgen train --progress`, batch 16): ring
+/// rounds of one run of 256 elements (bench_fc's fc1) take about 420 cycles where no two
+/// transfers share a link and 690 where two do, of 196 (bench_rnn's Elman layer) 356 and 570,
+/// of 20 (bench_rnn's fc1) about 110; a halving round of 8 runs of 14 elements about 900. The
+/// estimates choose an exchange's schedule.
 const EXCHANGE_RUN_CYCLES: u64 = 85;
-const EXCHANGE_ELEMENT_CENTICYCLES: u64 = 216;
+const EXCHANGE_ELEMENT_CENTICYCLES: u64 = 131;
+const EXCHANGE_SHARED_CENTICYCLES: u64 = 105;
 
 /// Rows from which a layer keeps a copy of its MAC weights for the backward products (see
 /// [`ColumnExchange::copy`]): the copy costs a run of the update segment (a few hundred cycles)
@@ -733,9 +736,11 @@ const MAC_COPY_MIN_ROWS: usize = 64;
 /// Sends every block's columns to their readers, an all-to-all that moves each MAC value to the
 /// vaults that read it and to no other (the owner's part is in place already). Each round every
 /// tile sends to one tile and receives from one, so its write stream takes the arriving elements
-/// in order. Two schedules, the one estimated faster is taken:
+/// in order. Three schedules, the one estimated faster is taken:
 /// - a ring of `tiles - 1` rounds, tile t sending `t + d` its part in round d: each value moves
 ///   once;
+/// - rounds in which no two transfers share a link ([`mesh_rounds::disjoint_pairs`], meshes of
+///   up to 16 tiles): each value moves once, in a round or two more than the ring's;
 /// - with a power-of-two number of tiles, log2(tiles) rounds, tile t swapping with `t ^ 2^k`
 ///   whatever it holds for the readers across bit k (values stop over in the vaults between,
 ///   at their own addresses, which those vaults never read): each value moves up to log2(tiles)
@@ -744,31 +749,41 @@ fn exchange_columns(
     label: &str,
     layer: usize,
     blocks: &[ColumnExchange],
-    tiles: usize,
+    (rows, cols): (usize, usize),
     dram: &DramConfig,
 ) -> Vec<Segment> {
+    let tiles = rows * cols;
     let mut schedules = vec![ring_rounds(blocks, tiles)];
+    if let Some(rounds) = mesh_rounds::disjoint_pairs(rows, cols) {
+        schedules.push(pair_rounds(blocks, &rounds, tiles));
+    }
     if tiles.is_power_of_two() && tiles > 2 {
         schedules.push(halving_rounds(blocks, tiles));
     }
     let best = schedules
         .into_iter()
-        .min_by_key(|r| exchange_cycles(r))
+        .min_by_key(|r| exchange_cycles(r, cols))
         .expect("the ring is always a schedule");
     exchange_segments(label, layer, &best, tiles, dram)
 }
 
-/// The estimated cycles of an exchange's rounds: each lasts as long as its busiest tile's part.
-fn exchange_cycles(rounds: &[ExchangeRound]) -> u64 {
-    let part = |x: &ExchangeLeg| {
+/// The estimated cycles of an exchange's rounds: each lasts as long as its busiest tile's part,
+/// whose elements go slower the more transfers share a link of the round.
+fn exchange_cycles(rounds: &[ExchangeRound], cols: usize) -> u64 {
+    let part = |x: &ExchangeLeg, load: u64| {
         let runs = x.sends.len().max(x.receives.len()) as u64;
         let elements = |v: &[Access]| v.iter().map(Access::elements).sum::<u64>();
         let most = elements(&x.sends).max(elements(&x.receives));
-        runs * EXCHANGE_RUN_CYCLES + most * EXCHANGE_ELEMENT_CENTICYCLES / 100
+        let centicycles = EXCHANGE_ELEMENT_CENTICYCLES + (load - 1) * EXCHANGE_SHARED_CENTICYCLES;
+        runs * EXCHANGE_RUN_CYCLES + most * centicycles / 100
     };
     rounds
         .iter()
-        .map(|r| r.iter().map(part).max().unwrap_or(0))
+        .map(|r| {
+            let pairs = r.iter().enumerate().filter(|(_, x)| !x.sends.is_empty());
+            let load = mesh_rounds::link_load(pairs.map(|(t, x)| (t, x.dst)), cols).max(1);
+            r.iter().map(|x| part(x, load as u64)).max().unwrap_or(0)
+        })
         .sum()
 }
 
@@ -782,6 +797,33 @@ struct ExchangeLeg {
 
 /// Per tile, its leg of the round.
 type ExchangeRound = Vec<ExchangeLeg>;
+
+/// Each round's pairs (source, destination): the source sends the destination its part.
+fn pair_rounds(
+    blocks: &[ColumnExchange],
+    rounds: &[Vec<(usize, usize)>],
+    tiles: usize,
+) -> Vec<ExchangeRound> {
+    rounds
+        .iter()
+        .map(|pairs| {
+            let mut legs: ExchangeRound = (0..tiles)
+                .map(|t| ExchangeLeg {
+                    dst: t,
+                    sends: vec![],
+                    receives: vec![],
+                })
+                .collect();
+            for &(s, d) in pairs {
+                let (sends, receives) = moved(blocks, &[(s, d)], s, d);
+                legs[s].dst = d;
+                legs[s].sends = sends;
+                legs[d].receives = receives;
+            }
+            legs
+        })
+        .collect()
+}
 
 /// Round d (from 1): tile t sends tile `t + d` its part.
 fn ring_rounds(blocks: &[ColumnExchange], tiles: usize) -> Vec<ExchangeRound> {
@@ -1128,10 +1170,12 @@ fn input_chunks(
     let n_out = lw[l].out.n;
     let tiles = order.len();
     let rounds = gather_rounds(tiles) as u64;
-    // Each round one run; the errors move as 4-byte elements, two to an element.
+    // Each round one run; the errors move as 4-byte elements, two to an element, on links that
+    // two transfers share in some rounds.
     let received = (n_in * batch) as u64 * ACT * (tiles as u64 - 1) / tiles as u64;
     let elements = received / MAX_ELEMENT_BYTES as u64;
-    let gather = rounds * EXCHANGE_RUN_CYCLES + elements * EXCHANGE_ELEMENT_CENTICYCLES / 100;
+    let centicycles = EXCHANGE_ELEMENT_CENTICYCLES + EXCHANGE_SHARED_CENTICYCLES;
+    let gather = rounds * EXCHANGE_RUN_CYCLES + elements * centicycles / 100;
     let product = |ch: &[Chunk]| {
         backward_product_cycles(ch, tiles, n_out, batch, dram.bytes_per_cycle as u64)
     };
@@ -2767,7 +2811,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                 &format!("{} MAC to readers", ly.name),
                 l,
                 &exchanged,
-                tiles,
+                (config.array.rows, config.array.cols),
                 dram,
             ));
         }
@@ -3063,7 +3107,8 @@ mod tests {
 
     #[test]
     fn exchanges_bring_every_reader_its_columns_and_the_ring_moves_each_value_once() {
-        for (tiles, lanes) in [(16, 16), (4, 4), (6, 4), (1, 4)] {
+        for ((rows, cols), lanes) in [((4, 4), 16), ((2, 2), 4), ((2, 3), 4), ((1, 1), 4)] {
+            let tiles = rows * cols;
             let blocks = exchange_blocks(70, 45, tiles, lanes);
             // Values a reader needs from another tile's rows.
             let needed: usize = blocks
@@ -3084,6 +3129,13 @@ mod tests {
                 needed,
                 "{tiles} tiles"
             );
+            let pairs = mesh_rounds::disjoint_pairs(rows, cols).unwrap();
+            let disjoint = pair_rounds(&blocks, &pairs, tiles);
+            assert_eq!(
+                assert_exchanged(tiles, &disjoint, &blocks),
+                needed,
+                "{tiles} tiles"
+            );
             if tiles.is_power_of_two() && tiles > 2 {
                 let halving = halving_rounds(&blocks, tiles);
                 assert_eq!(halving.len(), tiles.trailing_zeros() as usize);
@@ -3097,7 +3149,7 @@ mod tests {
     }
 
     #[test]
-    fn exchanges_take_the_ring_where_halving_pays_a_run_per_piece() {
+    fn exchanges_take_rounds_that_share_no_link_over_a_run_per_piece() {
         let blocks = &exchange_blocks(10, 32, 16, 16)[2..];
         let (ring, halving) = (ring_rounds(blocks, 16), halving_rounds(blocks, 16));
         // A halving round sends a tile's pieces for 8 readers as 8 runs, a ring round as one:
@@ -3108,19 +3160,26 @@ mod tests {
             most.unwrap()
         };
         assert_eq!((runs(&ring), runs(&halving)), (1, 8));
-        assert!(exchange_cycles(&ring) < exchange_cycles(&halving));
+        assert!(exchange_cycles(&ring, 4) < exchange_cycles(&halving, 4));
+        // The ring puts two transfers on a link in 9 of its 15 rounds, the disjoint rounds
+        // never, in 16: for a few values a pair (here 10 x 2) the round more costs more.
+        let pairs = mesh_rounds::disjoint_pairs(4, 4).unwrap();
+        assert!(exchange_cycles(&pair_rounds(blocks, &pairs, 16), 4) > exchange_cycles(&ring, 4));
+        let large = &exchange_blocks(256, 256, 16, 16)[2..];
+        let disjoint = exchange_cycles(&pair_rounds(large, &pairs, 16), 4);
+        assert!(disjoint < exchange_cycles(&ring_rounds(large, 16), 4));
         let segments = |rows, cols| {
             exchange_columns(
                 "x",
                 0,
                 &exchange_blocks(rows, cols, 16, 16)[2..],
-                16,
+                (4, 4),
                 &DramConfig::default(),
             )
             .len()
         };
         assert_eq!(segments(10, 32), 15);
-        assert_eq!(segments(256, 256), 15);
+        assert_eq!(segments(256, 256), 16);
     }
 
     /// Neighbouring places' chunks side by side (each tile's 16-bit values of 3 samples), dealt

@@ -18,6 +18,7 @@ pub mod conv;
 pub mod image;
 pub mod lower;
 pub mod memory_map;
+pub mod mesh_rounds;
 pub mod partition;
 pub mod pool;
 pub mod program;
