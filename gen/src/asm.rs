@@ -16,8 +16,8 @@
 
 use crate::cli::{AsmArgs, DisasmArgs};
 use anyhow::{bail, Context, Result};
-use nt_hdl::config::LANE_BUFFER_ADDR_BITS;
 use nt_hdl::config::MAX_LANES;
+use nt_hdl::config::{LANE_BUFFER_ADDR_BITS, OPERAND_BUFFER_ADDR_BITS};
 use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::pe_feeder::field::OPB_REDUCTIONS_BITS;
 use nt_hdl::pe_feeder::{Feed, FeedSetting, REDUCE_BITS};
@@ -121,7 +121,8 @@ fn kv(w: &str) -> Result<(String, String)> {
 
 /// `pe op mode=M act=A feed=F [opb_step] [opa_wrap] [fill_a] [opa_base=N]`,
 /// `pe shape reduce=R lanes=L`, `pe eta=E`, `pe by_lane start=S`, `pe fill_start start=S`,
-/// `pe opa_blocks blocks=N`, `pe opb_buffer reductions=N`, `pe split_fill`.
+/// `pe opa_blocks blocks=N`, `pe opb_buffer reductions=N`, `pe opb_across rows=N`,
+/// `pe split_fill`.
 fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
     match words.first().copied() {
         Some("op") => {
@@ -209,6 +210,10 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             let reductions = sole_field(words, "reductions", 0..=(1 << OPB_REDUCTIONS_BITS) - 1)?;
             Ok(FeedSetting::OpbBuffer { reductions })
         }
+        Some("opb_across") => {
+            let rows = sole_field(words, "rows", 1..=(1 << OPERAND_BUFFER_ADDR_BITS) - 1)?;
+            Ok(FeedSetting::OpbAcross { rows })
+        }
         Some(w) if w.starts_with("eta=") => {
             let n = parse_int(&w[4..])?;
             if !(0..=u16::MAX as i64).contains(&n) {
@@ -217,7 +222,7 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             Ok(FeedSetting::Eta(n as u16))
         }
         _ => bail!(
-            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...`, `opa_blocks blocks=...`, `opb_buffer reductions=...` or `split_fill`"
+            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...`, `opa_blocks blocks=...`, `opb_buffer reductions=...`, `opb_across rows=...` or `split_fill`"
         ),
     }
 }
@@ -264,6 +269,7 @@ fn pe_text(f: &FeedSetting) -> String {
         ),
         FeedSetting::OpaBlocks { blocks } => format!("pe opa_blocks blocks={blocks}"),
         FeedSetting::OpbBuffer { reductions } => format!("pe opb_buffer reductions={reductions}"),
+        FeedSetting::OpbAcross { rows } => format!("pe opb_across rows={rows}"),
         FeedSetting::SplitFill => "pe split_fill".to_string(),
     }
 }
@@ -455,7 +461,7 @@ end
         assert!(err("pe by_lane start=70000\nend").contains("start=70000 is out of range"));
         assert!(err("pe by_lane first=1\nend").contains("unknown pe by_lane field `first`"));
         // A compute that fills buffer A meanwhile, reading from a later entry.
-        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0 pairs\npe opa_blocks blocks=1024\npe opb_buffer reductions=65535\npe split_fill\nend\n";
+        let text = "pe op mode=gradient act=identity feed=compute opa_wrap fill_a opa_base=16\npe fill_start start=0 pairs\npe opa_blocks blocks=1024\npe opb_buffer reductions=65535\npe opb_across rows=1023\npe split_fill\nend\n";
         let p = assemble(text).unwrap();
         assert_eq!(decode(&encode(&p)).unwrap(), p);
         assert_eq!(disassemble(&p), text);

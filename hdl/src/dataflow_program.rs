@@ -113,6 +113,12 @@ pub fn opb_buffer(reductions: usize) -> Instr {
     })
 }
 
+/// The PE feeder's opb-across word: until the next operation word a compute from the reuse
+/// buffer reads the operands held term by term, `rows` of them a term.
+pub fn opb_across(rows: usize) -> Instr {
+    Instr::Pe(FeedSetting::OpbAcross { rows: rows as u32 })
+}
+
 /// The PE feeder's fill-start word: the plain fills up to the next operation word start at
 /// entry `start`.
 pub fn fill_start(start: usize) -> Instr {

@@ -15,6 +15,7 @@
 //! | `elementwise` | one operand per lane | one operand per lane | every `lanes` pairs |
 //! | `fill_b` after `opb_buffer` | element k to the PE's reuse buffer, entry k | unused | none |
 //! | `compute` after `opb_buffer(m)` | unused (or `fill_a`) | unused: the broadcast operand from the reuse buffer | m reductions |
+//! | the same after `opb_across(rows)` | the same | the same, held term by term | the same |
 //!
 //! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
 //! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`; plus
@@ -93,6 +94,8 @@ pub mod field {
     pub const OPB_REDUCTIONS_BITS: u32 = 16;
     // A split-fill word is a by-lane word with this bit set.
     pub const SPLIT_FILL_BIT: u32 = 20;
+    // An opb-across word is a by-lane word with this bit set (and its row count in bits 9:0).
+    pub const OPB_ACROSS_BIT: u32 = 21;
     // Shape word.
     pub const REDUCE_SHIFT: u32 = 0;
     pub const LANES_SHIFT: u32 = 16;
@@ -169,6 +172,12 @@ pub enum FeedSetting {
     /// else 1), so that operands a run needs again for every block come from DRAM once per
     /// segment.
     OpbBuffer { reductions: u32 },
+    /// Until the next operation word, a compute from the reuse buffer reads term `r` of
+    /// reduction `m` at entry `m / blocks + r * rows` rather than `(m / blocks) * reduce + r`:
+    /// operands held term by term, `rows` of them a term, as they lie in DRAM (a chunk's errors
+    /// of one sample side by side), so that no step puts them row by row first. It comes before
+    /// the opb-buffer word, with which the beats start.
+    OpbAcross { rows: u32 },
     /// Until the next by-lane or operation word, a fill of buffer A by lane also takes stream
     /// b: stream a fills the even lanes and stream b the odd ones, two entries a cycle.
     SplitFill,
@@ -215,6 +224,9 @@ impl FeedSetting {
                 KIND_BY_LANE << KIND_SHIFT | 1 << OPB_BUFFER_BIT | reductions
             }
             FeedSetting::SplitFill => KIND_BY_LANE << KIND_SHIFT | 1 << SPLIT_FILL_BIT,
+            FeedSetting::OpbAcross { rows } => {
+                KIND_BY_LANE << KIND_SHIFT | 1 << OPB_ACROSS_BIT | rows
+            }
         }
     }
 
@@ -235,6 +247,9 @@ impl FeedSetting {
                 lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
             },
             KIND_ETA => FeedSetting::Eta(p as u16),
+            _ if p >> OPB_ACROSS_BIT & 1 == 1 => FeedSetting::OpbAcross {
+                rows: p & ((1 << RB) - 1),
+            },
             _ if p >> OPB_BUFFER_BIT & 1 == 1 => FeedSetting::OpbBuffer {
                 reductions: p & ((1 << OPB_REDUCTIONS_BITS) - 1),
             },
@@ -321,6 +336,11 @@ pub struct PeFeeder {
     rb_fill: DFF<Bits<RB>>,
     rb_row: DFF<Bits<RB>>,
     s1_rb: DFF<Bits<RB>>,
+    /// An opb-across word came: its row count, the step from a term's entry to the next; and
+    /// the beat's entry past its reduction's first.
+    rb_across: DFF<Bit>,
+    rb_rows: DFF<Bits<RB>>,
+    rb_term: DFF<Bits<RB>>,
     /// Reductions left to a compute from the reuse buffer.
     rb_left: DFF<Bits<16>>,
     reduce_m1: DFF<Bits<REDUCE_BITS>>,
@@ -447,6 +467,9 @@ impl PeFeeder {
             rb_fill: Default::default(),
             rb_row: Default::default(),
             s1_rb: Default::default(),
+            rb_across: Default::default(),
+            rb_rows: Default::default(),
+            rb_term: Default::default(),
             rb_left: Default::default(),
             reduce_m1: Default::default(),
             lanes_m1: Default::default(),
@@ -530,6 +553,9 @@ impl Logic for PeFeeder {
             rb_fill,
             rb_row,
             s1_rb,
+            rb_across,
+            rb_rows,
+            rb_term,
             rb_left,
             reduce_m1,
             lanes_m1,
@@ -582,6 +608,8 @@ impl Logic for PeFeeder {
                 self.opb_buffer.d.next = false;
                 self.rb_fill.d.next = 0.into();
                 self.rb_row.d.next = 0.into();
+                self.rb_across.d.next = false;
+                self.rb_term.d.next = 0.into();
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
                 self.split.d.next = false;
@@ -598,17 +626,26 @@ impl Logic for PeFeeder {
             if self.cfg_data.val().get_bits::<2>(26) == 2 {
                 self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
             }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(19) {
+            if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(21) {
+                self.rb_across.d.next = true;
+                self.rb_rows.d.next = self.cfg_data.val().get_bits::<RB>(0);
+            }
+            if (self.cfg_data.val().get_bits::<2>(26) == 3)
+                & !self.cfg_data.val().get_bit(21)
+                & self.cfg_data.val().get_bit(19)
+            {
                 self.opb_buffer.d.next = true;
                 self.rb_left.d.next = self.cfg_data.val().get_bits::<16>(0);
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3)
+                & !self.cfg_data.val().get_bit(21)
                 & !self.cfg_data.val().get_bit(19)
                 & self.cfg_data.val().get_bit(17)
             {
                 self.blocks_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3)
+                & !self.cfg_data.val().get_bit(21)
                 & !self.cfg_data.val().get_bit(19)
                 & !self.cfg_data.val().get_bit(17)
                 & self.cfg_data.val().get_bit(20)
@@ -618,6 +655,7 @@ impl Logic for PeFeeder {
                 self.fill_addr_b.d.next = self.fill_base.q.val();
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3)
+                & !self.cfg_data.val().get_bit(21)
                 & !self.cfg_data.val().get_bit(19)
                 & !self.cfg_data.val().get_bit(17)
                 & !self.cfg_data.val().get_bit(20)
@@ -767,10 +805,14 @@ impl Logic for PeFeeder {
                 self.reduction.d.next = self.reduction.q.val() + 1;
                 self.block.d.next = self.block.q.val() + 1;
                 self.blk_entry.d.next = self.block.q.val() + 1;
+                self.rb_term.d.next = 0.into();
                 if self.block.q.val() == self.blocks_m1.q.val() {
                     self.block.d.next = 0.into();
                     self.blk_entry.d.next = 0.into();
                     self.rb_row.d.next = self.rb_row.q.val() + self.rb_reduce.val();
+                    if self.rb_across.q.val() {
+                        self.rb_row.d.next = self.rb_row.q.val() + 1;
+                    }
                 }
                 if self.opb_buffer.q.val() {
                     self.rb_left.d.next = self.rb_left.q.val() - 1;
@@ -778,6 +820,10 @@ impl Logic for PeFeeder {
             } else {
                 self.term.d.next = self.term.q.val() + 1;
                 self.blk_entry.d.next = self.blk_entry.q.val() + self.blocks_m1.q.val() + 1;
+                self.rb_term.d.next = self.rb_term.q.val() + 1;
+                if self.rb_across.q.val() {
+                    self.rb_term.d.next = self.rb_term.q.val() + self.rb_rows.q.val();
+                }
             }
         }
 
@@ -787,7 +833,7 @@ impl Logic for PeFeeder {
         self.s1_first.d.next = self.term.q.val() == 0;
         self.s1_last.d.next = self.result_beat.val();
         self.s1_bcast.d.next = self.fifo_b.head_data.val().get_bits::<16>(0);
-        self.s1_rb.d.next = self.rb_row.q.val() + bit_cast::<RB, REDUCE_BITS>(self.term.q.val());
+        self.s1_rb.d.next = self.rb_row.q.val() + self.rb_term.q.val();
         self.beat_from_buffer.next = self.opb_buffer.q.val();
         self.beat_buffer_address.next = self.s1_rb.q.val();
         self.beat_valid.next = self.s1_valid.q.val();
@@ -977,6 +1023,8 @@ mod tests {
             FeedSetting::OpaBlocks { blocks: 1024 },
             FeedSetting::OpbBuffer { reductions: 0 },
             FeedSetting::OpbBuffer { reductions: 65535 },
+            FeedSetting::OpbAcross { rows: 1 },
+            FeedSetting::OpbAcross { rows: 1023 },
         ] {
             assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
         }

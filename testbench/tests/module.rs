@@ -1,8 +1,8 @@
 //! The whole module in rust-hdl: host interface, program faults, the network between tiles.
 
 use nt_hdl::dataflow_program::{
-    by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, opb_buffer, pair_fill_start,
-    shape, split_fill, Descriptor, Dest, Instr, Slot,
+    by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, opb_across, opb_buffer,
+    pair_fill_start, shape, split_fill, Descriptor, Dest, Instr, Slot,
 };
 use nt_hdl::host_interface::{SEED, STATUS};
 use nt_hdl::pe_feeder::{mode, Feed};
@@ -209,11 +209,23 @@ fn a_compute_fills_the_next_blocks_inputs_beside_its_own() {
     assert_eq!(words(&m, gw, 12), expected);
 }
 
+/// Where a gradient run takes its errors from.
+#[derive(Clone, Copy, PartialEq)]
+enum Errors {
+    /// Stream b, from `dt[o][t]`.
+    Stream,
+    /// The reuse buffer, loaded from `dt[o][t]`.
+    Buffer,
+    /// The reuse buffer, loaded from `e[t][o]` (as the errors lie after a backward product) and
+    /// read across (`opb_across`).
+    BufferAcross,
+}
+
 /// One gradient run over three blocks of 4 inputs held interleaved in buffer A (from entry 1, term
 /// t of block j at entry 1 + 3 t + j), each of two outputs' errors over the 2 terms taken once per
-/// block, from stream b or (`from_buffer`) from the PE's reuse buffer, loaded first. Returns the
-/// gradients written and what they must be: every input column times its output's errors.
-fn gradient_over_blocks(from_buffer: bool) -> (Vec<i32>, Vec<i32>) {
+/// block, from stream b or from the PE's reuse buffer, loaded first. Returns the gradients
+/// written and what they must be: every input column times its output's errors.
+fn gradient_over_blocks(errors: Errors) -> (Vec<i32>, Vec<i32>) {
     let config = small();
     let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
     let mut m = ModuleSim::<64>::new(&config).unwrap();
@@ -226,9 +238,16 @@ fn gradient_over_blocks(from_buffer: bool) -> (Vec<i32>, Vec<i32>) {
     ];
     // dt[o][t], an output's errors over the terms side by side.
     let dt: [i16; 4] = [-613, 250, 97, -4000];
+    // The same errors term by term, e[t][o].
+    let by_term: [i16; 4] = [dt[0], dt[2], dt[1], dt[3]];
     let le = |v: &[i16]| v.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
     m.poke(0, x as u64, &le(&xs)).unwrap();
-    m.poke(0, e as u64, &le(&dt)).unwrap();
+    let held = if errors == Errors::BufferAcross {
+        by_term
+    } else {
+        dt
+    };
+    m.poke(0, e as u64, &le(&held)).unwrap();
     let (t32, o32, i32_) = (terms as u32, outputs as u32, inputs as u32);
     let row = 2 * i32_ as i32;
     let mut prog = vec![
@@ -239,7 +258,7 @@ fn gradient_over_blocks(from_buffer: bool) -> (Vec<i32>, Vec<i32>) {
         stream(Slot::A, Dest::Pe, 2, x, &[(4, 2), (3, 8), (t32, row)]),
         Instr::Run,
     ];
-    if from_buffer {
+    if errors != Errors::Stream {
         prog.extend([
             fill_op(Feed::FillB),
             opb_buffer(0),
@@ -252,9 +271,14 @@ fn gradient_over_blocks(from_buffer: bool) -> (Vec<i32>, Vec<i32>) {
         shape(terms, 4),
         opa_blocks(3),
     ]);
-    if from_buffer {
+    // The beats start with the opb-buffer word, so the opb-across word comes before it.
+    if errors == Errors::BufferAcross {
+        prog.push(opb_across(outputs));
+    }
+    if errors != Errors::Stream {
         prog.push(opb_buffer(3 * outputs));
-    } else {
+    }
+    if errors == Errors::Stream {
         // Beats over (output, block, term), term innermost.
         prog.push(stream(
             Slot::B,
@@ -293,7 +317,7 @@ fn gradient_over_blocks(from_buffer: bool) -> (Vec<i32>, Vec<i32>) {
 /// entries 1 and 2, block 0's and block 1's first term.
 #[test]
 fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
-    let (got, expected) = gradient_over_blocks(false);
+    let (got, expected) = gradient_over_blocks(Errors::Stream);
     assert_eq!(got, expected);
 }
 
@@ -302,7 +326,15 @@ fn one_gradient_run_covers_blocks_of_inputs_side_by_side() {
 /// reduction, and the run must end after its six reductions with no stream b to end it.
 #[test]
 fn a_gradient_run_takes_its_errors_from_the_reuse_buffer() {
-    let (got, expected) = gradient_over_blocks(true);
+    let (got, expected) = gradient_over_blocks(Errors::Buffer);
+    assert_eq!(got, expected);
+}
+
+/// The errors held term by term: reduction m (output m / 3) takes entries m / 3 and m / 3 + 2,
+/// the step between terms the two outputs.
+#[test]
+fn a_gradient_run_reads_errors_held_term_by_term_across_the_reuse_buffer() {
+    let (got, expected) = gradient_over_blocks(Errors::BufferAcross);
     assert_eq!(got, expected);
 }
 

@@ -157,8 +157,12 @@ impl Lowered {
 pub(super) enum Broadcast<'a> {
     /// Stream b, an element a beat.
     Stream(&'a Access),
-    /// The PE's reuse buffer (see `FeedSetting::OpbBuffer`), for so many reductions.
-    Buffer { reductions: usize },
+    /// The PE's reuse buffer (see `FeedSetting::OpbBuffer`), for so many reductions; held term
+    /// by term, so many rows a term, where `across` (`FeedSetting::OpbAcross`).
+    Buffer {
+        reductions: usize,
+        across: Option<usize>,
+    },
 }
 
 /// A fill run takes two streams only where its DRAM bursts, back to back, take at most this share
@@ -394,7 +398,11 @@ impl SegmentBuilder {
         if order.1 && blocks > 1 {
             self.push(tile, program::opa_blocks(blocks));
         }
-        if let Broadcast::Buffer { reductions } = b {
+        if let Broadcast::Buffer { reductions, across } = b {
+            // The beats start with the opb-buffer word: the reading order comes first.
+            if let Some(rows) = across {
+                self.push(tile, program::opb_across(rows));
+            }
             self.push(tile, program::opb_buffer(reductions));
         }
         if let Some((a, start)) = fill {
@@ -1431,8 +1439,19 @@ fn gradient_blocks(
     };
     // Every run takes each output's errors once per block: where the chunk's errors fit the
     // PE's reuse buffer, they come from DRAM once, and write drains no longer hold up the beats.
-    // The buffer holds the errors of one choice of terms (`skip`) at a time.
+    // The buffer holds them as they lie in DRAM, term by term (the chunk's outputs side by side),
+    // those of one choice of terms (`skip`) at a time.
     let held = g.terms * c.len <= reuse;
+    let by_term = |skip: usize| {
+        let (inner, outer) = (g.x_terms[0].0, g.terms / g.x_terms[0].0);
+        let stride = g.err_stride as i64;
+        let mut loops = vec![(c.len, ACT as i64), (inner - skip, stride)];
+        if outer > 1 {
+            loops.push((outer, inner as i64 * stride));
+        }
+        let first = g.err + c.start as u64 * ACT + skip as u64 * g.err_stride;
+        Access::new(first, ACT as u32, &loops)
+    };
     let mut in_reuse: Option<usize> = None;
     // Where the run's inputs are in buffer A, when the previous run's compute filled them.
     let mut filled: Option<usize> = None;
@@ -1440,7 +1459,7 @@ fn gradient_blocks(
         let &(m, i0, w, j) = run;
         let terms = g.taken(m.skip).count;
         if held && in_reuse != Some(m.skip) {
-            s.fill_reuse_buffer(c.tile, &errors(m.skip, 1));
+            s.fill_reuse_buffer(c.tile, &by_term(m.skip));
             in_reuse = Some(m.skip);
         }
         let base = filled.unwrap_or_else(|| {
@@ -1464,6 +1483,7 @@ fn gradient_blocks(
             if held {
                 Broadcast::Buffer {
                     reductions: j * c.len,
+                    across: Some(c.len),
                 }
             } else {
                 Broadcast::Stream(&b)
@@ -1518,7 +1538,8 @@ fn weight_gradients(
                 format!("{label} part {}", p + 1)
             };
             let mut s = SegmentBuilder::new(name, l, tiles, dram);
-            if p == 0 {
+            // Errors streamed read `dt`; those the reuse buffer holds come as they lie.
+            if p == 0 && chunks.iter().any(|c| g.terms * c.len > reuse) {
                 transpose_errors(&mut s, chunks, g, konst, lanes);
             }
             let range = &blocks[p * blocks.len() / parts..(p + 1) * blocks.len() / parts];

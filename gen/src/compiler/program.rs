@@ -1,8 +1,8 @@
 //! Building blocks of tile programs.
 
 pub use nt_hdl::dataflow_program::{
-    by_lane, compute_op, fill_op, fill_start, op, opa_blocks, opb_buffer, pair_fill_start, shape,
-    split_fill,
+    by_lane, compute_op, fill_op, fill_start, op, opa_blocks, opb_across, opb_buffer,
+    pair_fill_start, shape, split_fill,
 };
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 pub use nt_hdl::pe_feeder::mode;
