@@ -735,6 +735,12 @@ const EXCHANGE_RUN_CYCLES: u64 = 85;
 const EXCHANGE_ELEMENT_CENTICYCLES: u64 = 131;
 const EXCHANGE_SHARED_CENTICYCLES: u64 = 105;
 
+/// Hundredths of a cycle an element of an exchange or gather round takes where `load`
+/// transfers of the round share its busiest link.
+fn element_centicycles(load: u64) -> u64 {
+    EXCHANGE_ELEMENT_CENTICYCLES + load.saturating_sub(1) * EXCHANGE_SHARED_CENTICYCLES
+}
+
 /// Rows from which a layer keeps a copy of its MAC weights for the backward products (see
 /// [`ColumnExchange::copy`]): the copy costs a run of the update segment (a few hundred cycles)
 /// and saves the backward fill about half its elements and a row miss every fourth burst, which
@@ -782,8 +788,7 @@ fn exchange_cycles(rounds: &[ExchangeRound], cols: usize) -> u64 {
         let runs = x.sends.len().max(x.receives.len()) as u64;
         let elements = |v: &[Access]| v.iter().map(Access::elements).sum::<u64>();
         let most = elements(&x.sends).max(elements(&x.receives));
-        let centicycles = EXCHANGE_ELEMENT_CENTICYCLES + (load - 1) * EXCHANGE_SHARED_CENTICYCLES;
-        runs * EXCHANGE_RUN_CYCLES + most * centicycles / 100
+        runs * EXCHANGE_RUN_CYCLES + most * element_centicycles(load) / 100
     };
     rounds
         .iter()
@@ -1182,8 +1187,7 @@ fn input_chunks(
     // two transfers share in some rounds.
     let received = (n_in * batch) as u64 * ACT * (tiles as u64 - 1) / tiles as u64;
     let elements = received / MAX_ELEMENT_BYTES as u64;
-    let centicycles = EXCHANGE_ELEMENT_CENTICYCLES + EXCHANGE_SHARED_CENTICYCLES;
-    let gather = rounds * EXCHANGE_RUN_CYCLES + elements * centicycles / 100;
+    let gather = rounds * EXCHANGE_RUN_CYCLES + elements * element_centicycles(2) / 100;
     let product = |ch: &[Chunk]| {
         backward_product_cycles(ch, tiles, n_out, batch, dram.bytes_per_cycle as u64)
     };
@@ -1253,14 +1257,11 @@ struct GradientMatrix {
 }
 
 /// The terms a matrix's runs take: how many, and the loops over them of its input rows (from
-/// the first input's term 0) and of an output's errors in `dt` (from its term 0), each with the
-/// byte offset of the first term taken.
+/// the first input's term 0), with the byte offset of the first term taken.
 struct TakenTerms {
     count: usize,
     x_offset: i64,
     x_loops: Vec<(usize, i64)>,
-    dt_offset: u64,
-    dt_loops: Vec<(usize, i64)>,
 }
 
 impl GradientTerms {
@@ -1269,17 +1270,23 @@ impl GradientTerms {
         let (inner, stride) = self.x_terms[0];
         let mut x_loops = self.x_terms.clone();
         x_loops[0].0 = inner - skip;
-        let mut dt_loops = vec![(inner - skip, ACT as i64)];
-        if self.terms > inner {
-            dt_loops.push((self.terms / inner, (inner as u64 * ACT) as i64));
-        }
         TakenTerms {
             count: self.terms / inner * (inner - skip),
             x_offset: skip as i64 * stride,
             x_loops,
-            dt_offset: skip as u64 * ACT,
-            dt_loops,
         }
+    }
+
+    /// The same terms where term t lies `t * stride` bytes from term 0 (an output's errors in
+    /// `dt`, a sample's in the errors as they lie): the byte offset of the first taken, and the
+    /// loops over them.
+    fn term_loops(&self, skip: usize, stride: i64) -> (i64, Vec<(usize, i64)>) {
+        let inner = self.x_terms[0].0;
+        let mut loops = vec![(inner - skip, stride)];
+        if self.terms > inner {
+            loops.push((self.terms / inner, inner as i64 * stride));
+        }
+        (skip as i64 * stride, loops)
     }
 }
 
@@ -1362,8 +1369,9 @@ fn blocks_per_run(
 }
 
 /// Weight gradients of blocks of up to `lanes` inputs (`i0..` of matrix `m`), one chunk's, lanes
-/// over the inputs: buffer A <- `x[t][i0 + k]`, read in memory order; stream b = each of the
-/// chunk's outputs' errors over the terms, from `dt` (also in memory order); one reduction per
+/// over the inputs: buffer A <- `x[t][i0 + k]`, read in memory order; the broadcast operand =
+/// each of the chunk's outputs' errors over the terms, from the reuse buffer (loaded as they
+/// lie) where they fit it, else on stream b from `dt` (also in memory order); one reduction per
 /// weight. A run takes several neighbouring blocks of a matrix ([`blocks_per_run`]), held
 /// interleaved in buffer A (term r of block j at entry `r * blocks + j`, `opa_blocks`), so that
 /// the fill reads each term's inputs over the whole run side by side, a DRAM row opened once
@@ -1417,25 +1425,14 @@ fn gradient_blocks(
     };
     // An output's errors over the terms the matrix takes, once per block of a run of `j`.
     let errors = |skip: usize, j: usize| {
-        let TakenTerms {
-            dt_offset,
-            dt_loops: mut loops,
-            ..
-        } = g.taken(skip);
-        let dt = g.dt + (c.start * g.terms) as u64 * ACT + dt_offset;
+        let (offset, mut loops) = g.term_loops(skip, ACT as i64);
+        let dt = (g.dt + (c.start * g.terms) as u64 * ACT).wrapping_add_signed(offset);
         if j > 1 {
             loops.push((j, 0));
         }
         loops.push((c.len, (g.terms as u64 * ACT) as i64));
-        // Loops that continue one another are one loop (all the terms of every output).
-        let mut joined: Vec<(usize, i64)> = vec![];
-        for (n, stride) in loops {
-            match joined.last_mut() {
-                Some(last) if last.0 as i64 * last.1 == stride => last.0 *= n,
-                _ => joined.push((n, stride)),
-            }
-        }
-        Access::new(dt, ACT as u32, &joined)
+        // Loops that carry on one another are one loop (all the terms of every output).
+        Access::new(dt, ACT as u32, &loops).compacted()
     };
     // Every run takes each output's errors once per block: where the chunk's errors fit the
     // PE's reuse buffer, they come from DRAM once, and write drains no longer hold up the beats.
@@ -1443,13 +1440,10 @@ fn gradient_blocks(
     // those of one choice of terms (`skip`) at a time.
     let held = g.terms * c.len <= reuse;
     let by_term = |skip: usize| {
-        let (inner, outer) = (g.x_terms[0].0, g.terms / g.x_terms[0].0);
-        let stride = g.err_stride as i64;
-        let mut loops = vec![(c.len, ACT as i64), (inner - skip, stride)];
-        if outer > 1 {
-            loops.push((outer, inner as i64 * stride));
-        }
-        let first = g.err + c.start as u64 * ACT + skip as u64 * g.err_stride;
+        let (offset, terms) = g.term_loops(skip, g.err_stride as i64);
+        let mut loops = vec![(c.len, ACT as i64)];
+        loops.extend(terms);
+        let first = (g.err + c.start as u64 * ACT).wrapping_add_signed(offset);
         Access::new(first, ACT as u32, &loops)
     };
     let mut in_reuse: Option<usize> = None;
@@ -1498,7 +1492,8 @@ fn gradient_blocks(
     }
 }
 
-/// A layer's weight and bias gradients as segments: the errors transposed first, then the
+/// A layer's weight and bias gradients as segments: the errors transposed first (where some
+/// chunk's do not fit the reuse buffer and are streamed), then the
 /// matrices' input blocks, spread over as few segments as have programs that fit the program
 /// memory (with the END each segment adds), then the bias gradients (buffer A <- the chunk's
 /// errors, stream b = 1.0). `macs` are shared out by the blocks' products. The segments are left
@@ -1522,9 +1517,9 @@ fn weight_gradients(
     let share =
         |&(m, i0): &(&GradientMatrix, usize)| lanes.min(m.cols - i0) * g.taken(m.skip).count;
     let total: usize = blocks.iter().map(share).sum();
+    let outputs = chunks.iter().map(|c| c.len).max().unwrap_or(1);
     let tries = (1..=blocks.len()).flat_map(|parts| {
         let widest = blocks.len().div_ceil(parts);
-        let outputs = chunks.iter().map(|c| c.len).max().unwrap_or(1);
         let choices = blocks_per_run(widest, (g.terms, outputs), lanes, depth);
         choices.into_iter().map(move |per_run| (parts, per_run))
     });
