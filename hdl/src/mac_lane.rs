@@ -645,15 +645,31 @@ impl Logic for MacLane {
             self.upd_lo_r1.d.next = self.upd_lo_r1.q.val();
             self.upd_hi_r1.d.next = self.upd_hi_r1.q.val();
             self.rand_r1.d.next = self.rand_r1.q.val();
-            self.opa_r1.d.next = self.opa_r1.q.val();
             self.opb_r1.d.next = self.opb_r1.q.val();
         }
         if !self.k1_valid.q.val() {
             self.k2_mode.d.next = self.k2_mode.q.val();
             self.k2_act.d.next = self.k2_act.q.val();
+        }
+        // Registers only some modes read load only in those: copied on every beat, the operand
+        // A pipeline (opa_r1, weight_r2) made a quarter of a busy lane's register toggles while
+        // a forward, backward or gradient reduction never reads it.
+        if !(self.k0_valid.q.val()
+            & ((self.k0_mode.q.val() == PeMode::Update) | (self.k0_mode.q.val() == PeMode::Max)))
+        {
+            self.opa_r1.d.next = self.opa_r1.q.val();
+        }
+        if !(self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Update)) {
             self.step_r2.d.next = self.step_r2.q.val();
             self.weight_r2.d.next = self.weight_r2.q.val();
+        }
+        if !(self.k1_valid.q.val()
+            & ((self.k1_mode.q.val() == PeMode::Backward)
+                | (self.k1_mode.q.val() == PeMode::Select)))
+        {
             self.y_r2.d.next = self.y_r2.q.val();
+        }
+        if !(self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Backward)) {
             self.yy_r2.d.next = self.yy_r2.q.val();
         }
         if !self.k2_emit.q.val() {

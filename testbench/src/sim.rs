@@ -147,6 +147,9 @@ struct ToggleProbe<'a> {
     /// order): its write is enabled, and its word width as its `read_data` shows it.
     memory_write: bool,
     memory_bits: usize,
+    /// Per open scope: it has an input `d`, so its output `q` is a flip-flop's (a `DFF` declares
+    /// `d` before `q`); a combinational block's output named `q` (a requantizer's) is not.
+    scope_has_d: Vec<bool>,
 }
 
 impl ToggleProbe<'_> {
@@ -157,6 +160,7 @@ impl ToggleProbe<'_> {
             first,
             memory_write: false,
             memory_bits: 0,
+            scope_has_d: vec![],
         }
     }
 
@@ -201,16 +205,25 @@ impl Probe for ToggleProbe<'_> {
     fn visit_start_scope(&mut self, name: &str, _node: &dyn Block) {
         self.path
             .push(name.split('$').next().unwrap_or(name).to_string());
+        self.scope_has_d.push(false);
     }
     fn visit_end_scope(&mut self, _name: &str, _node: &dyn Block) {
         self.path.pop();
+        self.scope_has_d.pop();
     }
     fn visit_atom(&mut self, name: &str, signal: &dyn Atom) {
         self.visit_memory_atom(name, signal);
         let depth = self.path.len();
         let is_port_input = matches!(signal.kind(), AtomKind::InputParameter) && name != "clock";
         let is_input = depth == 1 && is_port_input;
-        let is_register = name == "q" && matches!(signal.kind(), AtomKind::OutputParameter);
+        if name == "d" && matches!(signal.kind(), AtomKind::InputParameter) {
+            if let Some(has_d) = self.scope_has_d.last_mut() {
+                *has_d = true;
+            }
+        }
+        let is_register = name == "q"
+            && matches!(signal.kind(), AtomKind::OutputParameter)
+            && self.scope_has_d.last() == Some(&true);
         let block_input = depth == BLOCK_DEPTH && is_port_input;
         if !is_input && !is_register && !block_input {
             return;

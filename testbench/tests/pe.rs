@@ -485,3 +485,40 @@ fn the_reuse_buffer_reads_only_when_its_word_could_change() {
     assert!(writes > 0 && reads > 0 && reads < beats.len() as u64);
     assert_eq!(toggles.memory_bits_accessed, 16 * (reads + writes));
 }
+
+/// A forward reduction leaves the registers only an update, a max or a backward reduction reads
+/// at rest (their toggles were a quarter of a busy lane's), and the toggle count takes only
+/// flip-flops as registers: a requantizer's combinational output `q` is not one.
+#[test]
+fn a_forward_stream_moves_no_register_another_mode_reads() {
+    let mut rng = ChaCha8Rng::seed_from_u64(18);
+    let c = config(4);
+    let jobs: Vec<Job> = (0..3)
+        .map(|_| Job::Forward {
+            act: Activation::Relu,
+            x: rand_vec(&mut rng, 48, -3000, 3000),
+            w: rand_mat(&mut rng, 4, 48, -3000, 3000),
+            bias: vec![1 << 20; 4],
+            from_buffer: false,
+        })
+        .collect();
+    let beats = pe_driver::program(&jobs, c.pe.lanes).unwrap();
+    let mut toggles = nt_testbench::sim::Toggles::default();
+    pe_driver::run_rust_counting(&c, &beats, None, Some(&mut toggles)).unwrap();
+    let lane = |register: &str| {
+        toggles
+            .blocks
+            .get(&format!("lanes/{register}"))
+            .map_or(0, |b| b.register_toggles)
+    };
+    assert!(lane("opa_r0") > 0 && lane("acc") > 0, "the MAC path moved");
+    for idle in ["opa_r1", "weight_r2", "step_r2", "y_r2", "yy_r2"] {
+        assert_eq!(lane(idle), 0, "{idle} toggled in a forward stream");
+    }
+    let requant = toggles.blocks.get("lanes/requant");
+    assert_eq!(
+        requant.map_or(0, |b| b.register_bits),
+        0,
+        "a requantizer counted as registers"
+    );
+}
