@@ -166,21 +166,40 @@ const DIRECTIONS: [&str; 4] = ["north", "east", "south", "west"];
 pub fn router_files(config: &Config) -> Result<Vec<(usize, usize, DesignFile)>> {
     let (rows, cols) = (config.array.rows, config.array.cols);
     let w = config.noc.flit_width;
-    let mut classes: Vec<(usize, [bool; 4], (usize, usize), usize)> = vec![];
+    /// Routers with `n` neighbours: the neighbours present (north, east, south, west), the first
+    /// such router's place, and how many there are.
+    struct Class {
+        n: usize,
+        present: [bool; 4],
+        first: (usize, usize),
+        count: usize,
+    }
+    let mut classes: Vec<Class> = vec![];
     for y in 0..rows {
         for x in 0..cols {
             let present = [y > 0, x + 1 < cols, y + 1 < rows, x > 0];
             let n = present.iter().filter(|p| **p).count();
-            match classes.iter_mut().find(|c| c.0 == n) {
-                Some(c) => c.3 += 1,
-                None => classes.push((n, present, (x, y), 1)),
+            match classes.iter_mut().find(|c| c.n == n) {
+                Some(c) => c.count += 1,
+                None => classes.push(Class {
+                    n,
+                    present,
+                    first: (x, y),
+                    count: 1,
+                }),
             }
         }
     }
-    classes.sort_by_key(|c| std::cmp::Reverse(c.0));
+    classes.sort_by_key(|c| std::cmp::Reverse(c.n));
     classes
         .into_iter()
-        .map(|(n, present, (x, y), count)| {
+        .map(|class| {
+            let Class {
+                n,
+                present,
+                first: (x, y),
+                count,
+            } = class;
             let top = format!("{ROUTER_TOP}_n{n}");
             let mut text = router_verilog(
                 config,

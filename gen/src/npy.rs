@@ -49,7 +49,7 @@ pub fn encode(dtype: Dtype, shape: &[usize], data: &[u8]) -> Vec<u8> {
         dtype.descr()
     );
     let fixed = MAGIC.len() + 2 + 2;
-    while (fixed + dict.len() + 1) % HEADER_ALIGN != 0 {
+    while !(fixed + dict.len() + 1).is_multiple_of(HEADER_ALIGN) {
         dict.push(' ');
     }
     dict.push('\n');

@@ -70,7 +70,7 @@ pub fn parse_cell_count(stat: &str) -> Option<u64> {
     stat.lines()
         .filter_map(|l| l.trim().strip_prefix("Number of cells:"))
         .filter_map(|v| v.trim().parse().ok())
-        .last()
+        .next_back()
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ fn synthetic_data(golden: &GoldenNet, batch: usize, samples: usize, seed: u64) -
     let fmt = golden.fmt();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SYNTHETIC_SEED_SALT);
     let in_len = golden.shapes()[0].input.len();
-    if samples == 0 || samples % batch != 0 {
+    if samples == 0 || !samples.is_multiple_of(batch) {
         bail!("--samples {samples}: must be a positive multiple of the batch ({batch})");
     }
     let one = 1i32 << fmt.f;

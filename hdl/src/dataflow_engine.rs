@@ -611,20 +611,19 @@ impl Logic for DataflowEngine {
             } else {
                 self.fault_l.next = 1.into();
             }
-            if self.pc.q.val() == self.last_pc.val() {
-                if self.word.val().get_bits::<4>(28) != 0 {
-                    self.fault_l.next = 8.into();
-                }
+            if (self.pc.q.val() == self.last_pc.val()) & (self.word.val().get_bits::<4>(28) != 0) {
+                self.fault_l.next = 8.into();
             }
         }
         if self.fsm.q.val() == 2 {
             self.ld_en_l.next = true;
             // Counts are the even fields from 2 on.
-            if (self.field.q.val() != 1) & !self.field.q.val().get_bit(0) {
-                if (self.word.val() == 0) | (self.word.val() >= self.count_limit.val()) {
-                    self.fault_l.next = 5.into();
-                    self.ld_en_l.next = false;
-                }
+            if (self.field.q.val() != 1)
+                & !self.field.q.val().get_bit(0)
+                & ((self.word.val() == 0) | (self.word.val() >= self.count_limit.val()))
+            {
+                self.fault_l.next = 5.into();
+                self.ld_en_l.next = false;
             }
             if self.pc.q.val() == self.last_pc.val() {
                 self.fault_l.next = 8.into();
@@ -638,11 +637,9 @@ impl Logic for DataflowEngine {
                 self.fsm.d.next = 1.into();
             }
         }
-        if self.fsm.q.val() == 3 {
-            if self.all_idle.val() & !self.start_l.val() {
-                self.loaded.d.next = 0.into();
-                self.fsm.d.next = 1.into();
-            }
+        if (self.fsm.q.val() == 3) & self.all_idle.val() & !self.start_l.val() {
+            self.loaded.d.next = 0.into();
+            self.fsm.d.next = 1.into();
         }
 
         // Element checks and the round-robin grant of one memory request.

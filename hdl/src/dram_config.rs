@@ -327,7 +327,7 @@ impl DramConfig {
             );
         }
         let burst = self.bytes_per_cycle * t.bl as usize;
-        if burst > self.row_bytes || burst % 4 != 0 || !burst.is_power_of_two() {
+        if burst > self.row_bytes || !burst.is_multiple_of(4) || !burst.is_power_of_two() {
             bail!(
                 "dram.bl = {}: a burst of {burst} bytes must be a power of two no larger than dram.row_bytes",
                 self.bl
@@ -420,27 +420,41 @@ mod tests {
 
     #[test]
     fn rejects_bad_dram_fields_by_name() {
-        let mut d = DramConfig::default();
-        d.rc = 20.0;
+        let d = DramConfig {
+            rc: 20.0,
+            ..Default::default()
+        };
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.rc"));
-        let mut d = DramConfig::default();
-        d.cl = 300.0;
+        let d = DramConfig {
+            cl: 300.0,
+            ..Default::default()
+        };
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.cl"));
-        let mut d = DramConfig::default();
-        d.refi_ns = 100.0;
+        let d = DramConfig {
+            refi_ns: 100.0,
+            ..Default::default()
+        };
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.refi_ns"));
-        let mut d = DramConfig::default();
-        d.cwl = 1.0;
+        let d = DramConfig {
+            cwl: 1.0,
+            ..Default::default()
+        };
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.cwl"));
-        let mut d = DramConfig::default();
-        d.cl = 30.0;
+        let d = DramConfig {
+            cl: 30.0,
+            ..Default::default()
+        };
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.cl"));
-        let mut d = DramConfig::default();
-        d.queue_depth = 3;
+        let d = DramConfig {
+            queue_depth: 3,
+            ..Default::default()
+        };
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.queue_depth"));
-        let mut d = DramConfig::default();
-        d.timing_unit = TimingUnit::Ns;
-        d.tck_ns = f64::NAN;
+        let d = DramConfig {
+            timing_unit: TimingUnit::Ns,
+            tck_ns: f64::NAN,
+            ..Default::default()
+        };
         assert!(format!("{:#}", d.validate().unwrap_err()).contains("dram.tck_ns"));
     }
 }

@@ -424,10 +424,10 @@ impl Logic for MacLane {
         self.opa_r1.d.next = self.opa_r0.q.val();
         self.opb_r1.d.next = self.opb_r0.q.val();
         // Select: the routed value replaces opb, which no later stage reads in this mode.
-        if self.k0_mode.q.val() == PeMode::Select {
-            if self.opa_r0.q.val().get_bits::<16>(0) != self.bc_effective.val() {
-                self.opb_r1.d.next = 0.into();
-            }
+        if (self.k0_mode.q.val() == PeMode::Select)
+            & (self.opa_r0.q.val().get_bits::<16>(0) != self.bc_effective.val())
+        {
+            self.opb_r1.d.next = 0.into();
         }
 
         // r2: accumulate. A forward reduction starts from the bias aligned to 2F bits (round half

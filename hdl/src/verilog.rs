@@ -173,8 +173,8 @@ fn rename_top(text: &str, top_name: &str) -> String {
         let before = rest[..pos].chars().last().or(prev);
         let after = rest[pos + 3..].chars().next();
         out.push_str(&rest[..pos]);
-        let starts_ident = before.map_or(true, |c| !is_ident(c));
-        let whole = after.map_or(true, |c| !is_ident(c) || c == '_');
+        let starts_ident = before.is_none_or(|c| !is_ident(c));
+        let whole = after.is_none_or(|c| !is_ident(c) || c == '_');
         if starts_ident && whole {
             out.push_str(top_name);
         } else {

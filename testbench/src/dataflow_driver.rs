@@ -441,10 +441,7 @@ pub fn run_on_vault(
         run.cycles = n + 1;
         run.done = eng.uut.done.val();
         run.error_code = eng.uut.error_code.val().to_u64();
-        if n > load_cycles + 2
-            && (run.done || eng.uut.error.val())
-            && vc.uut.dram_wvalid.val() == false
-        {
+        if n > load_cycles + 2 && (run.done || eng.uut.error.val()) && !vc.uut.dram_wvalid.val() {
             // Let queued writes drain into the DRAM (a refresh may hold them for a while).
             for _ in 0..DRAIN_LIMIT_CYCLES {
                 if vc.uut.idle.val() {

@@ -596,8 +596,10 @@ mod tests {
     fn faw_and_rc_are_caught_where_other_constraints_do_not_imply_them() {
         // With the defaults RRD (8) implies FAW (17) and RAS + RP = RC: loosen them to expose both.
         let act = |bank, row| Command::Act { bank, row };
-        let mut cfg = DramConfig::default();
-        cfg.rrd = 1.0;
+        let mut cfg = DramConfig {
+            rrd: 1.0,
+            ..Default::default()
+        };
         let cmds: Vec<_> = (0..5).map(|i| (i as u64, act(i, 0))).collect();
         let v = run_with(&cfg, &cmds).err().unwrap();
         assert_eq!((v.constraint, v.bank, v.cycle), ("tFAW", Some(4), 4), "{v}");

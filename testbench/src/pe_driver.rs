@@ -198,8 +198,8 @@ impl Job {
                     b.last = bi + 1 == x.len();
                     b.mode = PeMode::Gradient as u8;
                     b.bcast = xb as u16;
-                    for j in 0..lanes {
-                        b.opa[j] = delta[j][bi] as u16 as u32;
+                    for (opa, d) in b.opa.iter_mut().zip(delta) {
+                        *opa = d[bi] as u16 as u32;
                     }
                     out.push(b);
                 }
@@ -228,13 +228,13 @@ impl Job {
                     b.first = t == 0;
                     b.last = t + 1 == k;
                     b.mode = PeMode::Max as u8;
-                    for j in 0..lanes {
+                    for (j, (opa, xj)) in b.opa.iter_mut().zip(x).enumerate() {
                         ensure!(
-                            x[j].len() == k,
+                            xj.len() == k,
                             "max: lane {j} has {} terms, not {k}",
-                            x[j].len()
+                            xj.len()
                         );
-                        b.opa[j] = x[j][t] as u16 as u32;
+                        *opa = xj[t] as u16 as u32;
                     }
                     out.push(b);
                 }
@@ -321,8 +321,8 @@ impl Job {
             Job::Gradient { x, delta } => {
                 let mut sat = 0;
                 let mut wide = vec![];
-                for j in 0..lanes {
-                    let acc: i64 = (0..x.len()).map(|b| Fixed16::mul(delta[j][b], x[b])).sum();
+                for dj in delta.iter().take(lanes) {
+                    let acc: i64 = dj.iter().zip(x).map(|(&d, &xb)| Fixed16::mul(d, xb)).sum();
                     let (g, s) = q.grad_align(acc);
                     sat += s as u64;
                     wide.push(g as u32);
@@ -527,7 +527,7 @@ pub fn program(jobs: &[Job], lanes: usize) -> Result<Vec<Beat>> {
         opb: vec![0; lanes],
         ..Default::default()
     };
-    beats.extend(std::iter::repeat(idle).take(PE_LATENCY + 2));
+    beats.extend(std::iter::repeat_n(idle, PE_LATENCY + 2));
     Ok(beats)
 }
 

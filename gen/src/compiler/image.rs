@@ -328,9 +328,9 @@ mod tests {
             let mut seen = vec![vec![0; h]; batch];
             for g in &gs {
                 assert!(g.nb * g.ny * per_row <= depth, "{g:?}");
-                for b in g.b0..g.b0 + g.nb {
-                    for y in g.y0..g.y0 + g.ny {
-                        seen[b][y] += 1;
+                for row in &mut seen[g.b0..g.b0 + g.nb] {
+                    for s in &mut row[g.y0..g.y0 + g.ny] {
+                        *s += 1;
                     }
                 }
             }

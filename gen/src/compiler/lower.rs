@@ -1003,23 +1003,22 @@ fn image_pieces(view: &ImageView, ch: &[Chunk], tiles: usize, batch: usize) -> V
         .collect()
 }
 
-/// A check of an image tensor: the chunks' channels in their owners' vaults (or in all).
+/// A check of an image tensor: the chunks' channels in their owners' vaults, or in every one of
+/// `gathered_to` vaults where the tensor was gathered to all.
 fn image_check(
     phase: &'static str,
     name: String,
     golden: GoldenRef,
     view: &ImageView,
     ch: &[Chunk],
-    tiles: usize,
-    all: bool,
+    gathered_to: Option<usize>,
     batch: usize,
 ) -> TensorCheck {
     let mut places = vec![];
     for c in ch {
-        let vaults: Vec<usize> = if all {
-            (0..tiles).collect()
-        } else {
-            vec![c.tile]
+        let vaults: Vec<usize> = match gathered_to {
+            Some(tiles) => (0..tiles).collect(),
+            None => vec![c.tile],
         };
         for v in vaults {
             places.push((v, view.places(c.start, c.len, batch)));
@@ -2036,8 +2035,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             GoldenRef::Y(l),
             y,
             &ly.chunks,
-            tiles,
-            gathered,
+            gathered.then_some(tiles),
             batch,
         ));
         if gathered {
@@ -2371,8 +2369,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     GoldenRef::Delta(l),
                     &cv.d,
                     &ly.chunks,
-                    tiles,
-                    false,
+                    None,
                     batch,
                 ));
                 if ly.input_error {
@@ -2401,8 +2398,7 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
                     GoldenRef::Delta(l),
                     &p.e,
                     &ly.chunks,
-                    tiles,
-                    false,
+                    None,
                     batch,
                 ));
                 let mut s = SegmentBuilder::new(format!("{} backward", ly.name), l, tiles, dram);
