@@ -32,9 +32,20 @@ pub struct ClockGate {
 }
 
 /// What the pass did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Gated {
     pub gates: usize,
+    pub flops: usize,
+    /// Per gate: the names its enable net goes by, and the flip-flops it serves.
+    pub enables: Vec<GateEnable>,
+}
+
+/// One gate's enable and load.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GateEnable {
+    /// The public one-bit net names of the enable (`k2_emit.q`, a port's name), sorted; none
+    /// where synthesis derived it from several signals.
+    pub names: Vec<String>,
     pub flops: usize,
 }
 
@@ -68,12 +79,12 @@ pub fn gate_netlist(netlist: &mut Value, gate: &ClockGate) -> Result<BTreeMap<St
 
 fn gate_module(module: &mut Value, gate: &ClockGate) -> Result<Gated> {
     let mut next_bit = fanout::next_free_bit(module);
-    let Some(cells) = module["cells"].as_object_mut() else {
-        return Ok(Gated::default());
-    };
     // Flip-flops by (clock, enable); constant clocks or enables are left to Yosys.
     let mut groups: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
-    for (name, c) in cells.iter() {
+    let Some(all_cells) = module["cells"].as_object() else {
+        return Ok(Gated::default());
+    };
+    for (name, c) in all_cells.iter() {
         let Some(t) = c["type"].as_str() else {
             continue;
         };
@@ -85,6 +96,21 @@ fn gate_module(module: &mut Value, gate: &ClockGate) -> Result<Gated> {
             groups.entry((clk, en)).or_default().push(name.clone());
         }
     }
+    // The public one-bit names of each net bit, for the enables'.
+    let mut names_of: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    if let Some(names) = module["netnames"].as_object() {
+        for (name, n) in names {
+            let public = n["hide_name"].as_u64() == Some(0);
+            if let (true, Some([bit])) = (public, n["bits"].as_array().map(Vec::as_slice)) {
+                if let Some(bit) = bit.as_u64() {
+                    names_of.entry(bit).or_default().push(name.clone());
+                }
+            }
+        }
+    }
+    let Some(cells) = module["cells"].as_object_mut() else {
+        return Ok(Gated::default());
+    };
     let mut done = Gated::default();
     let mut clock_nets = vec![];
     for ((clk, en), flops) in groups {
@@ -134,6 +160,10 @@ fn gate_module(module: &mut Value, gate: &ClockGate) -> Result<Gated> {
         clock_nets.push((format!("{name}_clock"), gclk));
         done.gates += 1;
         done.flops += flops.len();
+        done.enables.push(GateEnable {
+            names: names_of.get(&en).cloned().unwrap_or_default(),
+            flops: flops.len(),
+        });
     }
     if let Some(names) = module["netnames"].as_object_mut() {
         for (name, bit) in clock_nets {
@@ -171,7 +201,8 @@ mod tests {
     }
 
     /// Clock 2; enable 3 serves five flip-flops, enable 4 two, enable 5 four with another
-    /// clock (6); a plain flip-flop on clock 2. Net names reach bit 99.
+    /// clock (6); a plain flip-flop on clock 2. Net names reach bit 99; enable 3 goes by two
+    /// public names (and a hidden one, and a bit of a bus), enable 5 by none.
     fn netlist() -> Value {
         let mut cells = Map::new();
         for k in 0..5 {
@@ -193,7 +224,13 @@ mod tests {
                 "attributes": {},
                 "ports": { "clock": { "direction": "input", "bits": [2] } },
                 "cells": cells,
-                "netnames": { "unused": { "hide_name": 0, "bits": [99], "attributes": {} } },
+                "netnames": {
+                    "unused": { "hide_name": 0, "bits": [99], "attributes": {} },
+                    "load_a": { "hide_name": 0, "bits": [3], "attributes": {} },
+                    "k2_emit.q": { "hide_name": 0, "bits": [3], "attributes": {} },
+                    "$auto$3": { "hide_name": 1, "bits": [3], "attributes": {} },
+                    "bus": { "hide_name": 0, "bits": [3, 4], "attributes": {} },
+                },
             },
         }})
     }
@@ -203,7 +240,24 @@ mod tests {
         let mut n = netlist();
         let done = gate_netlist(&mut n, &gate()).unwrap();
         assert_eq!(done.len(), 1);
-        assert_eq!(done["top"], Gated { gates: 2, flops: 9 });
+        let enables = vec![
+            GateEnable {
+                names: vec!["k2_emit.q".into(), "load_a".into()],
+                flops: 5,
+            },
+            GateEnable {
+                names: vec![],
+                flops: 4,
+            },
+        ];
+        assert_eq!(
+            done["top"],
+            Gated {
+                gates: 2,
+                flops: 9,
+                enables
+            }
+        );
         let cells = n["modules"]["top"]["cells"].as_object().unwrap();
         // Gates in (clock, enable) order: (2, 3) then (6, 5); their outputs on fresh bits.
         let g0 = &cells["clock_gate_0"];

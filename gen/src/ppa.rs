@@ -80,6 +80,16 @@ struct BlockReport {
     /// figure falls to while it waits. Measured for the PE, whose activity is a busy one's.
     #[serde(skip_serializing_if = "Option::is_none")]
     idle_power_mw: Option<f64>,
+    /// Power (mW) with the block's activity and each clock gate open as often as its enable was
+    /// high in the activity simulation (gates whose enable no simulated flag names count as
+    /// always open): what a busy block takes. Measured for the PE, whose `power_mw` has every
+    /// gate open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    busy_power_mw: Option<f64>,
+    /// Of the gated flip-flops' clock cycles, the share their gates passed in the activity
+    /// simulation (the weight of their clock power in `busy_power_mw`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gates_open_share: Option<f64>,
     /// Integrated clock gates, and the flip-flops behind them (gen/src/clock_gating.rs).
     clock_gates: usize,
     gated_flip_flops: usize,
@@ -267,7 +277,7 @@ impl Dynamic {
             match r.idle_power_mw {
                 Some(idle) => {
                     d.base_mw += n * (idle - r.leakage_mw);
-                    d.busy_excess_mw += n * (r.power_mw - idle);
+                    d.busy_excess_mw += n * (r.busy_power_mw.unwrap_or(r.power_mw) - idle);
                 }
                 None => d.base_mw += n * (r.power_mw - r.leakage_mw - r.sram_access_mw),
             }
@@ -474,6 +484,8 @@ fn measure(
         sram_power_mw: sram_power,
         sram_access_mw: sram_access,
         idle_power_mw: None,
+        busy_power_mw: None,
+        gates_open_share: None,
         fmax_mhz: timing.fmax_mhz,
         worst_slack_ps: timing.worst_slack_ps,
         cells: syn.cells,
@@ -486,6 +498,50 @@ fn measure(
         critical_path: timing.critical_path.clone(),
     };
     Ok((report, syn, timing))
+}
+
+/// Of the gated flip-flops' clock cycles in the activity simulation `toggles` of the design
+/// under `top`, the share their gates passed: each gate open as often as a one-bit register or
+/// port its enable is named after was high, a gate whose enable synthesis derived from several
+/// signals open always.
+fn gates_open_share(syn: &Synthesis, top: &str, toggles: &Toggles) -> f64 {
+    let (mut open, mut all) = (0.0, 0.0);
+    for (module, gated) in &syn.gated {
+        let n = syn.instances_of(top, module) as f64;
+        let scope = scope_of(top, module);
+        for e in &gated.enables {
+            let duty = e
+                .names
+                .iter()
+                .find_map(|name| {
+                    let path = name.replace('.', "/");
+                    toggles.duty_of(&match scope {
+                        "" => path,
+                        s => format!("{s}/{path}"),
+                    })
+                })
+                .unwrap_or(1.0);
+            open += n * e.flops as f64 * duty;
+            all += n * e.flops as f64;
+        }
+    }
+    if all > 0.0 {
+        open / all
+    } else {
+        1.0
+    }
+}
+
+/// The simulation's scope path of a synthesized module of the design under `top`: none for the
+/// top, else the module's name past the top's, less an array index (`nt_pe_lanes_0`: `lanes`).
+fn scope_of<'a>(top: &str, module: &'a str) -> &'a str {
+    let Some(rest) = module.strip_prefix(top).and_then(|r| r.strip_prefix('_')) else {
+        return "";
+    };
+    match rest.rsplit_once('_') {
+        Some((name, index)) if index.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => rest,
+    }
 }
 
 /// The PE's breakdown: its lanes, its buffer, the rest.
@@ -726,6 +782,34 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             .with_context(|| format!("OpenSTA on {top} at rest"))?;
             // At rest its memories leak but are not accessed.
             r.idle_power_mw = Some(t.total_mw + r.sram_power_mw - r.sram_access_mw);
+            if gated == Gating::Gated && r.clock_gates > 0 {
+                // Busy with every gate closed: the gated flip-flops' and the gates' power is the
+                // sequential cells' difference to every gate open, charged as often as the
+                // gates pass. Only that: the logic they feed goes quiet too with the gates
+                // closed, but its switching is already the measured mean over every cycle; and
+                // the buffers of the gated clocks are charged as if always open.
+                let closed = Activity {
+                    gates_closed: true,
+                    ..block_activity.logic
+                };
+                let c = flow::analyze(
+                    &dir,
+                    &syn,
+                    top,
+                    &lib,
+                    config.clock.target_mhz,
+                    closed,
+                    "sta_gated",
+                )
+                .with_context(|| format!("OpenSTA on {top}, busy with its gates closed"))?;
+                let share = gates_open_share(&syn, top, &toggles);
+                r.gates_open_share = Some(share);
+                let clock = (timing.sequential_mw - c.sequential_mw).max(0.0);
+                r.busy_power_mw = Some(r.power_mw - (1.0 - share) * clock);
+                for f in ["sta_gated.tcl", "sta_gated.log"] {
+                    out.adopt(&format!("work/{}/{f}", job.key));
+                }
+            }
             for f in ["sta_idle.tcl", "sta_idle.log"] {
                 out.adopt(&format!("work/{}/{f}", job.key));
             }
@@ -892,11 +976,19 @@ fn markdown(r: &Report) -> String {
     }
     for b in r.blocks.iter().filter(|b| b.clock_gates > 0) {
         s.push_str(&format!(
-            "\nClock gating, {}: {} gates over {} flip-flops; busy {:.3} mW, at rest (gates closed) {:.3} mW.\n",
-            b.name,
-            b.clock_gates,
-            b.gated_flip_flops,
-            b.power_mw,
+            "\nClock gating, {}: {} gates over {} flip-flops; busy {:.3} mW with every gate open",
+            b.name, b.clock_gates, b.gated_flip_flops, b.power_mw,
+        ));
+        if let (Some(busy), Some(share)) = (b.busy_power_mw, b.gates_open_share) {
+            s.push_str(&format!(
+                ", {busy:.3} mW with each open as often as its enable was high in the activity \
+                 simulation ({:.1}% of the gated flip-flops' clock cycles; the networks are \
+                 charged this figure)",
+                100.0 * share
+            ));
+        }
+        s.push_str(&format!(
+            "; at rest (gates closed) {:.3} mW.\n",
             b.idle_power_mw.unwrap_or(b.power_mw)
         ));
     }
@@ -1049,4 +1141,59 @@ fn write_openroad_design(
         ),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock_gating::{GateEnable, Gated};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_modules_scope_is_its_name_past_the_tops() {
+        assert_eq!(scope_of("nt_pe", "nt_pe"), "");
+        assert_eq!(scope_of("nt_pe", "nt_pe_lanes_0"), "lanes");
+        assert_eq!(scope_of("nt_pe", "nt_pe_reuse_buffer"), "reuse_buffer");
+        assert_eq!(scope_of("nt_pe", "other"), "");
+    }
+
+    /// Two lanes, each with a gate on a simulated flag high a quarter of the time (10 flip-
+    /// flops) and a gate on a derived enable (30); the top's own gate on a port always high.
+    #[test]
+    fn gates_are_open_as_often_as_the_flags_they_are_named_after() {
+        let enable = |names: &[&str], flops| GateEnable {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            flops,
+        };
+        let gated = |enables: Vec<GateEnable>| Gated {
+            gates: enables.len(),
+            flops: enables.iter().map(|e| e.flops).sum(),
+            enables,
+        };
+        let syn = Synthesis {
+            modules: BTreeMap::from([
+                ("t".into(), (0.0, BTreeMap::from([("t_lanes_0".into(), 2)]))),
+                ("t_lanes_0".into(), (0.0, BTreeMap::new())),
+            ]),
+            cells: 0,
+            buffers: 0,
+            gated: BTreeMap::from([
+                (
+                    "t_lanes_0".into(),
+                    gated(vec![enable(&["k2_emit.q"], 10), enable(&[], 30)]),
+                ),
+                ("t".into(), gated(vec![enable(&["go"], 20)])),
+            ]),
+            netlist: Default::default(),
+        };
+        let mut toggles = Toggles::default();
+        toggles.duty.insert("lanes/k2_emit/q".into(), (2, 8));
+        toggles.duty.insert("go".into(), (5, 5));
+        let share = gates_open_share(&syn, "t", &toggles);
+        // (2 x 10 x 0.25 + 2 x 30 x 1 + 20 x 1) / (2 x 40 + 20)
+        assert!((share - 85.0 / 100.0).abs() < 1e-12, "{share}");
+        toggles.duty.insert("go".into(), (0, 5));
+        let share = gates_open_share(&syn, "t", &toggles);
+        assert!((share - 65.0 / 100.0).abs() < 1e-12, "{share}");
+    }
 }

@@ -170,18 +170,24 @@ fn embedded_library_report_is_complete_and_consistent() {
 }
 
 /// The networks' figures follow from the runs' cycles, MACs and bytes and the blocks' power:
-/// the PEs are charged their idle power plus their busy excess in proportion to utilization,
+/// the PEs are charged their idle power plus their busy excess (gates open as often as their
+/// enables were high in the activity simulation) in proportion to utilization,
 /// the memories their accesses (0.04 pJ a bit, the SRAM model's figure) by PE beat and DRAM byte.
 fn check_networks(r: &Value, cycles: u64, macs: [u64; 2], bytes: u64) {
     let nets = r["networks"].as_array().unwrap();
     assert_eq!(nets.len(), 2);
     let clock_hz = num(r, "target_mhz").min(num(r, "fmax_mhz")) * 1e6;
     let pe = block(r, "nt_pe");
-    let (busy, idle) = (num(pe, "power_mw"), num(pe, "idle_power_mw"));
+    // The networks are charged the PE's busy power with its gates open as often as their
+    // enables were high: above its power at rest, below its power with every gate open.
+    let (open, idle) = (num(pe, "power_mw"), num(pe, "idle_power_mw"));
+    let busy = num(pe, "busy_power_mw");
     assert!(
-        0.0 < idle && idle < busy,
-        "PE idle {idle} mW, busy {busy} mW"
+        0.0 < idle && idle < busy && busy < open,
+        "PE idle {idle} mW, busy {busy} mW, every gate open {open} mW"
     );
+    let share = num(pe, "gates_open_share");
+    assert!(0.0 < share && share < 1.0, "{pe}");
     let seconds = cycles as f64 / clock_hz;
     for (n, m) in nets.iter().zip(macs) {
         let ops = 2.0 * m as f64;

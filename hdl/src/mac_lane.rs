@@ -149,6 +149,14 @@ pub struct MacLane {
     sat_sum: Signal<Local, Bits<16>>,
     term_next: Signal<Local, Bits<16>>,
     max_pass: Signal<Local, Bit>,
+    // Loads of the registers only some modes read, each one named signal: it is the enable of
+    // their clock gate, and the power analysis measures how often it is high (docs/flow.md).
+    load_acc: Signal<Local, Bit>,
+    load_max: Signal<Local, Bit>,
+    load_master: Signal<Local, Bit>,
+    load_update: Signal<Local, Bit>,
+    load_output: Signal<Local, Bit>,
+    load_square: Signal<Local, Bit>,
 
     // constants derived from F and G
     bias_half: Constant<Bits<48>>,
@@ -280,6 +288,12 @@ impl MacLane {
             sat_sum: Default::default(),
             term_next: Default::default(),
             max_pass: Default::default(),
+            load_acc: Default::default(),
+            load_max: Default::default(),
+            load_master: Default::default(),
+            load_update: Default::default(),
+            load_output: Default::default(),
+            load_square: Default::default(),
             bias_half: Constant::new(bits(if bias_shift == 0 {
                 0
             } else {
@@ -449,7 +463,8 @@ impl Logic for MacLane {
         if self.k1_mode.q.val() != PeMode::Forward {
             self.bias48.next = 0.into();
         }
-        if self.k1_valid.q.val() & (self.k1_mode.q.val() != PeMode::Update) {
+        self.load_acc.next = self.k1_valid.q.val() & (self.k1_mode.q.val() != PeMode::Update);
+        if self.load_acc.val() {
             if self.k1_first.q.val() {
                 self.acc.d.next = self.bias48.val() + self.prod48.val();
             } else {
@@ -476,7 +491,8 @@ impl Logic for MacLane {
         self.term_next.next = self.term_r2.q.val() + 1;
         self.max_pass.next = (self.opa_r1.q.val().get_bits::<16>(0) ^ self.sign16.val())
             > (self.max_r2.q.val() ^ self.sign16.val());
-        if self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Max) {
+        self.load_max.next = self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Max);
+        if self.load_max.val() {
             if self.k1_first.q.val() {
                 self.max_r2.d.next = self.opa_r1.q.val().get_bits::<16>(0);
                 self.arg_r2.d.next = 0.into();
@@ -654,22 +670,24 @@ impl Logic for MacLane {
         // Registers only some modes read load only in those: copied on every beat, the operand
         // A pipeline (opa_r1, weight_r2) made a quarter of a busy lane's register toggles while
         // a forward, backward or gradient reduction never reads it.
-        if !(self.k0_valid.q.val()
-            & ((self.k0_mode.q.val() == PeMode::Update) | (self.k0_mode.q.val() == PeMode::Max)))
-        {
+        self.load_master.next = self.k0_valid.q.val()
+            & ((self.k0_mode.q.val() == PeMode::Update) | (self.k0_mode.q.val() == PeMode::Max));
+        if !self.load_master.val() {
             self.opa_r1.d.next = self.opa_r1.q.val();
         }
-        if !(self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Update)) {
+        self.load_update.next = self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Update);
+        if !self.load_update.val() {
             self.step_r2.d.next = self.step_r2.q.val();
             self.weight_r2.d.next = self.weight_r2.q.val();
         }
-        if !(self.k1_valid.q.val()
+        self.load_output.next = self.k1_valid.q.val()
             & ((self.k1_mode.q.val() == PeMode::Backward)
-                | (self.k1_mode.q.val() == PeMode::Select)))
-        {
+                | (self.k1_mode.q.val() == PeMode::Select));
+        if !self.load_output.val() {
             self.y_r2.d.next = self.y_r2.q.val();
         }
-        if !(self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Backward)) {
+        self.load_square.next = self.k1_valid.q.val() & (self.k1_mode.q.val() == PeMode::Backward);
+        if !self.load_square.val() {
             self.yy_r2.d.next = self.yy_r2.q.val();
         }
         if !self.k2_emit.q.val() {

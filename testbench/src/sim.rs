@@ -73,6 +73,11 @@ pub struct Toggles {
     /// Per block (the scope path below the top, array indices dropped, two levels deep: e.g.
     /// `tiles/vault`, `mesh/routers`): its registers' and its own input ports' bits and toggles.
     pub blocks: BTreeMap<String, BlockToggles>,
+    /// Every one-bit register, input port and local signal, by its path below the top (array indices dropped,
+    /// so that the instances of a block share an entry: `lanes/k2_emit/q`, `lanes/in_valid`):
+    /// the cycles it was high and the cycles it was seen, summed over the instances. A clock
+    /// gate's enable is often such a flag, and this is the share of cycles the gate is open.
+    pub duty: BTreeMap<String, (u64, u64)>,
 }
 
 /// One block's share of [`Toggles`], summed over its instances.
@@ -114,6 +119,12 @@ impl Toggles {
     pub fn memory_rate(&self) -> f64 {
         self.memory_bits_accessed as f64 / self.cycles.max(1) as f64
     }
+    /// The share of cycles a one-bit register or input port (a [`Toggles::duty`] path) was
+    /// high, when it was seen.
+    pub fn duty_of(&self, path: &str) -> Option<f64> {
+        let &(high, seen) = self.duty.get(path)?;
+        (seen > 0).then(|| high as f64 / seen as f64)
+    }
     pub fn add(&mut self, o: &Toggles) {
         self.cycles += o.cycles;
         self.register_toggles += o.register_toggles;
@@ -121,6 +132,11 @@ impl Toggles {
         self.memory_bits_accessed += o.memory_bits_accessed;
         self.register_bits = self.register_bits.max(o.register_bits);
         self.input_bits = self.input_bits.max(o.input_bits);
+        for (k, (high, seen)) in &o.duty {
+            let d = self.duty.entry(k.clone()).or_default();
+            d.0 += high;
+            d.1 += seen;
+        }
         for (k, b) in &o.blocks {
             let m = self.blocks.entry(k.clone()).or_default();
             m.register_toggles += b.register_toggles;
@@ -135,7 +151,22 @@ impl Toggles {
 #[derive(Default)]
 struct ToggleCounter {
     last: HashMap<usize, Vec<vcd::Value>>,
+    /// Each one-bit signal's [`Toggles::duty`] path, cycles high and cycles seen.
+    duty: HashMap<usize, (String, u64, u64)>,
     totals: Toggles,
+}
+
+impl ToggleCounter {
+    /// The totals, with the one-bit signals' duties summed per path.
+    fn toggles(&self) -> Toggles {
+        let mut t = self.totals.clone();
+        for (path, high, seen) in self.duty.values() {
+            let d = t.duty.entry(path.clone()).or_default();
+            d.0 += high;
+            d.1 += seen;
+        }
+        t
+    }
 }
 
 struct ToggleProbe<'a> {
@@ -225,6 +256,23 @@ impl Probe for ToggleProbe<'_> {
             && matches!(signal.kind(), AtomKind::OutputParameter)
             && self.scope_has_d.last() == Some(&true);
         let block_input = depth == BLOCK_DEPTH && is_port_input;
+        // One-bit local signals too: a named load condition is a clock gate's enable.
+        let is_local = matches!(signal.kind(), AtomKind::LocalSignal);
+        if (is_register || is_port_input || is_local) && !self.first {
+            if let VCDValue::Single(v) = signal.vcd() {
+                let path = &self.path;
+                let d = self.counter.duty.entry(signal.id()).or_insert_with(|| {
+                    let mut k = path.get(1..).unwrap_or_default().join("/");
+                    if !k.is_empty() {
+                        k.push('/');
+                    }
+                    k.push_str(name);
+                    (k, 0, 0)
+                });
+                d.1 += matches!(v, vcd::Value::V1) as u64;
+                d.2 += 1;
+            }
+        }
         if !is_input && !is_register && !block_input {
             return;
         }
@@ -312,7 +360,7 @@ impl<U: ClockedBlock> Clocked<U> {
 
     /// The toggles counted so far.
     pub fn toggles(&self) -> Option<Toggles> {
-        self.activity.as_ref().map(|a| a.totals.clone())
+        self.activity.as_ref().map(ToggleCounter::toggles)
     }
 
     fn settle(&mut self) -> Result<()> {

@@ -488,7 +488,8 @@ fn the_reuse_buffer_reads_only_when_its_word_could_change() {
 
 /// A forward reduction leaves the registers only an update, a max or a backward reduction reads
 /// at rest (their toggles were a quarter of a busy lane's), and the toggle count takes only
-/// flip-flops as registers: a requantizer's combinational output `q` is not one.
+/// flip-flops as registers: a requantizer's combinational output `q` is not one. The flags
+/// that enable the lanes' clock gates are high as often as the beats and results say.
 #[test]
 fn a_forward_stream_moves_no_register_another_mode_reads() {
     let mut rng = ChaCha8Rng::seed_from_u64(18);
@@ -521,4 +522,9 @@ fn a_forward_stream_moves_no_register_another_mode_reads() {
         0,
         "a requantizer counted as registers"
     );
+    // The flags the clock gates' enables are named after: three results a lane, no update.
+    let cycles = toggles.cycles as f64;
+    assert_eq!(toggles.duty_of("lanes/k2_emit/q"), Some(3.0 / cycles));
+    assert_eq!(toggles.duty_of("lanes/load_update"), Some(0.0));
+    assert_eq!(toggles.duty_of("lanes/in_valid"), Some(3.0 * 48.0 / cycles));
 }
