@@ -79,23 +79,6 @@ pub fn gate_netlist(netlist: &mut Value, gate: &ClockGate) -> Result<BTreeMap<St
 
 fn gate_module(module: &mut Value, gate: &ClockGate) -> Result<Gated> {
     let mut next_bit = fanout::next_free_bit(module);
-    // Flip-flops by (clock, enable); constant clocks or enables are left to Yosys.
-    let mut groups: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
-    let Some(all_cells) = module["cells"].as_object() else {
-        return Ok(Gated::default());
-    };
-    for (name, c) in all_cells.iter() {
-        let Some(t) = c["type"].as_str() else {
-            continue;
-        };
-        if without_enable(t).is_none() {
-            continue;
-        }
-        let pin = |p: &str| c["connections"][p].get(0).and_then(Value::as_u64);
-        if let (Some(clk), Some(en)) = (pin("C"), pin("E")) {
-            groups.entry((clk, en)).or_default().push(name.clone());
-        }
-    }
     // The public one-bit names of each net bit, for the enables'.
     let mut names_of: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     if let Some(names) = module["netnames"].as_object() {
@@ -111,6 +94,20 @@ fn gate_module(module: &mut Value, gate: &ClockGate) -> Result<Gated> {
     let Some(cells) = module["cells"].as_object_mut() else {
         return Ok(Gated::default());
     };
+    // Flip-flops by (clock, enable); constant clocks or enables are left to Yosys.
+    let mut groups: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
+    for (name, c) in cells.iter() {
+        let Some(t) = c["type"].as_str() else {
+            continue;
+        };
+        if without_enable(t).is_none() {
+            continue;
+        }
+        let pin = |p: &str| c["connections"][p].get(0).and_then(Value::as_u64);
+        if let (Some(clk), Some(en)) = (pin("C"), pin("E")) {
+            groups.entry((clk, en)).or_default().push(name.clone());
+        }
+    }
     let mut done = Gated::default();
     let mut clock_nets = vec![];
     for ((clk, en), flops) in groups {

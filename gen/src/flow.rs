@@ -597,28 +597,25 @@ fn parse_sta(text: &str, period_ps: f64, ps_per_unit: f64) -> Result<Timing> {
         .map(|e| end + e)
         .unwrap_or(text.len());
     t.critical_path = text[start..line_end].to_string();
-    // "Total   internal switching leakage total percent" in watts.
-    let total = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("Total") && l.split_whitespace().count() >= 5)
-        .context("OpenSTA printed no power total")?;
-    let v: Vec<f64> = total
-        .split_whitespace()
-        .skip(1)
-        .take(4)
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
+    // A group's line of the power report, "Group   internal switching leakage total percent",
+    // in watts.
+    let group = |name: &str| -> Option<Vec<f64>> {
+        let line = text.lines().find(|l| {
+            l.split_whitespace().next() == Some(name) && l.split_whitespace().count() >= 5
+        })?;
+        Some(
+            line.split_whitespace()
+                .skip(1)
+                .take(4)
+                .map(|x| x.parse().unwrap_or(0.0))
+                .collect(),
+        )
+    };
+    let v = group("Total").context("OpenSTA printed no power total")?;
     let mw = |w: f64| w * 1e3;
     (t.internal_mw, t.switching_mw, t.leakage_mw, t.total_mw) =
         (mw(v[0]), mw(v[1]), mw(v[2]), mw(v[3]));
-    // "Sequential   internal switching leakage total percent", the group's line.
-    t.sequential_mw = text
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 5 && f[0] == "Sequential").then(|| f[4].parse::<f64>().ok())?
-        })
-        .map_or(0.0, mw);
+    t.sequential_mw = group("Sequential").map_or(0.0, |v| mw(v[3]));
     // Per-instance lines: four numbers (internal, switching, leakage, total), then the name.
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();

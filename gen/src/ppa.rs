@@ -770,16 +770,24 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             };
             let dir = work.join(&job.key);
             let top = &job.file.top;
-            let t = flow::analyze(
-                &dir,
-                &syn,
-                top,
-                &lib,
-                config.clock.target_mhz,
-                idle,
-                "sta_idle",
-            )
-            .with_context(|| format!("OpenSTA on {top} at rest"))?;
+            // A further OpenSTA run of the PE's netlist, its script and log kept.
+            let mut analyze = |activity: Activity, script: &str, what: &str| -> Result<Timing> {
+                let t = flow::analyze(
+                    &dir,
+                    &syn,
+                    top,
+                    &lib,
+                    config.clock.target_mhz,
+                    activity,
+                    script,
+                )
+                .with_context(|| format!("OpenSTA on {top} {what}"))?;
+                for ext in ["tcl", "log"] {
+                    out.adopt(&format!("work/{}/{script}.{ext}", job.key));
+                }
+                Ok(t)
+            };
+            let t = analyze(idle, "sta_idle", "at rest")?;
             // At rest its memories leak but are not accessed.
             r.idle_power_mw = Some(t.total_mw + r.sram_power_mw - r.sram_access_mw);
             if gated == Gating::Gated && r.clock_gates > 0 {
@@ -792,26 +800,11 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
                     gates_closed: true,
                     ..block_activity.logic
                 };
-                let c = flow::analyze(
-                    &dir,
-                    &syn,
-                    top,
-                    &lib,
-                    config.clock.target_mhz,
-                    closed,
-                    "sta_gated",
-                )
-                .with_context(|| format!("OpenSTA on {top}, busy with its gates closed"))?;
+                let c = analyze(closed, "sta_gated", "busy with its gates closed")?;
                 let share = gates_open_share(&syn, top, &toggles);
                 r.gates_open_share = Some(share);
                 let clock = (timing.sequential_mw - c.sequential_mw).max(0.0);
                 r.busy_power_mw = Some(r.power_mw - (1.0 - share) * clock);
-                for f in ["sta_gated.tcl", "sta_gated.log"] {
-                    out.adopt(&format!("work/{}/{f}", job.key));
-                }
-            }
-            for f in ["sta_idle.tcl", "sta_idle.log"] {
-                out.adopt(&format!("work/{}/{f}", job.key));
             }
         }
         for f in [

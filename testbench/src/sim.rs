@@ -125,6 +125,12 @@ impl Toggles {
         let &(high, seen) = self.duty.get(path)?;
         (seen > 0).then(|| high as f64 / seen as f64)
     }
+    /// Adds `high` of `seen` cycles to a one-bit signal's duty.
+    fn add_duty(&mut self, path: &str, high: u64, seen: u64) {
+        let d = self.duty.entry(path.to_string()).or_default();
+        d.0 += high;
+        d.1 += seen;
+    }
     pub fn add(&mut self, o: &Toggles) {
         self.cycles += o.cycles;
         self.register_toggles += o.register_toggles;
@@ -132,10 +138,8 @@ impl Toggles {
         self.memory_bits_accessed += o.memory_bits_accessed;
         self.register_bits = self.register_bits.max(o.register_bits);
         self.input_bits = self.input_bits.max(o.input_bits);
-        for (k, (high, seen)) in &o.duty {
-            let d = self.duty.entry(k.clone()).or_default();
-            d.0 += high;
-            d.1 += seen;
+        for (k, &(high, seen)) in &o.duty {
+            self.add_duty(k, high, seen);
         }
         for (k, b) in &o.blocks {
             let m = self.blocks.entry(k.clone()).or_default();
@@ -161,9 +165,7 @@ impl ToggleCounter {
     fn toggles(&self) -> Toggles {
         let mut t = self.totals.clone();
         for (path, high, seen) in self.duty.values() {
-            let d = t.duty.entry(path.clone()).or_default();
-            d.0 += high;
-            d.1 += seen;
+            t.add_duty(path, *high, *seen);
         }
         t
     }
