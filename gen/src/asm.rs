@@ -20,7 +20,7 @@ use nt_hdl::config::MAX_LANES;
 use nt_hdl::config::{LANE_BUFFER_ADDR_BITS, OPERAND_BUFFER_ADDR_BITS};
 use nt_hdl::dataflow_program::{decode, encode, Descriptor, Dest, Instr, Slot};
 use nt_hdl::pe_feeder::field::OPB_REDUCTIONS_BITS;
-use nt_hdl::pe_feeder::{Feed, FeedSetting, REDUCE_BITS};
+use nt_hdl::pe_feeder::{Feed, FeedSetting, WindowField, REDUCE_BITS};
 
 fn parse_int(s: &str) -> Result<i64> {
     let (neg, body) = match s.strip_prefix('-') {
@@ -122,7 +122,7 @@ fn kv(w: &str) -> Result<(String, String)> {
 /// `pe op mode=M act=A feed=F [opb_step] [opa_wrap] [fill_a] [opa_base=N]`,
 /// `pe shape reduce=R lanes=L`, `pe eta=E`, `pe by_lane start=S`, `pe fill_start start=S`,
 /// `pe opa_blocks blocks=N`, `pe opb_buffer reductions=N`, `pe opb_across rows=N`,
-/// `pe split_fill`.
+/// `pe window FIELD=N` (FIELD one of `WindowField`'s names), `pe split_fill`.
 fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
     match words.first().copied() {
         Some("op") => {
@@ -214,6 +214,19 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             let rows = sole_field(words, "rows", 1..=(1 << OPERAND_BUFFER_ADDR_BITS) - 1)?;
             Ok(FeedSetting::OpbAcross { rows })
         }
+        Some("window") => {
+            let [_, w] = words else {
+                bail!("pe window takes one field=value");
+            };
+            let (k, _) = kv(w)?;
+            let Some(field) = WindowField::ALL.into_iter().find(|f| f.name() == k) else {
+                let names: Vec<&str> = WindowField::ALL.iter().map(|f| f.name()).collect();
+                bail!("unknown pe window field `{k}` (one of {})", names.join(", "));
+            };
+            let most = (1 << OPERAND_BUFFER_ADDR_BITS) - 1;
+            let value = sole_field(words, field.name(), 1..=most)?;
+            Ok(FeedSetting::Window { field, value })
+        }
         Some(w) if w.starts_with("eta=") => {
             let n = parse_int(&w[4..])?;
             if !(0..=u16::MAX as i64).contains(&n) {
@@ -222,7 +235,7 @@ fn parse_pe(words: &[&str]) -> Result<FeedSetting> {
             Ok(FeedSetting::Eta(n as u16))
         }
         _ => bail!(
-            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...`, `opa_blocks blocks=...`, `opb_buffer reductions=...`, `opb_across rows=...` or `split_fill`"
+            "pe takes `op ...`, `shape ...`, `eta=...`, `by_lane start=...`, `fill_start start=...`, `opa_blocks blocks=...`, `opb_buffer reductions=...`, `opb_across rows=...`, `window FIELD=N` or `split_fill`"
         ),
     }
 }
@@ -271,6 +284,7 @@ fn pe_text(f: &FeedSetting) -> String {
         FeedSetting::OpbBuffer { reductions } => format!("pe opb_buffer reductions={reductions}"),
         FeedSetting::OpbAcross { rows } => format!("pe opb_across rows={rows}"),
         FeedSetting::SplitFill => "pe split_fill".to_string(),
+        FeedSetting::Window { field, value } => format!("pe window {}={value}", field.name()),
     }
 }
 
@@ -474,6 +488,20 @@ end
         );
         assert!(err("pe op mode=forward feed=compute opa_base=-1\nend")
             .contains("opa_base=-1 is out of range"));
+        // A window compute's ten fields, each at its largest.
+        let text: String = WindowField::ALL
+            .iter()
+            .map(|f| format!("pe window {}=2047\n", f.name()))
+            .chain(["end\n".to_string()])
+            .collect();
+        let p = assemble(&text).unwrap();
+        assert_eq!(p.len(), 11);
+        assert_eq!(decode(&encode(&p)).unwrap(), p);
+        assert_eq!(disassemble(&p), text);
+        assert!(err("pe window term_x=2048\nend").contains("term_x=2048 is out of range"));
+        assert!(err("pe window map=0\nend").contains("map=0 is out of range"));
+        assert!(err("pe window depth=3\nend").contains("unknown pe window field `depth`"));
+        assert!(err("pe window\nend").contains("pe window takes one field=value"));
     }
 
     #[test]

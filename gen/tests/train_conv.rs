@@ -14,21 +14,23 @@ use std::process::Output;
 /// Writes `net` into a scratch directory and trains it for one step on configs/small.toml;
 /// returns the command's output and the output directory it was given.
 fn train(name: &str, net: &str, batch: usize) -> (Output, PathBuf) {
-    train_on(name, net, batch, "auto")
+    train_on(name, net, batch, "auto", &[])
 }
 
-/// [`train`] on the simulator `sim` (auto, verilator or rust-hdl).
-fn train_on(name: &str, net: &str, batch: usize, sim: &str) -> (Output, PathBuf) {
+/// [`train`] on the simulator `sim` (auto, verilator or rust-hdl), with the configuration keys
+/// `sets` (`section.key=value`) overridden.
+fn train_on(name: &str, net: &str, batch: usize, sim: &str, sets: &[&str]) -> (Output, PathBuf) {
     let dir = scratch(name);
     std::fs::create_dir_all(&dir).unwrap();
     let net_file = dir.join("net.toml");
     std::fs::write(&net_file, net).unwrap();
     let out_dir = dir.join("out");
     let batch = batch.to_string();
-    let out = ntgen(&[
+    let config = small_config();
+    let mut args = vec![
         "train",
         "--config",
-        small_config().to_str().unwrap(),
+        config.to_str().unwrap(),
         "--net",
         net_file.to_str().unwrap(),
         "--batch",
@@ -39,8 +41,43 @@ fn train_on(name: &str, net: &str, batch: usize, sim: &str) -> (Output, PathBuf)
         sim,
         "--out",
         out_dir.to_str().unwrap(),
-    ]);
-    (out, out_dir)
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    (ntgen(&args), out_dir)
+}
+
+/// A reuse buffer that holds two of CONV_POOL_FC's padded input maps (2 x 9 x 9 entries), so
+/// that its convolution reads its windows out of the buffer (configs/small.toml's 16 entries
+/// hold none).
+const WINDOWS: &str = "pe.operand_buffer_depth=512";
+
+/// Whether the plan of `net` at `batch` on configs/small.toml with `sets` fills the reuse buffer
+/// with input maps for a window compute.
+fn plan_reads_windows(net: &str, batch: usize, sets: &[&str]) -> bool {
+    let dir = scratch("plan_windows");
+    std::fs::create_dir_all(&dir).unwrap();
+    let net_file = dir.join("net.toml");
+    std::fs::write(&net_file, net).unwrap();
+    let batch = batch.to_string();
+    let config = small_config();
+    let mut args = vec![
+        "compile",
+        "--config",
+        config.to_str().unwrap(),
+        "--net",
+        net_file.to_str().unwrap(),
+        "--batch",
+        &batch,
+        "--nests",
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let plan = ntgen(&args);
+    assert!(plan.status.success());
+    String::from_utf8_lossy(&plan.stdout).contains("the input maps into the reuse buffer")
 }
 
 /// The run succeeded, says every phase matched, and its summary lists the four phases with work
@@ -166,6 +203,16 @@ fn conv_pool_fc_trains_one_step_bit_exactly() {
     assert_trained_bit_exactly(&out, &dir, 14);
 }
 
+/// The convolution's forward reads its windows out of the input maps in the reuse buffer, three
+/// samples taking turns in its two halves, and trains as the golden model does.
+#[test]
+fn a_convolution_with_its_maps_in_the_reuse_buffer_trains_bit_exactly() {
+    assert!(!plan_reads_windows(CONV_POOL_FC, 3, &[]));
+    assert!(plan_reads_windows(CONV_POOL_FC, 3, &[WINDOWS]));
+    let (out, dir) = train_on("train_conv_windows", CONV_POOL_FC, 3, "auto", &[WINDOWS]);
+    assert_trained_bit_exactly(&out, &dir, 14);
+}
+
 /// The emitted Verilog under Verilator and the rust-hdl model agree on every cycle count and
 /// counter of a CNN's training step (the DRAM contents they leave match the golden model in both).
 #[test]
@@ -175,7 +222,14 @@ fn verilator_and_rust_hdl_report_the_same_cnn_step() {
     }
     let mut runs = vec![];
     for sim in ["verilator", "rust-hdl"] {
-        let (out, dir) = train_on(&format!("train_cnn_{sim}"), CONV_POOL_FC, 1, sim);
+        // With the convolution's windows read out of the reuse buffer.
+        let (out, dir) = train_on(
+            &format!("train_cnn_{sim}"),
+            CONV_POOL_FC,
+            1,
+            sim,
+            &[WINDOWS],
+        );
         assert_trained_bit_exactly(&out, &dir, 14);
         runs.push(design_figures(summary(&dir)));
     }

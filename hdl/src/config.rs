@@ -16,7 +16,7 @@ pub const MAX_GRID_SIDE: usize = 8;
 /// Largest number of MAC lanes in one processing engine.
 pub const MAX_LANES: usize = 64;
 /// Widest operand buffer address the PE's buffer port carries.
-pub const OPERAND_BUFFER_ADDR_BITS: usize = 10;
+pub const OPERAND_BUFFER_ADDR_BITS: usize = 11;
 /// Address width of the tile's lane buffers (up to 1024 entries per lane).
 pub const LANE_BUFFER_ADDR_BITS: usize = 10;
 /// The PLAN sigmoid's breakpoints need five fraction bits; 1.0 must fit a signed 16-bit value.
@@ -52,7 +52,9 @@ pub struct ArrayConfig {
 pub struct PeConfig {
     /// MAC lanes sharing one broadcast operand (power of two, 1..=64).
     pub lanes: usize,
-    /// Entries of 16 bits in the broadcast-operand reuse buffer (power of two, 2..=1024).
+    /// Entries of 16 bits in the broadcast-operand reuse buffer (power of two, 2..=2048). A
+    /// convolution whose input map (padded) fills no more than half of it reads the map from
+    /// DRAM once per sample (`FeedSetting::Window`).
     pub operand_buffer_depth: usize,
     /// Entries per lane of each of the tile's two lane buffers (the per-lane operands held for
     /// reuse: weight rows, errors, biases, stored outputs), power of two, 2..=1024. A reduction
@@ -111,7 +113,7 @@ impl Default for PeConfig {
     fn default() -> Self {
         PeConfig {
             lanes: 16,
-            operand_buffer_depth: 1024,
+            operand_buffer_depth: 2048,
             lane_buffer_depth: 256,
         }
     }

@@ -2,7 +2,7 @@
 //! tests and the assembler: instructions as Rust values, encoded to and decoded from 32-bit words.
 
 use crate::dataflow_engine::{dest, opcode, PE_CFG_BITS, SLOT_A, SLOT_B, SLOT_W};
-use crate::pe_feeder::{Feed, FeedSetting};
+use crate::pe_feeder::{Feed, FeedSetting, WindowField};
 use crate::stream_generator::{COUNT_BITS, MAX_LOOPS};
 use anyhow::{bail, Result};
 
@@ -117,6 +117,15 @@ pub fn opb_buffer(reductions: usize) -> Instr {
 /// buffer reads the operands held term by term, `rows` of them a term.
 pub fn opb_across(rows: usize) -> Instr {
     Instr::Pe(FeedSetting::OpbAcross { rows: rows as u32 })
+}
+
+/// One of the PE feeder's window words (`FeedSetting::Window`): a compute from the reuse buffer
+/// reads windows out of input maps, two samples' maps held, one filled while the other is read.
+pub fn window(field: WindowField, value: usize) -> Instr {
+    Instr::Pe(FeedSetting::Window {
+        field,
+        value: value as u32,
+    })
 }
 
 /// The PE feeder's fill-start word: the plain fills up to the next operation word start at

@@ -16,6 +16,7 @@
 //! | `fill_b` after `opb_buffer` | element k to the PE's reuse buffer, entry k | unused | none |
 //! | `compute` after `opb_buffer(m)` | unused (or `fill_a`) | unused: the broadcast operand from the reuse buffer | m reductions |
 //! | the same after `opb_across(rows)` | the same | the same, held term by term | the same |
+//! | the same after `window` words | maps into the reuse buffer's halves in turn | unused: each reduction a window out of a map | m reductions |
 //!
 //! In `compute`, beat n is term `r = n % reduce` of reduction `n / reduce` (`first` at r = 0,
 //! `last` at r = reduce - 1); opa is buffer A at `opa_base` plus `r` (`opa_wrap`; plus
@@ -38,6 +39,13 @@
 //! lanes (each lane buffer has one write port): stream a fills lanes 0, 2, 4, ... and stream b
 //! lanes 1, 3, 5, ..., each lane's entries in turn. The split-fill word comes after the by-lane
 //! word, which ends the split of the run before.
+//!
+//! A window compute (a convolution's forward or weight gradient) holds two maps in the reuse
+//! buffer, one in each half: stream a fills one half while the beats read windows out of the
+//! other, the fill waiting while both halves hold maps not yet computed and the beats while
+//! their map is not yet complete. A term's entry is an affine function of three term counters
+//! and two reduction counters (`FeedSetting::Window`), kept as running sums (the first entry of
+//! the term's middle and outer runs, of the reduction's row) so that no multiplier is needed.
 //!
 //! A compute with `fill_a` loads buffer A for the next run while this one reads it: the program
 //! keeps the two apart (the compute reads from `opa_base`, the fill writes from the entry a
@@ -96,6 +104,11 @@ pub mod field {
     pub const SPLIT_FILL_BIT: u32 = 20;
     // An opb-across word is a by-lane word with this bit set (and its row count in bits 9:0).
     pub const OPB_ACROSS_BIT: u32 = 21;
+    // A window word is a by-lane word with this bit set, its field in bits 15:12 and its value
+    // in bits 11:0 (the feeder keeps OPERAND_BUFFER_ADDR_BITS of it).
+    pub const WINDOW_BIT: u32 = 22;
+    pub const WINDOW_FIELD_SHIFT: u32 = 12;
+    pub const WINDOW_VALUE_BITS: u32 = 12;
     // Shape word.
     pub const REDUCE_SHIFT: u32 = 0;
     pub const LANES_SHIFT: u32 = 16;
@@ -181,6 +194,69 @@ pub enum FeedSetting {
     /// Until the next by-lane or operation word, a fill of buffer A by lane also takes stream
     /// b: stream a fills the even lanes and stream b the odd ones, two entries a cycle.
     SplitFill,
+    /// One field of a window compute (all ten come before the opb-buffer word, see
+    /// [`WindowField`]): the reuse buffer holds two maps, one in each half, that stream a fills
+    /// in turn while the compute reads the other; term `(tz, ty, tx)` of reduction `(ry, rx)`
+    /// (the first fastest) reads entry `tz * term_z_step + ty * term_y_step + tx * term_x_step +
+    /// ry * red_y_step + rx * red_x_step` of its map's half, and `per_map` reductions use up a
+    /// map. A convolution's forward: terms are a window's taps (kernel column, row, channel),
+    /// reductions its output pixels, a map a sample's input; its weight gradient: terms are
+    /// the output pixels of every sample, reductions a channel's taps, a map a channel's input
+    /// over the samples.
+    Window { field: WindowField, value: u32 },
+}
+
+/// The fields of a window compute (`FeedSetting::Window`), in encoding order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowField {
+    /// Terms along the innermost term loop, and the entries from one to the next.
+    TermX = 0,
+    TermXStep = 1,
+    /// Runs of the innermost loop along the middle one, and the entries from one to the next.
+    TermY = 2,
+    TermYStep = 3,
+    /// Entries from one run of the middle loop to the next (the outermost term loop; the
+    /// reduction's length ends it).
+    TermZStep = 4,
+    /// Reductions along the inner reduction loop, and the entries from one to the next.
+    RedX = 5,
+    RedXStep = 6,
+    /// Entries from one run of the inner reduction loop to the next.
+    RedYStep = 7,
+    /// Reductions a map serves.
+    PerMap = 8,
+    /// Entries of a map (elements stream a fills into a half).
+    Map = 9,
+}
+
+impl WindowField {
+    pub const ALL: [WindowField; 10] = [
+        WindowField::TermX,
+        WindowField::TermXStep,
+        WindowField::TermY,
+        WindowField::TermYStep,
+        WindowField::TermZStep,
+        WindowField::RedX,
+        WindowField::RedXStep,
+        WindowField::RedYStep,
+        WindowField::PerMap,
+        WindowField::Map,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowField::TermX => "term_x",
+            WindowField::TermXStep => "term_x_step",
+            WindowField::TermY => "term_y",
+            WindowField::TermYStep => "term_y_step",
+            WindowField::TermZStep => "term_z_step",
+            WindowField::RedX => "red_x",
+            WindowField::RedXStep => "red_x_step",
+            WindowField::RedYStep => "red_y_step",
+            WindowField::PerMap => "per_map",
+            WindowField::Map => "map",
+        }
+    }
 }
 
 impl FeedSetting {
@@ -227,6 +303,12 @@ impl FeedSetting {
             FeedSetting::OpbAcross { rows } => {
                 KIND_BY_LANE << KIND_SHIFT | 1 << OPB_ACROSS_BIT | rows
             }
+            FeedSetting::Window { field, value } => {
+                KIND_BY_LANE << KIND_SHIFT
+                    | 1 << WINDOW_BIT
+                    | (field as u32) << WINDOW_FIELD_SHIFT
+                    | value
+            }
         }
     }
 
@@ -247,6 +329,12 @@ impl FeedSetting {
                 lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
             },
             KIND_ETA => FeedSetting::Eta(p as u16),
+            _ if p >> WINDOW_BIT & 1 == 1 => FeedSetting::Window {
+                field: *WindowField::ALL
+                    .get((p >> WINDOW_FIELD_SHIFT & 15) as usize)
+                    .ok_or_else(|| anyhow::anyhow!("window field {} is not one", p >> 12 & 15))?,
+                value: p & ((1 << WINDOW_VALUE_BITS) - 1),
+            },
             _ if p >> OPB_ACROSS_BIT & 1 == 1 => FeedSetting::OpbAcross {
                 rows: p & ((1 << RB) - 1),
             },
@@ -343,6 +431,32 @@ pub struct PeFeeder {
     rb_term: DFF<Bits<RB>>,
     /// Reductions left to a compute from the reuse buffer.
     rb_left: DFF<Bits<16>>,
+    /// A window word came (`FeedSetting::Window`): its fields (counts less one), the fill's
+    /// place (entry in the map, half), the compute's (term counters, the first entry of the
+    /// term's middle run and outer run; reduction counter, reduction in the map, the first
+    /// entry of its row; half), and the maps filled but not yet computed (0 to 2).
+    win: DFF<Bit>,
+    w_tx_m1: DFF<Bits<RB>>,
+    w_tx_step: DFF<Bits<RB>>,
+    w_ty_m1: DFF<Bits<RB>>,
+    w_ty_step: DFF<Bits<RB>>,
+    w_tz_step: DFF<Bits<RB>>,
+    w_rx_m1: DFF<Bits<RB>>,
+    w_rx_step: DFF<Bits<RB>>,
+    w_ry_step: DFF<Bits<RB>>,
+    w_per_map_m1: DFF<Bits<RB>>,
+    w_map_m1: DFF<Bits<RB>>,
+    w_fill_entry: DFF<Bits<RB>>,
+    w_fill_half: DFF<Bit>,
+    w_tx: DFF<Bits<RB>>,
+    w_ty: DFF<Bits<RB>>,
+    w_ty_start: DFF<Bits<RB>>,
+    w_tz_start: DFF<Bits<RB>>,
+    w_rx: DFF<Bits<RB>>,
+    w_red: DFF<Bits<RB>>,
+    w_ry_start: DFF<Bits<RB>>,
+    w_rd_half: DFF<Bit>,
+    w_ahead: DFF<Bits<2>>,
     reduce_m1: DFF<Bits<REDUCE_BITS>>,
     lanes_m1: DFF<Bits<LANES_BITS>>,
     eta: DFF<Bits<16>>,
@@ -398,6 +512,11 @@ pub struct PeFeeder {
     opb_l: Signal<Local, Bits<32>>,
     space_a: Signal<Local, Bits<SPACE_BITS>>,
     space_b: Signal<Local, Bits<SPACE_BITS>>,
+    /// A window compute: this fill writes its map's last entry (and so completes the map); this
+    /// beat ends the map's last reduction.
+    w_fill_end: Signal<Local, Bit>,
+    w_map_done: Signal<Local, Bit>,
+    w_map_used: Signal<Local, Bit>,
 
     lane_id: Vec<Constant<Bits<LANES_BITS>>>,
     /// Each lane's even neighbour (itself for an even lane): the lane a pair fill addresses.
@@ -405,6 +524,8 @@ pub struct PeFeeder {
     /// All ones for an odd lane, which takes a pair fill's high half.
     odd_mask: Vec<Constant<Bits<16>>>,
     fifo_depth: Constant<Bits<SPACE_BITS>>,
+    /// The reuse buffer's second half's first entry.
+    rb_half: Constant<Bits<RB>>,
     _lanes: usize,
 }
 
@@ -471,6 +592,28 @@ impl PeFeeder {
             rb_rows: Default::default(),
             rb_term: Default::default(),
             rb_left: Default::default(),
+            win: Default::default(),
+            w_tx_m1: Default::default(),
+            w_tx_step: Default::default(),
+            w_ty_m1: Default::default(),
+            w_ty_step: Default::default(),
+            w_tz_step: Default::default(),
+            w_rx_m1: Default::default(),
+            w_rx_step: Default::default(),
+            w_ry_step: Default::default(),
+            w_per_map_m1: Default::default(),
+            w_map_m1: Default::default(),
+            w_fill_entry: Default::default(),
+            w_fill_half: Default::default(),
+            w_tx: Default::default(),
+            w_ty: Default::default(),
+            w_ty_start: Default::default(),
+            w_tz_start: Default::default(),
+            w_rx: Default::default(),
+            w_red: Default::default(),
+            w_ry_start: Default::default(),
+            w_rd_half: Default::default(),
+            w_ahead: Default::default(),
             reduce_m1: Default::default(),
             lanes_m1: Default::default(),
             eta: Default::default(),
@@ -520,6 +663,9 @@ impl PeFeeder {
             opb_l: Default::default(),
             space_a: Default::default(),
             space_b: Default::default(),
+            w_fill_end: Default::default(),
+            w_map_done: Default::default(),
+            w_map_used: Default::default(),
             lane_id: (0..lanes).map(|l| Constant::new(bits(l as u64))).collect(),
             pair_id: (0..lanes)
                 .map(|l| Constant::new(bits((l & !1) as u64)))
@@ -528,6 +674,7 @@ impl PeFeeder {
                 .map(|l| Constant::new(bits(0xFFFF * (l % 2) as u64)))
                 .collect(),
             fifo_depth: Constant::new(bits(STREAM_FIFO_DEPTH as u64)),
+            rb_half: Constant::new(bits(config.pe.operand_buffer_depth as u64 / 2)),
             _lanes: lanes,
         }
     }
@@ -557,6 +704,28 @@ impl Logic for PeFeeder {
             rb_rows,
             rb_term,
             rb_left,
+            win,
+            w_tx_m1,
+            w_tx_step,
+            w_ty_m1,
+            w_ty_step,
+            w_tz_step,
+            w_rx_m1,
+            w_rx_step,
+            w_ry_step,
+            w_per_map_m1,
+            w_map_m1,
+            w_fill_entry,
+            w_fill_half,
+            w_tx,
+            w_ty,
+            w_ty_start,
+            w_tz_start,
+            w_rx,
+            w_red,
+            w_ry_start,
+            w_rd_half,
+            w_ahead,
             reduce_m1,
             lanes_m1,
             eta,
@@ -610,6 +779,18 @@ impl Logic for PeFeeder {
                 self.rb_row.d.next = 0.into();
                 self.rb_across.d.next = false;
                 self.rb_term.d.next = 0.into();
+                self.win.d.next = false;
+                self.w_fill_entry.d.next = 0.into();
+                self.w_fill_half.d.next = false;
+                self.w_tx.d.next = 0.into();
+                self.w_ty.d.next = 0.into();
+                self.w_ty_start.d.next = 0.into();
+                self.w_tz_start.d.next = 0.into();
+                self.w_rx.d.next = 0.into();
+                self.w_red.d.next = 0.into();
+                self.w_ry_start.d.next = 0.into();
+                self.w_rd_half.d.next = false;
+                self.w_ahead.d.next = 0.into();
                 self.fill_lane.d.next = 0.into();
                 self.fill_addr.d.next = 0.into();
                 self.split.d.next = false;
@@ -625,6 +806,39 @@ impl Logic for PeFeeder {
             }
             if self.cfg_data.val().get_bits::<2>(26) == 2 {
                 self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
+            }
+            if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(22) {
+                self.win.d.next = true;
+                if self.cfg_data.val().get_bits::<4>(12) == 0 {
+                    self.w_tx_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 1 {
+                    self.w_tx_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 2 {
+                    self.w_ty_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 3 {
+                    self.w_ty_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 4 {
+                    self.w_tz_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 5 {
+                    self.w_rx_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 6 {
+                    self.w_rx_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 7 {
+                    self.w_ry_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 8 {
+                    self.w_per_map_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+                }
+                if self.cfg_data.val().get_bits::<4>(12) == 9 {
+                    self.w_map_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+                }
             }
             if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(21) {
                 self.rb_across.d.next = true;
@@ -659,6 +873,7 @@ impl Logic for PeFeeder {
                 & !self.cfg_data.val().get_bit(19)
                 & !self.cfg_data.val().get_bit(17)
                 & !self.cfg_data.val().get_bit(20)
+                & !self.cfg_data.val().get_bit(22)
             {
                 self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
                 self.split.d.next = false;
@@ -671,9 +886,12 @@ impl Logic for PeFeeder {
         }
 
         // What moves this cycle. A beat that completes a result vector needs a free bank.
+        // A window compute fills the reuse buffer's other half while it holds a map not yet
+        // computed.
         self.fill_go.next = ((self.feed.q.val() < 2)
-            | ((self.feed.q.val() == 2) & self.fill_a.q.val()))
-            & self.fifo_a.valid.val();
+            | ((self.feed.q.val() == 2) & (self.fill_a.q.val() | self.win.q.val())))
+            & self.fifo_a.valid.val()
+            & !(self.win.q.val() & (self.w_ahead.q.val() == 2));
         self.fill_go_b.next = (self.feed.q.val() == 0)
             & self.split.q.val()
             & self.by_lane.q.val()
@@ -690,7 +908,8 @@ impl Logic for PeFeeder {
         if !self.result_beat.val() | (self.pending.q.val() < 2) {
             self.beat_go.next = (self.feed.q.val() == 2)
                 & ((self.fifo_b.valid.val() & !self.opb_buffer.q.val())
-                    | (self.opb_buffer.q.val() & (self.rb_left.q.val() != 0)));
+                    | (self.opb_buffer.q.val() & (self.rb_left.q.val() != 0)))
+                & !(self.win.q.val() & (self.w_ahead.q.val() == 0));
             self.ew_go.next =
                 (self.feed.q.val() == 3) & self.fifo_a.valid.val() & self.fifo_b.valid.val();
         }
@@ -700,12 +919,28 @@ impl Logic for PeFeeder {
             | self.ew_go.val()
             | self.fill_go_b.val();
         // A fill of the reuse buffer, and the entry of a beat's broadcast operand.
-        self.buffer_write_enable.next =
-            self.fill_go.val() & (self.feed.q.val() == 1) & self.opb_buffer.q.val();
+        self.buffer_write_enable.next = self.fill_go.val()
+            & self.opb_buffer.q.val()
+            & ((self.feed.q.val() == 1) | ((self.feed.q.val() == 2) & self.win.q.val()));
         self.buffer_write_address.next = self.rb_fill.q.val();
         self.buffer_write_data.next = self.fifo_a.head_data.val().get_bits::<16>(0);
+        self.w_fill_end.next = self.w_fill_entry.q.val() == self.w_map_m1.q.val();
+        self.w_map_done.next =
+            self.buffer_write_enable.val() & self.win.q.val() & self.w_fill_end.val();
         if self.buffer_write_enable.val() {
             self.rb_fill.d.next = self.rb_fill.q.val() + 1;
+            if self.win.q.val() {
+                self.w_fill_entry.d.next = self.w_fill_entry.q.val() + 1;
+            }
+            // A window compute's map ends: the next goes into the other half.
+            if self.w_map_done.val() {
+                self.w_fill_entry.d.next = 0.into();
+                self.w_fill_half.d.next = !self.w_fill_half.q.val();
+                self.rb_fill.d.next = 0.into();
+                if !self.w_fill_half.q.val() {
+                    self.rb_fill.d.next = self.rb_half.val();
+                }
+            }
         }
         self.rb_reduce.next = bit_cast::<RB, REDUCE_BITS>(self.reduce_m1.q.val()) + 1;
 
@@ -740,6 +975,7 @@ impl Logic for PeFeeder {
                     | (self.fill_odd.val() & self.odd_mask[l].val());
                 self.buf_a[l].write_enable.next = self.fill_go.val()
                     & (self.feed.q.val() != 1)
+                    & !self.win.q.val()
                     & ((!self.pairs.q.val() & (self.fill_lane.q.val() == self.lane_id[l].val()))
                         | (self.pairs.q.val() & (self.fill_lane.q.val() == self.pair_id[l].val())));
             }
@@ -817,6 +1053,33 @@ impl Logic for PeFeeder {
                 if self.opb_buffer.q.val() {
                     self.rb_left.d.next = self.rb_left.q.val() - 1;
                 }
+                // A window compute: the next reduction's first entry, in the other half after
+                // the map's last.
+                if self.win.q.val() {
+                    self.w_tx.d.next = 0.into();
+                    self.w_ty.d.next = 0.into();
+                    self.w_ty_start.d.next = 0.into();
+                    self.w_tz_start.d.next = 0.into();
+                    self.w_rx.d.next = self.w_rx.q.val() + 1;
+                    self.w_red.d.next = self.w_red.q.val() + 1;
+                    self.rb_row.d.next = self.rb_row.q.val() + self.w_rx_step.q.val();
+                    if self.w_rx.q.val() == self.w_rx_m1.q.val() {
+                        self.w_rx.d.next = 0.into();
+                        self.w_ry_start.d.next = self.w_ry_start.q.val() + self.w_ry_step.q.val();
+                        self.rb_row.d.next = self.w_ry_start.q.val() + self.w_ry_step.q.val();
+                    }
+                    if self.w_red.q.val() == self.w_per_map_m1.q.val() {
+                        self.w_rx.d.next = 0.into();
+                        self.w_red.d.next = 0.into();
+                        self.w_rd_half.d.next = !self.w_rd_half.q.val();
+                        self.w_ry_start.d.next = 0.into();
+                        self.rb_row.d.next = 0.into();
+                        if !self.w_rd_half.q.val() {
+                            self.w_ry_start.d.next = self.rb_half.val();
+                            self.rb_row.d.next = self.rb_half.val();
+                        }
+                    }
+                }
             } else {
                 self.term.d.next = self.term.q.val() + 1;
                 self.blk_entry.d.next = self.blk_entry.q.val() + self.blocks_m1.q.val() + 1;
@@ -824,7 +1087,37 @@ impl Logic for PeFeeder {
                 if self.rb_across.q.val() {
                     self.rb_term.d.next = self.rb_term.q.val() + self.rb_rows.q.val();
                 }
+                // A window compute's terms: along the inner loop, then the middle, then the
+                // outer.
+                if self.win.q.val() {
+                    self.w_tx.d.next = self.w_tx.q.val() + 1;
+                    self.rb_term.d.next = self.rb_term.q.val() + self.w_tx_step.q.val();
+                    if self.w_tx.q.val() == self.w_tx_m1.q.val() {
+                        self.w_tx.d.next = 0.into();
+                        self.w_ty.d.next = self.w_ty.q.val() + 1;
+                        self.w_ty_start.d.next = self.w_ty_start.q.val() + self.w_ty_step.q.val();
+                        self.rb_term.d.next = self.w_ty_start.q.val() + self.w_ty_step.q.val();
+                        if self.w_ty.q.val() == self.w_ty_m1.q.val() {
+                            self.w_ty.d.next = 0.into();
+                            self.w_tz_start.d.next =
+                                self.w_tz_start.q.val() + self.w_tz_step.q.val();
+                            self.w_ty_start.d.next =
+                                self.w_tz_start.q.val() + self.w_tz_step.q.val();
+                            self.rb_term.d.next = self.w_tz_start.q.val() + self.w_tz_step.q.val();
+                        }
+                    }
+                }
             }
+        }
+        self.w_map_used.next = self.beat_go.val()
+            & self.win.q.val()
+            & self.term_end.val()
+            & (self.w_red.q.val() == self.w_per_map_m1.q.val());
+        if self.w_map_done.val() & !self.w_map_used.val() {
+            self.w_ahead.d.next = self.w_ahead.q.val() + 1;
+        }
+        if !self.w_map_done.val() & self.w_map_used.val() {
+            self.w_ahead.d.next = self.w_ahead.q.val() - 1;
         }
 
         // Stage 1: the beat, with the buffers' read data, goes to the PE.
@@ -1024,7 +1317,15 @@ mod tests {
             FeedSetting::OpbBuffer { reductions: 0 },
             FeedSetting::OpbBuffer { reductions: 65535 },
             FeedSetting::OpbAcross { rows: 1 },
-            FeedSetting::OpbAcross { rows: 1023 },
+            FeedSetting::OpbAcross { rows: 2047 },
+            FeedSetting::Window {
+                field: WindowField::TermX,
+                value: 1,
+            },
+            FeedSetting::Window {
+                field: WindowField::Map,
+                value: 4095,
+            },
         ] {
             assert_eq!(FeedSetting::decode(s.encode()).unwrap(), s);
         }

@@ -2,10 +2,10 @@
 
 use nt_hdl::dataflow_program::{
     by_lane, compute_op, encode, fill_op, fill_start, op, opa_blocks, opb_across, opb_buffer,
-    pair_fill_start, shape, split_fill, Descriptor, Dest, Instr, Slot,
+    pair_fill_start, shape, split_fill, window, Descriptor, Dest, Instr, Slot,
 };
 use nt_hdl::host_interface::{SEED, STATUS};
-use nt_hdl::pe_feeder::{mode, Feed};
+use nt_hdl::pe_feeder::{mode, Feed, WindowField};
 use nt_hdl::Config;
 use nt_testbench::golden::fixed16::Fixed16;
 use nt_testbench::module_driver::{ModuleHost, ModuleSim, ProgramFault};
@@ -335,6 +335,119 @@ fn a_gradient_run_takes_its_errors_from_the_reuse_buffer() {
 #[test]
 fn a_gradient_run_reads_errors_held_term_by_term_across_the_reuse_buffer() {
     let (got, expected) = gradient_over_blocks(Errors::BufferAcross);
+    assert_eq!(got, expected);
+}
+
+/// A convolution's forward with its input maps in the reuse buffer (`window` words): three
+/// samples of a 2-channel 4 x 5 map, 3 output channels on 4 lanes, the `kernel` x `kernel` window
+/// moving by `stride`. Stream a brings the maps one after another while the compute reads the
+/// windows, so the three maps take turns in the buffer's two halves (64 entries each, a map 40).
+/// Returns the outputs written (channel fastest, then output pixel, then sample) and what they
+/// must be.
+fn window_forward(kernel: usize, stride: usize) -> (Vec<i16>, Vec<i16>) {
+    let config = Config::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/small.toml"),
+        &["pe.operand_buffer_depth=128".to_string()],
+    )
+    .unwrap();
+    let q = Fixed16::new(config.format.frac_bits, config.format.grad_frac_bits);
+    let mut m = ModuleSim::<64>::new(&config).unwrap();
+    let (samples, ch, h, w, outs, lanes) = (3usize, 2usize, 4usize, 5usize, 3usize, 4usize);
+    let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
+    let (map, terms, pixels) = (ch * h * w, ch * kernel * kernel, oh * ow);
+    // Values that differ everywhere, so that a wrong entry changes a sum.
+    let x: Vec<i16> = (0..samples * map)
+        .map(|i| ((i * 7919 + 13) % 4001) as i16 - 2000)
+        .collect();
+    let wt: Vec<i16> = (0..lanes * terms)
+        .map(|i| ((i * 104_729 + 5) % 2001) as i16 - 1000)
+        .collect();
+    let bias: Vec<i32> = (0..lanes as i32).map(|l| (l - 1) * 3_000_017).collect();
+    let (xa, wa, ba, ya) = (0x1000u32, 0x800u32, 0x780u32, 0x2000u32);
+    let le = |v: &[i16]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    m.poke(0, xa as u64, &le(&x)).unwrap();
+    m.poke(0, wa as u64, &le(&wt)).unwrap();
+    let b: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
+    m.poke(0, ba as u64, &b).unwrap();
+    // Terms: a window's taps (kernel column, row, channel); reductions: output pixels.
+    let fields = [
+        (WindowField::TermX, kernel),
+        (WindowField::TermXStep, 1),
+        (WindowField::TermY, kernel),
+        (WindowField::TermYStep, w),
+        (WindowField::TermZStep, h * w),
+        (WindowField::RedX, ow),
+        (WindowField::RedXStep, stride),
+        (WindowField::RedYStep, stride * w),
+        (WindowField::PerMap, pixels),
+        (WindowField::Map, map),
+    ];
+    let mut prog = vec![
+        fill_op(Feed::FillB),
+        shape(1, lanes),
+        stream(Slot::A, Dest::Pe, 4, ba, &[(lanes as u32, 4)]),
+        Instr::Run,
+        fill_op(Feed::FillA),
+        shape(terms, lanes),
+        by_lane(0),
+        stream(Slot::A, Dest::Pe, 2, wa, &[((lanes * terms) as u32, 2)]),
+        Instr::Run,
+        op(mode::FORWARD, 0, Feed::Compute, false, true),
+        shape(terms, outs),
+    ];
+    prog.extend(fields.map(|(f, v)| window(f, v)));
+    prog.extend([
+        opb_buffer(samples * pixels),
+        stream(Slot::A, Dest::Pe, 2, xa, &[((samples * map) as u32, 2)]),
+        stream(
+            Slot::W,
+            Dest::Dram,
+            2,
+            ya,
+            &[((samples * pixels * outs) as u32, 2)],
+        ),
+        Instr::Run,
+        Instr::End,
+    ]);
+    run_on_tile_0(&mut m, &prog);
+    let got: Vec<i16> = m.drams[0]
+        .peek(ya as u64, 2 * samples * pixels * outs)
+        .chunks(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let mut expected = vec![];
+    for s in 0..samples {
+        for p in 0..pixels {
+            let (oy, ox) = (p / ow, p % ow);
+            for o in 0..outs {
+                let mut acc = q.bias_to_acc(bias[o]);
+                for c in 0..ch {
+                    for ky in 0..kernel {
+                        for kx in 0..kernel {
+                            let r = (c * kernel + ky) * kernel + kx;
+                            let at = ((s * ch + c) * h + oy * stride + ky) * w + ox * stride + kx;
+                            acc += Fixed16::mul(wt[o * terms + r], x[at]);
+                        }
+                    }
+                }
+                expected.push(q.requant(acc).0);
+            }
+        }
+    }
+    (got, expected)
+}
+
+/// A 3 x 3 kernel at stride 1: two rows of three windows a sample.
+#[test]
+fn a_convolution_reads_its_windows_out_of_maps_in_the_reuse_buffer() {
+    let (got, expected) = window_forward(3, 1);
+    assert_eq!(got, expected);
+}
+
+/// A 2 x 2 kernel at stride 2: the windows step two entries along a row and two rows down.
+#[test]
+fn a_strided_convolution_reads_its_windows_out_of_the_reuse_buffer() {
+    let (got, expected) = window_forward(2, 2);
     assert_eq!(got, expected);
 }
 

@@ -3,9 +3,12 @@
 //!
 //! A tile takes a chunk of output channels, one per lane, as a fully connected layer takes a
 //! chunk of neurons: buffer A holds the chunk's MAC weight rows (`C * kernel^2` terms), buffer B
-//! its biases. The input sits zero-padded in DRAM ([`ImageView`]), so every output pixel's window
-//! is a slice of one 6-loop descriptor (kernel column, kernel row, input channel, output column,
-//! output row, sample) and the whole batch is one compute run. Padded taps multiply zeros: they
+//! its biases. The input sits zero-padded in DRAM ([`ImageView`]), and the whole batch is one
+//! compute run. Where two samples' padded maps fit the PE's reuse buffer, stream a brings each
+//! map once and the beats read every output pixel's window out of it
+//! (`FeedSetting::Window`); otherwise stream b reads the windows from DRAM, each a slice of one
+//! 6-loop descriptor (kernel column, kernel row, input channel, output column, output row,
+//! sample), neighbouring windows fetching the same bursts again. Padded taps multiply zeros: they
 //! cost beats but add nothing, and the useful MACs of a segment count real taps only.
 //!
 //! Gradient: buffer A holds the chunk's errors over batch and output pixels (the reduction);
@@ -21,13 +24,15 @@
 //! read zeros. Strided convolutions would need a dilated error map and are rejected.
 
 use super::image::{row_groups, staggered_sample, ImageView};
-use super::lower::{gradient_rows, SegmentBuilder};
+use super::lower::{gradient_rows, Broadcast, SegmentBuilder};
 use super::memory_map::RECORD_BYTES;
 use super::partition::Chunk;
 use super::program::{mode, Access};
 use super::{ACT, GRAD};
 use anyhow::{anyhow, Result};
 use nt_hdl::dram_config::DramConfig;
+use nt_hdl::pe_feeder::field::OPB_REDUCTIONS_BITS;
+use nt_hdl::pe_feeder::WindowField;
 use nt_testbench::network::ConvGeometry;
 
 /// Where a convolution's tensors live.
@@ -63,6 +68,90 @@ impl ConvLayout {
     /// Terms of a forward reduction: one per weight of an output channel.
     pub fn forward_terms(&self) -> usize {
         self.geo.in_c * self.geo.kernel * self.geo.kernel
+    }
+
+    /// Rows and columns of the input map, padding included.
+    fn padded(&self) -> (usize, usize) {
+        let g = &self.geo;
+        (g.in_h + 2 * g.padding, g.in_w + 2 * g.padding)
+    }
+
+    /// A window compute's fields and the maps stream a brings (`FeedSetting::Window`) for the
+    /// forward product: terms a window's taps (kernel column, kernel row, channel), reductions
+    /// the output pixels, a map a sample's padded input. `None` where it does not fit
+    /// ([`window_fits`]).
+    fn forward_windows(
+        &self,
+        batch: usize,
+        buffer_depth: usize,
+    ) -> Option<([(WindowField, usize); 10], Access)> {
+        let g = &self.geo;
+        let (h, w) = self.padded();
+        let map = g.in_c * h * w;
+        let reductions = batch * g.out_pixels();
+        let beats = g.out_pixels() * self.forward_terms();
+        if !window_fits(map, beats, reductions, buffer_depth) {
+            return None;
+        }
+        let fields = [
+            (WindowField::TermX, g.kernel),
+            (WindowField::TermXStep, 1),
+            (WindowField::TermY, g.kernel),
+            (WindowField::TermYStep, w),
+            (WindowField::TermZStep, h * w),
+            (WindowField::RedX, g.out_w),
+            (WindowField::RedXStep, g.stride),
+            (WindowField::RedYStep, g.stride * w),
+            (WindowField::PerMap, g.out_pixels()),
+            (WindowField::Map, map),
+        ];
+        Some((fields, self.padded_maps([g.in_c, batch], true)))
+    }
+
+    /// The same for the weight gradient: terms the output pixels of every sample (column, row,
+    /// sample), reductions a channel's taps, a map a channel's padded input over the samples.
+    fn gradient_windows(
+        &self,
+        batch: usize,
+        buffer_depth: usize,
+    ) -> Option<([(WindowField, usize); 10], Access)> {
+        let g = &self.geo;
+        let (h, w) = self.padded();
+        let map = batch * h * w;
+        let taps = g.kernel * g.kernel;
+        let beats = taps * self.gradient_terms(batch);
+        if !window_fits(map, beats, self.forward_terms(), buffer_depth) {
+            return None;
+        }
+        let fields = [
+            (WindowField::TermX, g.out_w),
+            (WindowField::TermXStep, g.stride),
+            (WindowField::TermY, g.out_h),
+            (WindowField::TermYStep, g.stride * w),
+            (WindowField::TermZStep, h * w),
+            (WindowField::RedX, g.kernel),
+            (WindowField::RedXStep, 1),
+            (WindowField::RedYStep, w),
+            (WindowField::PerMap, taps),
+            (WindowField::Map, map),
+        ];
+        Some((fields, self.padded_maps([g.in_c, batch], false)))
+    }
+
+    /// The padded input, row by row, over the channels then the samples (`channels_inner`) or
+    /// over the samples then the channels.
+    fn padded_maps(&self, [channels, batch]: [usize; 2], channels_inner: bool) -> Access {
+        let x = &self.x;
+        let (h, w) = self.padded();
+        let pad = self.geo.padding as i64;
+        let (c, b) = ((channels, x.ch as i64), (batch, x.sample as i64));
+        let (inner, outer) = if channels_inner { (c, b) } else { (b, c) };
+        Access::new(
+            x.at(0, 0, -pad, -pad),
+            ACT as u32,
+            &[(w, ACT as i64), (h, x.row as i64), inner, outer],
+        )
+        .compacted()
     }
 
     /// Terms of a gradient reduction: every output pixel of every sample.
@@ -110,16 +199,29 @@ impl ConvLayout {
     }
 }
 
-/// Forward: per chunk, weights and biases into the lane buffers, then one run over the batch.
+/// Whether a window compute over maps of `map` entries fits: two maps fit the PE's reuse buffer
+/// (`buffer_depth` entries), the `reductions` its count, and a map's fill (an entry a cycle)
+/// takes no longer than the `beats` that read it, so that the next map's fill hides behind
+/// them. Streamed instead, each window reads its rows from DRAM afresh: bench_conv's forward
+/// read 7.1 MB for 0.8 MB of inputs and weights, its weight gradient 4.8 MB.
+fn window_fits(map: usize, beats: usize, reductions: usize, buffer_depth: usize) -> bool {
+    2 * map <= buffer_depth && reductions < 1 << OPB_REDUCTIONS_BITS && beats >= map
+}
+
+/// Forward: per chunk, weights and biases into the lane buffers, then one run over the batch,
+/// its windows read out of the input maps in the reuse buffer where they fit
+/// ([`ConvLayout::windowed`]), else streamed.
 pub(super) fn forward(
     s: &mut SegmentBuilder,
     cv: &ConvLayout,
     (w, b): (u64, u64),
     act: u8,
     chunks: &[Chunk],
-    batch: usize,
+    (batch, buffer_depth): (usize, usize),
 ) {
     let terms = cv.forward_terms();
+    let windows = cv.forward_windows(batch, buffer_depth);
+    let taps = cv.taps(batch, true);
     for c in chunks {
         let t = c.tile;
         s.fill(
@@ -141,41 +243,65 @@ pub(super) fn forward(
                 &[(c.len, RECORD_BYTES as i64)],
             )],
         );
-        s.compute(
+        let broadcast = match &windows {
+            Some((fields, maps)) => Broadcast::Window {
+                reductions: batch * cv.geo.out_pixels(),
+                fields: *fields,
+                maps,
+            },
+            None => Broadcast::Stream(&taps),
+        };
+        s.compute_filling(
             t,
             mode::FORWARD,
             act,
-            false,
-            true,
-            terms,
-            c.len,
-            &cv.taps(batch, true),
+            (false, true),
+            (terms, c.len),
+            (0, 1),
+            None,
+            broadcast,
             &cv.pixels_of(&cv.y, c, batch),
         );
     }
 }
 
-/// Weight and bias gradients of each chunk's output channels.
+/// Weight and bias gradients of each chunk's output channels, the inputs each weight met read
+/// out of the input maps in the reuse buffer where they fit, a channel at a time
+/// ([`ConvLayout::gradient_windows`]), else streamed.
 pub(super) fn gradient(
     s: &mut SegmentBuilder,
     cv: &ConvLayout,
     (gw, gb): (u64, u64),
     konst: u64,
     chunks: &[Chunk],
-    batch: usize,
+    (batch, buffer_depth): (usize, usize),
 ) {
     let terms = cv.forward_terms();
     let reduce = cv.gradient_terms(batch);
+    let windows = cv.gradient_windows(batch, buffer_depth);
+    let taps = cv.taps(batch, false);
     for c in chunks {
         let t = c.tile;
         s.fill(t, false, c.len, &[cv.pixels_of(&cv.d, c, batch)]);
-        s.gradient(
-            t,
-            reduce,
-            c.len,
-            &cv.taps(batch, false),
-            &gradient_rows(gw, c, terms, cv.row_pitch),
-        );
+        let rows = gradient_rows(gw, c, terms, cv.row_pitch);
+        match &windows {
+            Some((fields, maps)) => s.compute_filling(
+                t,
+                mode::GRADIENT,
+                0,
+                (false, true),
+                (reduce, c.len),
+                (0, 1),
+                None,
+                Broadcast::Window {
+                    reductions: terms,
+                    fields: *fields,
+                    maps,
+                },
+                &rows,
+            ),
+            None => s.gradient(t, reduce, c.len, &taps, &rows),
+        }
         s.bias_gradient(c, konst, reduce, gb);
     }
 }

@@ -51,7 +51,7 @@ use nt_hdl::dataflow_program::encode;
 use nt_hdl::dataflow_program::{Dest, Instr, Slot, MAX_ELEMENT_BYTES};
 use nt_hdl::dram_config::DramConfig;
 use nt_hdl::host_interface::PROGRAM_WINDOW;
-use nt_hdl::pe_feeder::{Feed, FeedSetting};
+use nt_hdl::pe_feeder::{Feed, FeedSetting, WindowField};
 use nt_testbench::golden::Activation;
 use nt_testbench::network::{Layer, Network, Shape};
 
@@ -162,6 +162,14 @@ pub(super) enum Broadcast<'a> {
     Buffer {
         reductions: usize,
         across: Option<usize>,
+    },
+    /// The reuse buffer, for so many reductions, each a window out of input maps that stream
+    /// `maps` brings into the buffer's halves while the compute reads them (see
+    /// `FeedSetting::Window`; `fields` its eight words).
+    Window {
+        reductions: usize,
+        fields: [(WindowField, usize); 10],
+        maps: &'a Access,
     },
 }
 
@@ -404,6 +412,21 @@ impl SegmentBuilder {
                 self.push(tile, program::opb_across(rows));
             }
             self.push(tile, program::opb_buffer(reductions));
+        }
+        if let Broadcast::Window {
+            reductions,
+            fields,
+            maps,
+        } = b
+        {
+            for (field, value) in fields {
+                self.push(tile, program::window(field, value));
+            }
+            self.push(tile, program::opb_buffer(reductions));
+            self.push(tile, maps.stream(Slot::A, Dest::Pe));
+            self.seg.bytes_read += maps.bytes();
+            let text = format!("the input maps into the reuse buffer {}", nest(maps));
+            self.seg.nests.push((tile, text));
         }
         if let Some((a, start)) = fill {
             let word = if is_pairs(a) {
@@ -2186,7 +2209,15 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
             }
             Kind::Conv(cv) => {
                 let mut s = SegmentBuilder::new(format!("{} forward", ly.name), l, tiles, dram);
-                conv::forward(&mut s, &cv, (ly.w, ly.b), ly.act, &ly.chunks, batch);
+                let buffer_depth = config.pe.operand_buffer_depth;
+                conv::forward(
+                    &mut s,
+                    &cv,
+                    (ly.w, ly.b),
+                    ly.act,
+                    &ly.chunks,
+                    (batch, buffer_depth),
+                );
                 s.seg.macs = cost;
                 forward.push(s.finish());
                 image_forward(&mut forward, &mut checks, l, ly, &cv.y);
@@ -2491,7 +2522,15 @@ pub fn compile(net: &Network, batch: usize, eta: u16, config: &Config) -> Result
         match ly.kind {
             Kind::Pool(_) => unreachable!("no parameters"),
             Kind::Conv(cv) => {
-                conv::gradient(&mut s, &cv, (ly.gw, ly.gb), konst, &ly.chunks, batch);
+                let buffer_depth = config.pe.operand_buffer_depth;
+                conv::gradient(
+                    &mut s,
+                    &cv,
+                    (ly.gw, ly.gb),
+                    konst,
+                    &ly.chunks,
+                    (batch, buffer_depth),
+                );
                 checks.push(row_check(
                     "gradient",
                     format!("{} weight gradients", ly.name),

@@ -2,7 +2,7 @@
 
 pub use nt_hdl::dataflow_program::{
     by_lane, compute_op, fill_op, fill_start, op, opa_blocks, opb_across, opb_buffer,
-    pair_fill_start, shape, split_fill,
+    pair_fill_start, shape, split_fill, window,
 };
 use nt_hdl::dataflow_program::{Descriptor, Dest, Instr, Slot};
 pub use nt_hdl::pe_feeder::mode;
