@@ -21,20 +21,8 @@ fn train(name: &str, net: &str, batch: usize) -> (Output, PathBuf) {
 /// `sets` (`section.key=value`) overridden.
 fn train_on(name: &str, net: &str, batch: usize, sim: &str, sets: &[&str]) -> (Output, PathBuf) {
     let dir = scratch(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let net_file = dir.join("net.toml");
-    std::fs::write(&net_file, net).unwrap();
     let out_dir = dir.join("out");
-    let batch = batch.to_string();
-    let config = small_config();
-    let mut args = vec![
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--net",
-        net_file.to_str().unwrap(),
-        "--batch",
-        &batch,
+    let args = [
         "--steps",
         "1",
         "--sim",
@@ -42,10 +30,39 @@ fn train_on(name: &str, net: &str, batch: usize, sim: &str, sets: &[&str]) -> (O
         "--out",
         out_dir.to_str().unwrap(),
     ];
+    (
+        on_small(("train", &args), &dir, (net, batch), sets),
+        out_dir,
+    )
+}
+
+/// Runs `ntgen CMD --config configs/small.toml --net NET --batch BATCH ARGS` with `sets`
+/// overridden, `net` written into `dir`.
+fn on_small(
+    (cmd, args): (&str, &[&str]),
+    dir: &Path,
+    (net, batch): (&str, usize),
+    sets: &[&str],
+) -> Output {
+    std::fs::create_dir_all(dir).unwrap();
+    let net_file = dir.join("net.toml");
+    std::fs::write(&net_file, net).unwrap();
+    let batch = batch.to_string();
+    let config = small_config();
+    let mut all = vec![
+        cmd,
+        "--config",
+        config.to_str().unwrap(),
+        "--net",
+        net_file.to_str().unwrap(),
+        "--batch",
+        &batch,
+    ];
+    all.extend(args);
     for set in sets {
-        args.extend(["--set", set]);
+        all.extend(["--set", set]);
     }
-    (ntgen(&args), out_dir)
+    ntgen(&all)
 }
 
 /// A reuse buffer that holds two of CONV_POOL_FC's padded input maps (2 x 9 x 9 entries), so
@@ -57,25 +74,7 @@ const WINDOWS: &str = "pe.operand_buffer_depth=512";
 /// with input maps for a window compute.
 fn plan_reads_windows(net: &str, batch: usize, sets: &[&str]) -> bool {
     let dir = scratch("plan_windows");
-    std::fs::create_dir_all(&dir).unwrap();
-    let net_file = dir.join("net.toml");
-    std::fs::write(&net_file, net).unwrap();
-    let batch = batch.to_string();
-    let config = small_config();
-    let mut args = vec![
-        "compile",
-        "--config",
-        config.to_str().unwrap(),
-        "--net",
-        net_file.to_str().unwrap(),
-        "--batch",
-        &batch,
-        "--nests",
-    ];
-    for set in sets {
-        args.extend(["--set", set]);
-    }
-    let plan = ntgen(&args);
+    let plan = on_small(("compile", &["--nests"]), &dir, (net, batch), sets);
     assert!(plan.status.success());
     String::from_utf8_lossy(&plan.stdout).contains("the input maps into the reuse buffer")
 }
@@ -209,6 +208,10 @@ fn conv_pool_fc_trains_one_step_bit_exactly() {
 fn a_convolution_with_its_maps_in_the_reuse_buffer_trains_bit_exactly() {
     assert!(!plan_reads_windows(CONV_POOL_FC, 3, &[]));
     assert!(plan_reads_windows(CONV_POOL_FC, 3, &[WINDOWS]));
+    // One channel and one sample: the gradient's and the forward's single map would not hide
+    // their fill, and stream.
+    let one_map = CONV_POOL_FC.replace("[2, 7, 7]", "[1, 7, 7]");
+    assert!(!plan_reads_windows(&one_map, 1, &[WINDOWS]));
     let (out, dir) = train_on("train_conv_windows", CONV_POOL_FC, 3, "auto", &[WINDOWS]);
     assert_trained_bit_exactly(&out, &dir, 14);
 }
@@ -222,11 +225,12 @@ fn verilator_and_rust_hdl_report_the_same_cnn_step() {
     }
     let mut runs = vec![];
     for sim in ["verilator", "rust-hdl"] {
-        // With the convolution's windows read out of the reuse buffer.
+        // With the convolution's windows read out of the reuse buffer: two samples, so that the
+        // forward has two maps to read windows from (the gradient has the two channels').
         let (out, dir) = train_on(
             &format!("train_cnn_{sim}"),
             CONV_POOL_FC,
-            1,
+            2,
             sim,
             &[WINDOWS],
         );

@@ -76,66 +76,48 @@ impl ConvLayout {
         (g.in_h + 2 * g.padding, g.in_w + 2 * g.padding)
     }
 
-    /// A window compute's fields and the maps stream a brings (`FeedSetting::Window`) for the
-    /// forward product: terms a window's taps (kernel column, kernel row, channel), reductions
-    /// the output pixels, a map a sample's padded input. `None` where it does not fit
-    /// ([`window_fits`]).
-    fn forward_windows(
+    /// A window compute's fields and the maps stream a brings (`FeedSetting::Window`): for the
+    /// forward product (not `gradient`) terms a window's taps (kernel column, kernel row,
+    /// channel), reductions the output pixels, a map a sample's padded input; for the weight
+    /// gradient terms the output pixels of every sample (column, row, sample), reductions a
+    /// channel's taps, a map a channel's padded input over the samples. `None` where it does not
+    /// fit ([`window_fits`]).
+    fn windows(
         &self,
         batch: usize,
         buffer_depth: usize,
+        gradient: bool,
     ) -> Option<([(WindowField, usize); 10], Access)> {
         let g = &self.geo;
         let (h, w) = self.padded();
-        let map = g.in_c * h * w;
-        let reductions = batch * g.out_pixels();
-        let beats = g.out_pixels() * self.forward_terms();
-        if !window_fits(map, beats, reductions, buffer_depth) {
+        // (count, entries from one to the next) along a row, then down the rows.
+        let taps = [(g.kernel, 1), (g.kernel, w)];
+        let pixels = [(g.out_w, g.stride), (g.out_h, g.stride * w)];
+        // Terms and reductions, reductions a map serves, its entries, terms a reduction, maps.
+        let (terms, reductions, per_map, map, reduce, maps) = if gradient {
+            let per_map = g.kernel * g.kernel;
+            let reduce = self.gradient_terms(batch);
+            (pixels, taps, per_map, batch * h * w, reduce, g.in_c)
+        } else {
+            let reduce = self.forward_terms();
+            (taps, pixels, g.out_pixels(), g.in_c * h * w, reduce, batch)
+        };
+        if !window_fits((maps, map), per_map, per_map * reduce, buffer_depth) {
             return None;
         }
         let fields = [
-            (WindowField::TermX, g.kernel),
-            (WindowField::TermXStep, 1),
-            (WindowField::TermY, g.kernel),
-            (WindowField::TermYStep, w),
+            (WindowField::TermX, terms[0].0),
+            (WindowField::TermXStep, terms[0].1),
+            (WindowField::TermY, terms[1].0),
+            (WindowField::TermYStep, terms[1].1),
             (WindowField::TermZStep, h * w),
-            (WindowField::RedX, g.out_w),
-            (WindowField::RedXStep, g.stride),
-            (WindowField::RedYStep, g.stride * w),
-            (WindowField::PerMap, g.out_pixels()),
+            (WindowField::RedX, reductions[0].0),
+            (WindowField::RedXStep, reductions[0].1),
+            (WindowField::RedYStep, reductions[1].1),
+            (WindowField::PerMap, per_map),
             (WindowField::Map, map),
         ];
-        Some((fields, self.padded_maps([g.in_c, batch], true)))
-    }
-
-    /// The same for the weight gradient: terms the output pixels of every sample (column, row,
-    /// sample), reductions a channel's taps, a map a channel's padded input over the samples.
-    fn gradient_windows(
-        &self,
-        batch: usize,
-        buffer_depth: usize,
-    ) -> Option<([(WindowField, usize); 10], Access)> {
-        let g = &self.geo;
-        let (h, w) = self.padded();
-        let map = batch * h * w;
-        let taps = g.kernel * g.kernel;
-        let beats = taps * self.gradient_terms(batch);
-        if !window_fits(map, beats, self.forward_terms(), buffer_depth) {
-            return None;
-        }
-        let fields = [
-            (WindowField::TermX, g.out_w),
-            (WindowField::TermXStep, g.stride),
-            (WindowField::TermY, g.out_h),
-            (WindowField::TermYStep, g.stride * w),
-            (WindowField::TermZStep, h * w),
-            (WindowField::RedX, g.kernel),
-            (WindowField::RedXStep, 1),
-            (WindowField::RedYStep, w),
-            (WindowField::PerMap, taps),
-            (WindowField::Map, map),
-        ];
-        Some((fields, self.padded_maps([g.in_c, batch], false)))
+        Some((fields, self.padded_maps([g.in_c, batch], !gradient)))
     }
 
     /// The padded input, row by row, over the channels then the samples (`channels_inner`) or
@@ -199,13 +181,23 @@ impl ConvLayout {
     }
 }
 
-/// Whether a window compute over maps of `map` entries fits: two maps fit the PE's reuse buffer
-/// (`buffer_depth` entries), the `reductions` its count, and a map's fill (an entry a cycle)
-/// takes no longer than the `beats` that read it, so that the next map's fill hides behind
-/// them. Streamed instead, each window reads its rows from DRAM afresh: bench_conv's forward
-/// read 7.1 MB for 0.8 MB of inputs and weights, its weight gradient 4.8 MB.
-fn window_fits(map: usize, beats: usize, reductions: usize, buffer_depth: usize) -> bool {
-    2 * map <= buffer_depth && reductions < 1 << OPB_REDUCTIONS_BITS && beats >= map
+/// Whether a window compute over `maps` maps of `map` entries each pays: two maps fit the PE's
+/// reuse buffer (`buffer_depth` entries), the reductions (`per_map` a map) its count, and a
+/// map's fill (an entry a cycle) takes no longer than the `beats` that read it, so that each
+/// fill but the first hides behind the map before. The first is not hidden: with one map the
+/// stream is faster (the cnn example's weight gradient, one channel: 3,049 cycles streamed,
+/// 3,450 from the buffer). Streamed, each window reads its rows from DRAM afresh: bench_conv's
+/// forward read 7.1 MB for 0.8 MB of inputs and weights, its weight gradient 4.8 MB.
+fn window_fits(
+    (maps, map): (usize, usize),
+    per_map: usize,
+    beats: usize,
+    buffer_depth: usize,
+) -> bool {
+    maps >= 2
+        && 2 * map <= buffer_depth
+        && maps * per_map < 1 << OPB_REDUCTIONS_BITS
+        && beats >= map
 }
 
 /// Forward: per chunk, weights and biases into the lane buffers, then one run over the batch,
@@ -220,7 +212,7 @@ pub(super) fn forward(
     (batch, buffer_depth): (usize, usize),
 ) {
     let terms = cv.forward_terms();
-    let windows = cv.forward_windows(batch, buffer_depth);
+    let windows = cv.windows(batch, buffer_depth, false);
     let taps = cv.taps(batch, true);
     for c in chunks {
         let t = c.tile;
@@ -267,7 +259,7 @@ pub(super) fn forward(
 
 /// Weight and bias gradients of each chunk's output channels, the inputs each weight met read
 /// out of the input maps in the reuse buffer where they fit, a channel at a time
-/// ([`ConvLayout::gradient_windows`]), else streamed.
+/// ([`ConvLayout::windows`]), else streamed.
 pub(super) fn gradient(
     s: &mut SegmentBuilder,
     cv: &ConvLayout,
@@ -278,7 +270,7 @@ pub(super) fn gradient(
 ) {
     let terms = cv.forward_terms();
     let reduce = cv.gradient_terms(batch);
-    let windows = cv.gradient_windows(batch, buffer_depth);
+    let windows = cv.windows(batch, buffer_depth, true);
     let taps = cv.taps(batch, false);
     for c in chunks {
         let t = c.tile;
