@@ -53,8 +53,8 @@ pub struct PeConfig {
     /// MAC lanes sharing one broadcast operand (power of two, 1..=64).
     pub lanes: usize,
     /// Entries of 16 bits in the broadcast-operand reuse buffer (power of two, 2..=2048). A
-    /// convolution whose input map (padded) fills no more than half of it reads the map from
-    /// DRAM once per sample (`FeedSetting::Window`).
+    /// convolution whose padded input maps fit it two at a time reads each map from DRAM once
+    /// (`FeedSetting::Window`).
     pub operand_buffer_depth: usize,
     /// Entries per lane of each of the tile's two lane buffers (the per-lane operands held for
     /// reuse: weight rows, errors, biases, stored outputs), power of two, 2..=1024. A reduction

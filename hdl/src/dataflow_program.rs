@@ -120,7 +120,7 @@ pub fn opb_across(rows: usize) -> Instr {
 }
 
 /// One of the PE feeder's window words (`FeedSetting::Window`): a compute from the reuse buffer
-/// reads windows out of input maps, two samples' maps held, one filled while the other is read.
+/// reads windows out of maps, two held, one filled while the other is read.
 pub fn window(field: WindowField, value: usize) -> Instr {
     Instr::Pe(FeedSetting::Window {
         field,

@@ -329,12 +329,15 @@ impl FeedSetting {
                 lanes: p >> LANES_SHIFT & ((1 << LANES_BITS) - 1),
             },
             KIND_ETA => FeedSetting::Eta(p as u16),
-            _ if p >> WINDOW_BIT & 1 == 1 => FeedSetting::Window {
-                field: *WindowField::ALL
-                    .get((p >> WINDOW_FIELD_SHIFT & 15) as usize)
-                    .ok_or_else(|| anyhow::anyhow!("window field {} is not one", p >> 12 & 15))?,
-                value: p & ((1 << WINDOW_VALUE_BITS) - 1),
-            },
+            _ if p >> WINDOW_BIT & 1 == 1 => {
+                let index = (p >> WINDOW_FIELD_SHIFT & 15) as usize;
+                FeedSetting::Window {
+                    field: *WindowField::ALL
+                        .get(index)
+                        .ok_or_else(|| anyhow::anyhow!("window field {index} is not one"))?,
+                    value: p & ((1 << WINDOW_VALUE_BITS) - 1),
+                }
+            }
             _ if p >> OPB_ACROSS_BIT & 1 == 1 => FeedSetting::OpbAcross {
                 rows: p & ((1 << RB) - 1),
             },

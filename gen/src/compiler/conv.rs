@@ -24,7 +24,7 @@
 //! read zeros. Strided convolutions would need a dilated error map and are rejected.
 
 use super::image::{row_groups, staggered_sample, ImageView};
-use super::lower::{gradient_rows, Broadcast, SegmentBuilder};
+use super::lower::{gradient_rows, Broadcast, SegmentBuilder, Windows};
 use super::memory_map::RECORD_BYTES;
 use super::partition::Chunk;
 use super::program::{mode, Access};
@@ -76,18 +76,12 @@ impl ConvLayout {
         (g.in_h + 2 * g.padding, g.in_w + 2 * g.padding)
     }
 
-    /// A window compute's fields and the maps stream a brings (`FeedSetting::Window`): for the
-    /// forward product (not `gradient`) terms a window's taps (kernel column, kernel row,
+    /// A window compute (`FeedSetting::Window`): for the forward product (not `gradient`) terms a window's taps (kernel column, kernel row,
     /// channel), reductions the output pixels, a map a sample's padded input; for the weight
     /// gradient terms the output pixels of every sample (column, row, sample), reductions a
     /// channel's taps, a map a channel's padded input over the samples. `None` where it does not
     /// fit ([`window_fits`]).
-    fn windows(
-        &self,
-        batch: usize,
-        buffer_depth: usize,
-        gradient: bool,
-    ) -> Option<([(WindowField, usize); 10], Access)> {
+    fn windows(&self, batch: usize, buffer_depth: usize, gradient: bool) -> Option<Windows> {
         let g = &self.geo;
         let (h, w) = self.padded();
         // (count, entries from one to the next) along a row, then down the rows.
@@ -117,7 +111,11 @@ impl ConvLayout {
             (WindowField::PerMap, per_map),
             (WindowField::Map, map),
         ];
-        Some((fields, self.padded_maps([g.in_c, batch], !gradient)))
+        Some(Windows {
+            fields,
+            maps: self.padded_maps([g.in_c, batch], !gradient),
+            reductions: maps * per_map,
+        })
     }
 
     /// The padded input, row by row, over the channels then the samples (`channels_inner`) or
@@ -200,9 +198,17 @@ fn window_fits(
         && beats >= map
 }
 
+/// The broadcast operands of a product: out of the input maps in the reuse buffer where a window
+/// compute fits (`windows`), else streamed by `taps`.
+fn broadcast<'a>(windows: &'a Option<Windows>, taps: &'a Access) -> Broadcast<'a> {
+    windows
+        .as_ref()
+        .map_or(Broadcast::Stream(taps), Broadcast::Window)
+}
+
 /// Forward: per chunk, weights and biases into the lane buffers, then one run over the batch,
 /// its windows read out of the input maps in the reuse buffer where they fit
-/// ([`ConvLayout::windowed`]), else streamed.
+/// ([`ConvLayout::windows`]), else streamed.
 pub(super) fn forward(
     s: &mut SegmentBuilder,
     cv: &ConvLayout,
@@ -235,14 +241,6 @@ pub(super) fn forward(
                 &[(c.len, RECORD_BYTES as i64)],
             )],
         );
-        let broadcast = match &windows {
-            Some((fields, maps)) => Broadcast::Window {
-                reductions: batch * cv.geo.out_pixels(),
-                fields: *fields,
-                maps,
-            },
-            None => Broadcast::Stream(&taps),
-        };
         s.compute_filling(
             t,
             mode::FORWARD,
@@ -251,7 +249,7 @@ pub(super) fn forward(
             (terms, c.len),
             (0, 1),
             None,
-            broadcast,
+            broadcast(&windows, &taps),
             &cv.pixels_of(&cv.y, c, batch),
         );
     }
@@ -275,25 +273,17 @@ pub(super) fn gradient(
     for c in chunks {
         let t = c.tile;
         s.fill(t, false, c.len, &[cv.pixels_of(&cv.d, c, batch)]);
-        let rows = gradient_rows(gw, c, terms, cv.row_pitch);
-        match &windows {
-            Some((fields, maps)) => s.compute_filling(
-                t,
-                mode::GRADIENT,
-                0,
-                (false, true),
-                (reduce, c.len),
-                (0, 1),
-                None,
-                Broadcast::Window {
-                    reductions: terms,
-                    fields: *fields,
-                    maps,
-                },
-                &rows,
-            ),
-            None => s.gradient(t, reduce, c.len, &taps, &rows),
-        }
+        s.compute_filling(
+            t,
+            mode::GRADIENT,
+            0,
+            (false, true),
+            (reduce, c.len),
+            (0, 1),
+            None,
+            broadcast(&windows, &taps),
+            &gradient_rows(gw, c, terms, cv.row_pitch),
+        );
         s.bias_gradient(c, konst, reduce, gb);
     }
 }

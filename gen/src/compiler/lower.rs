@@ -163,14 +163,16 @@ pub(super) enum Broadcast<'a> {
         reductions: usize,
         across: Option<usize>,
     },
-    /// The reuse buffer, for so many reductions, each a window out of input maps that stream
-    /// `maps` brings into the buffer's halves while the compute reads them (see
-    /// `FeedSetting::Window`; `fields` its eight words).
-    Window {
-        reductions: usize,
-        fields: [(WindowField, usize); 10],
-        maps: &'a Access,
-    },
+    /// The reuse buffer, each reduction a window out of the maps stream a brings ([`Windows`]).
+    Window(&'a Windows),
+}
+
+/// A window compute (`FeedSetting::Window`): its ten words, the maps stream a brings into the
+/// reuse buffer's halves while the compute reads them, and the compute's reductions.
+pub(super) struct Windows {
+    pub(super) fields: [(WindowField, usize); 10],
+    pub(super) maps: Access,
+    pub(super) reductions: usize,
 }
 
 /// A fill run takes two streams only where its DRAM bursts, back to back, take at most this share
@@ -413,20 +415,12 @@ impl SegmentBuilder {
             }
             self.push(tile, program::opb_buffer(reductions));
         }
-        if let Broadcast::Window {
-            reductions,
-            fields,
-            maps,
-        } = b
-        {
-            for (field, value) in fields {
+        if let Broadcast::Window(w) = b {
+            for (field, value) in w.fields {
                 self.push(tile, program::window(field, value));
             }
-            self.push(tile, program::opb_buffer(reductions));
-            self.push(tile, maps.stream(Slot::A, Dest::Pe));
-            self.seg.bytes_read += maps.bytes();
-            let text = format!("the input maps into the reuse buffer {}", nest(maps));
-            self.seg.nests.push((tile, text));
+            self.push(tile, program::opb_buffer(w.reductions));
+            self.read_to_pe(tile, &w.maps, "the input maps into the reuse buffer");
         }
         if let Some((a, start)) = fill {
             let word = if is_pairs(a) {
@@ -435,10 +429,8 @@ impl SegmentBuilder {
                 program::fill_start(start)
             };
             self.push(tile, word);
-            self.push(tile, a.stream(Slot::A, Dest::Pe));
-            self.seg.bytes_read += a.bytes();
-            let text = format!("while computing: fill A from entry {start} {}", nest(a));
-            self.seg.nests.push((tile, text));
+            let what = format!("while computing: fill A from entry {start}");
+            self.read_to_pe(tile, a, &what);
         }
         if let Broadcast::Stream(b) = b {
             self.read(tile, Slot::B, Dest::Pe, b);
@@ -451,12 +443,15 @@ impl SegmentBuilder {
     fn fill_reuse_buffer(&mut self, tile: usize, a: &Access) {
         self.push(tile, program::fill_op(Feed::FillB));
         self.push(tile, program::opb_buffer(0));
+        self.read_to_pe(tile, a, "fill the reuse buffer");
+        self.push(tile, Instr::Run);
+    }
+
+    /// Stream a to the PE by `a`, listed in the plan as `what` and its loop nest.
+    fn read_to_pe(&mut self, tile: usize, a: &Access, what: &str) {
         self.push(tile, a.stream(Slot::A, Dest::Pe));
         self.seg.bytes_read += a.bytes();
-        self.seg
-            .nests
-            .push((tile, format!("fill the reuse buffer {}", nest(a))));
-        self.push(tile, Instr::Run);
+        self.seg.nests.push((tile, format!("{what} {}", nest(a))));
     }
 
     /// One run of a gather or exchange: tile `tile` sends `send` to tile `dst` and writes what
