@@ -156,6 +156,9 @@ pub fn glue_files(config: &Config) -> Result<[DesignFile; 2]> {
     Ok([feeder, ni])
 }
 
+/// The router's instance in the wrapper of [`router_files`].
+pub const ROUTER_INSTANCE: &str = "router";
+
 /// Mesh directions in router port order, with the neighbour each one faces.
 const DIRECTIONS: [&str; 4] = ["north", "east", "south", "west"];
 
@@ -249,7 +252,7 @@ pub fn router_files(config: &Config) -> Result<Vec<(usize, usize, DesignFile)>> 
             decls.push("  output overflow;".into());
             conns.push("    .overflow(overflow)".into());
             text.push_str(&format!(
-                "\nmodule {top}({});\n{}\n  {ROUTER_TOP} router (\n{}\n  );\nendmodule\n",
+                "\nmodule {top}({});\n{}\n  {ROUTER_TOP} {ROUTER_INSTANCE} (\n{}\n  );\nendmodule\n",
                 ports.join(", "),
                 decls.join("\n"),
                 conns.join(",\n")

@@ -510,9 +510,6 @@ pub struct Timing {
     pub switching_mw: f64,
     pub leakage_mw: f64,
     pub total_mw: f64,
-    /// Of the total, the sequential cells' (flip-flops, latches, clock gates): where a gate's
-    /// flip-flops take their clock power.
-    pub sequential_mw: f64,
     /// Total power (mW) per top-level instance (the first hierarchy level); cells of the top
     /// module itself count under `TOP_LEVEL`.
     pub blocks: BTreeMap<String, f64>,
@@ -615,7 +612,6 @@ fn parse_sta(text: &str, period_ps: f64, ps_per_unit: f64) -> Result<Timing> {
     let mw = |w: f64| w * 1e3;
     (t.internal_mw, t.switching_mw, t.leakage_mw, t.total_mw) =
         (mw(v[0]), mw(v[1]), mw(v[2]), mw(v[3]));
-    t.sequential_mw = group("Sequential").map_or(0.0, |v| mw(v[3]));
     // Per-instance lines: four numbers (internal, switching, leakage, total), then the name.
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -662,7 +658,6 @@ mod tests {
                    100.0 slack (MET)\n";
         let t = parse_sta(log, 1000.0, 1.0).unwrap();
         assert!((t.total_mw - 3.5).abs() < 1e-9);
-        assert!((t.sequential_mw - 0.7).abs() < 1e-9);
         assert!((t.blocks["lanes_0"] - 3.0).abs() < 1e-9);
         assert!((t.blocks[TOP_LEVEL] - 0.5).abs() < 1e-9);
         assert!((t.fmax_mhz - 1.0e6 / 900.0).abs() < 1e-6);

@@ -80,7 +80,8 @@ fn embedded_library_report_is_complete_and_consistent() {
             // Every beat of the 2-lane PEs does two useful MACs.
             let phase = |c: u64, m: u64| {
                 serde_json::json!({"cycles": c, "useful_macs": m, "mac_busy_cycles": m / 2,
-                    "dram_bytes_read": read / 2, "dram_bytes_written": written / 2})
+                    "dram_bytes_read": read / 2, "dram_bytes_written": written / 2,
+                    "noc_flits": 500})
             };
             let s = serde_json::json!({"network": format!("u{m}"), "tiles": 4, "lanes": 2,
                 "totals": [phase(cycles / 2, m / 2), phase(cycles / 2, m / 2)]});
@@ -96,6 +97,16 @@ fn embedded_library_report_is_complete_and_consistent() {
     let staged = dir.join("out");
     let r = ppa_with(&args, &staged);
     check_networks(&r, cycles, macs, read + written);
+    // The feeder's and the routers' gates open with their traffic (named load conditions):
+    // at the activity simulation's traffic they take less than with every gate open.
+    for top in ["nt_pe_feeder", "nt_router_n2"] {
+        let b = block(&r, top);
+        let gates = &b["traffic_gates"];
+        assert!(num(gates, "clock_mw") > 0.0, "{b}");
+        assert!(num(gates, "sim_rate") > 0.0, "{b}");
+        assert!(num(&gates["share"], "always_open") < 0.5, "{b}");
+        assert!(num(b, "busy_power_mw") < num(b, "power_mw"), "{b}");
+    }
     let dir = staged;
     assert_eq!(r["library"], "embedded nt15_typ");
     let tiles = r["tiles"].as_u64().unwrap() as f64;

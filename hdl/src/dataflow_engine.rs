@@ -186,6 +186,11 @@ pub struct DataflowEngine {
     wq_valid: DFF<Bits<WRITE_QUEUE_BURSTS>>,
     wq_burst: Vec<DFF<Bits<32>>>,
     wq_mask: Vec<DFF<Bits<MAX_BURST_BYTES>>>,
+    /// Per write-queue entry: an element joins it, and it opens for a new burst. Named load
+    /// conditions, so that a clock gate's enable is a signal the activity simulation sees
+    /// (docs/flow.md).
+    wq_join: Vec<Signal<Local, Bit>>,
+    wq_open: Vec<Signal<Local, Bit>>,
     wq_bytes: Vec<Memory<8, WRITE_QUEUE_ADDR_BITS>>,
     // Set when the queue is full and an element needs a new entry or the oldest burst is whole;
     // cleared once the `wq_drain_left` entries queued then, and any whole bursts behind them,
@@ -375,6 +380,12 @@ impl DataflowEngine {
                 .map(|_| Default::default())
                 .collect(),
             wq_mask: (0..WRITE_QUEUE_BURSTS)
+                .map(|_| Default::default())
+                .collect(),
+            wq_join: (0..WRITE_QUEUE_BURSTS)
+                .map(|_| Default::default())
+                .collect(),
+            wq_open: (0..WRITE_QUEUE_BURSTS)
                 .map(|_| Default::default())
                 .collect(),
             wq_bytes: (0..burst)
@@ -819,12 +830,18 @@ impl Logic for DataflowEngine {
             self.elem_add.next = 1.into();
         }
         for e in 0..WRITE_QUEUE_BURSTS {
-            if self.w_take.val() & (self.entry_id[e].val() == self.w_index.val()) {
-                self.wq_mask[e].d.next = self.wq_mask[e].q.val() | self.w_bytes.val();
-                if !self.w_hit.val() {
-                    self.wq_burst[e].d.next = self.w_burst.val();
+            self.wq_join[e].next =
+                self.w_take.val() & (self.entry_id[e].val() == self.w_index.val());
+            self.wq_open[e].next = self.wq_join[e].val() & !self.w_hit.val();
+            if self.wq_join[e].val() {
+                if self.wq_open[e].val() {
                     self.wq_mask[e].d.next = self.w_bytes.val();
+                } else {
+                    self.wq_mask[e].d.next = self.wq_mask[e].q.val() | self.w_bytes.val();
                 }
+            }
+            if self.wq_open[e].val() {
+                self.wq_burst[e].d.next = self.w_burst.val();
             }
         }
         for j in 0..self._burst_bytes {

@@ -37,6 +37,9 @@ pub struct FlitFifo<const W: usize> {
 
     do_push: Signal<Local, Bit>,
     do_pop: Signal<Local, Bit>,
+    /// Per slot: it takes the pushed flit. One named load condition per slot, so that a clock
+    /// gate's enable is a signal the activity simulation sees (docs/flow.md).
+    slot_write: Vec<Signal<Local, Bit>>,
     head_data_v: Signal<Local, Bits<W>>,
     head_tail_v: Signal<Local, Bit>,
 
@@ -68,6 +71,7 @@ impl<const W: usize> FlitFifo<W> {
             overflowed: Default::default(),
             do_push: Default::default(),
             do_pop: Default::default(),
+            slot_write: (0..depth).map(|_| Default::default()).collect(),
             head_data_v: Default::default(),
             head_tail_v: Default::default(),
             slot_index: (0..depth).map(|i| Constant::new(bits(i as u64))).collect(),
@@ -91,7 +95,9 @@ impl<const W: usize> Logic for FlitFifo<W> {
             self.slot_tail[i].clock.next = self.clock.val();
             self.slot_data[i].d.next = self.slot_data[i].q.val();
             self.slot_tail[i].d.next = self.slot_tail[i].q.val();
-            if self.do_push.val() & (self.wr_ptr.q.val() == self.slot_index[i].val()) {
+            self.slot_write[i].next =
+                self.do_push.val() & (self.wr_ptr.q.val() == self.slot_index[i].val());
+            if self.slot_write[i].val() {
                 self.slot_data[i].d.next = self.push_data.val();
                 self.slot_tail[i].d.next = self.push_tail.val();
             }

@@ -401,6 +401,12 @@ pub struct PeFeeder {
     buf_a: Vec<Memory<16, LB>>,
     buf_b: Vec<Memory<32, LB>>,
     areg: Vec<DFF<Bits<32>>>,
+    /// Per lane: an elementwise beat loads its operands. With `capture0` and `capture1` (a
+    /// result vector goes into bank 0, 1), named load conditions, so that a clock gate's enable
+    /// is a signal the activity simulation sees (docs/flow.md).
+    ew_load: Vec<Signal<Local, Bit>>,
+    capture0: Signal<Local, Bit>,
+    capture1: Signal<Local, Bit>,
     breg: Vec<DFF<Bits<32>>>,
     // The two result banks (bank 0 and bank 1), one entry per lane.
     bank0_wide: Vec<DFF<Bits<32>>>,
@@ -572,6 +578,7 @@ impl PeFeeder {
             buf_a: (0..lanes).map(|_| Memory::new(depth)).collect(),
             buf_b: (0..lanes).map(|_| Memory::new(depth)).collect(),
             areg: (0..lanes).map(|_| Default::default()).collect(),
+            ew_load: (0..lanes).map(|_| Default::default()).collect(),
             breg: (0..lanes).map(|_| Default::default()).collect(),
             bank0_wide: (0..lanes).map(|_| Default::default()).collect(),
             bank0_narrow: (0..lanes).map(|_| Default::default()).collect(),
@@ -655,6 +662,8 @@ impl PeFeeder {
             ser_narrow: Default::default(),
             ser_wide: Default::default(),
             capture: Default::default(),
+            capture0: Default::default(),
+            capture1: Default::default(),
             two_words: Default::default(),
             opa16: Default::default(),
             opa_index: Default::default(),
@@ -990,7 +999,9 @@ impl Logic for PeFeeder {
             self.breg[l].clock.next = self.clock.val();
             self.areg[l].d.next = self.areg[l].q.val();
             self.breg[l].d.next = self.breg[l].q.val();
-            if self.ew_go.val() & (self.fill_lane.q.val() == self.lane_id[l].val()) {
+            self.ew_load[l].next =
+                self.ew_go.val() & (self.fill_lane.q.val() == self.lane_id[l].val());
+            if self.ew_load[l].val() {
                 self.areg[l].d.next = self.fifo_a.head_data.val();
                 self.breg[l].d.next = self.fifo_b.head_data.val();
             }
@@ -1180,6 +1191,8 @@ impl Logic for PeFeeder {
 
         // Results: a vector per result beat into a bank, then out one lane at a time.
         self.capture.next = self.res_valid.val();
+        self.capture0.next = self.res_valid.val() & !self.wr_bank.q.val();
+        self.capture1.next = self.res_valid.val() & self.wr_bank.q.val();
         for l in 0..self._lanes {
             self.bank0_wide[l].clock.next = self.clock.val();
             self.bank0_narrow[l].clock.next = self.clock.val();
@@ -1189,11 +1202,11 @@ impl Logic for PeFeeder {
             self.bank0_narrow[l].d.next = self.bank0_narrow[l].q.val();
             self.bank1_wide[l].d.next = self.bank1_wide[l].q.val();
             self.bank1_narrow[l].d.next = self.bank1_narrow[l].q.val();
-            if self.capture.val() & !self.wr_bank.q.val() {
+            if self.capture0.val() {
                 self.bank0_wide[l].d.next = self.res_wide[l].val();
                 self.bank0_narrow[l].d.next = self.res_narrow[l].val();
             }
-            if self.capture.val() & self.wr_bank.q.val() {
+            if self.capture1.val() {
                 self.bank1_wide[l].d.next = self.res_wide[l].val();
                 self.bank1_narrow[l].d.next = self.res_narrow[l].val();
             }

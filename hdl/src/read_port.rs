@@ -83,6 +83,9 @@ pub struct ReadPort {
     counts: Vec<DFF<Bits<COUNT_BITS>>>,
     arrived: Vec<DFF<Bit>>,
     queue: Vec<DFF<Bits<OFFSET_BITS>>>,
+    /// Per queue entry: it takes the pushed element's offset (a named load condition, so that
+    /// its clock gate's enable is a signal the activity simulation sees: docs/flow.md).
+    queue_write: Vec<Signal<Local, Bit>>,
     q_wr: DFF<Bits<QUEUE_BITS>>,
     q_rd: DFF<Bits<QUEUE_BITS>>,
     q_count: DFF<Bits<COUNT_BITS>>,
@@ -168,6 +171,7 @@ impl ReadPort {
             counts: (0..READ_BURSTS).map(|_| Default::default()).collect(),
             arrived: (0..READ_BURSTS).map(|_| Default::default()).collect(),
             queue: (0..ELEMENT_QUEUE).map(|_| Default::default()).collect(),
+            queue_write: (0..ELEMENT_QUEUE).map(|_| Default::default()).collect(),
             q_wr: Default::default(),
             q_rd: Default::default(),
             q_count: Default::default(),
@@ -326,7 +330,9 @@ impl Logic for ReadPort {
             self.held.d.next = self.held.q.val() - 1;
         }
         for i in 0..ELEMENT_QUEUE {
-            if self.push.val() & (self.q_wr.q.val() == self.queue_id[i].val()) {
+            self.queue_write[i].next =
+                self.push.val() & (self.q_wr.q.val() == self.queue_id[i].val());
+            if self.queue_write[i].val() {
                 self.queue[i].d.next =
                     bit_cast::<OFFSET_BITS, 32>(self.addr.val() & self.burst_mask.val());
             }

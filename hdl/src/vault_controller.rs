@@ -248,6 +248,9 @@ pub struct VaultController {
     // Queue.
     q_full: Signal<Local, Bit>,
     q_push: Signal<Local, Bit>,
+    /// Per queue slot: the pushed request goes into it (a named load condition, so that a clock
+    /// gate's enable is a signal the activity simulation sees: docs/flow.md).
+    q_fill: Vec<Signal<Local, Bit>>,
     n_bank: Signal<Local, Bits<BANK_BITS>>,
     n_row: Signal<Local, Bits<ROW_BITS>>,
     n_col: Signal<Local, Bits<COL_BITS>>,
@@ -459,6 +462,7 @@ impl VaultController {
             rp_bank: Default::default(),
             q_full: Default::default(),
             q_push: Default::default(),
+            q_fill: (0..depth).map(|_| Default::default()).collect(),
             n_bank: Default::default(),
             n_row: Default::default(),
             n_col: Default::default(),
@@ -933,7 +937,8 @@ impl Logic for VaultController {
             if self.do_pre.val() & self.cand_bank_v.val().get_bit(i) {
                 self.q_hit[i].d.next = false;
             }
-            if self.q_push.val() & self.tail_v.val().get_bit(i) {
+            self.q_fill[i].next = self.q_push.val() & self.tail_v.val().get_bit(i);
+            if self.q_fill[i].val() {
                 self.q_write[i].d.next = self.req_write.val();
                 self.q_bank[i].d.next = self.n_bank.val();
                 self.q_row[i].d.next = self.n_row.val();
