@@ -83,8 +83,8 @@ struct BlockReport {
     idle_power_mw: Option<f64>,
     /// Power (mW) with the block's activity and each clock gate open as often as its enable was
     /// high in the activity simulation (gates whose enable no simulated flag names count as
-    /// always open): what a busy block takes. Measured for the PE, whose `power_mw` has every
-    /// gate open.
+    /// always open): what a block busy at its activity simulation's rates takes (`power_mw` has
+    /// every gate open). Measured for every block with clock gates.
     #[serde(skip_serializing_if = "Option::is_none")]
     busy_power_mw: Option<f64>,
     /// Of the gated flip-flops' clock cycles, the share their gates passed in the activity
@@ -417,7 +417,10 @@ struct Report {
     fmax_mhz: f64,
     /// The module: every tile and the host interface.
     area_um2: f64,
+    /// Every clock gate open.
     power_mw: f64,
+    /// Each block busy at its activity simulation's rates, its gates open as often as there.
+    busy_power_mw: f64,
     peak_gops: f64,
     tiles: usize,
     tile: Totals,
@@ -1021,6 +1024,8 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
     };
     let module_area = total(true, |r| r.area_um2) + total(false, |r| r.area_um2);
     let module_power = total(true, |r| r.power_mw) + total(false, |r| r.power_mw);
+    let busy = |r: &BlockReport| r.busy_power_mw.unwrap_or(r.power_mw);
+    let module_busy_power = total(true, busy) + total(false, busy);
     let fmax = reports
         .iter()
         .map(|r| r.fmax_mhz)
@@ -1085,6 +1090,7 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         fmax_mhz: fmax,
         area_um2: module_area,
         power_mw: module_power,
+        busy_power_mw: module_busy_power,
         peak_gops: if has_pe {
             OPS_PER_MAC * (config.pe.lanes * tiles) as f64 * clock_mhz * 1e-3
         } else {
@@ -1126,10 +1132,10 @@ fn markdown(r: &Report) -> String {
     let mut s = format!(
         "# PPA: {} tiles at {:.0} MHz\n\nlibrary: {}\n\n| figure | value |\n|---|---|\n\
          | area | {:.0} um^2 ({:.0} per tile) |\n| fmax | {:.0} MHz (slowest block) |\n\
-         | power at {:.0} MHz | {:.1} mW ({:.2} per tile) |\n| peak | {:.1} GOPS |\n\n\
+         | power at {:.0} MHz, every clock gate open | {:.1} mW ({:.2} per tile) |\n         | power at {:.0} MHz, busy, gates open as in the activity simulations | {:.1} mW |\n         | peak | {:.1} GOPS |\n\n\
          | block | area (um^2) | power (mW) | fmax (MHz) | cells | activity |\n|---|---|---|---|---|---|\n",
         r.tiles, r.target_mhz, r.library, r.area_um2, r.tile.area_um2, r.fmax_mhz, r.target_mhz, r.power_mw,
-        r.tile.power_mw, r.peak_gops
+        r.tile.power_mw, r.target_mhz, r.busy_power_mw, r.peak_gops
     );
     for b in &r.blocks {
         s.push_str(&format!(

@@ -133,6 +133,9 @@ fn embedded_library_report_is_complete_and_consistent() {
             .sum()
     };
     assert!(close(area, sum("area_um2", false)) && close(power, sum("power_mw", false)));
+    // Busy at the simulated rates, the gates that close save more than every gate costs open.
+    assert!(close(num(&r, "busy_power_mw"), sum("busy_power_mw", false)));
+    assert!(num(&r, "busy_power_mw") < power, "{r}");
     assert!(close(
         num(&r["tile"], "area_um2") * tiles,
         sum("area_um2", true)
