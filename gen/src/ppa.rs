@@ -1132,7 +1132,9 @@ fn markdown(r: &Report) -> String {
     let mut s = format!(
         "# PPA: {} tiles at {:.0} MHz\n\nlibrary: {}\n\n| figure | value |\n|---|---|\n\
          | area | {:.0} um^2 ({:.0} per tile) |\n| fmax | {:.0} MHz (slowest block) |\n\
-         | power at {:.0} MHz, every clock gate open | {:.1} mW ({:.2} per tile) |\n         | power at {:.0} MHz, busy, gates open as in the activity simulations | {:.1} mW |\n         | peak | {:.1} GOPS |\n\n\
+         | power at {:.0} MHz, every clock gate open | {:.1} mW ({:.2} per tile) |\n\
+         | power at {:.0} MHz, busy, gates open as in the activity simulations | {:.1} mW |\n\
+         | peak | {:.1} GOPS |\n\n\
          | block | area (um^2) | power (mW) | fmax (MHz) | cells | activity |\n|---|---|---|---|---|---|\n",
         r.tiles, r.target_mhz, r.library, r.area_um2, r.tile.area_um2, r.fmax_mhz, r.target_mhz, r.power_mw,
         r.tile.power_mw, r.target_mhz, r.busy_power_mw, r.peak_gops
