@@ -636,9 +636,6 @@ fn gates_open_share(syn: &Synthesis, top: &str, toggles: &Toggles, sim: &SimScop
                         s => format!("{s}/{path}"),
                     })
                 });
-            if std::env::var("NT_DEBUG_GATES").is_ok() {
-                eprintln!("GATE {module} {:?} {} {duty:?}", e.names, e.flops);
-            }
             let flops = n * e.flops as f64;
             match duty {
                 Some(d) => by_enable += flops * d,
