@@ -675,15 +675,10 @@ fn sim_paths(name: &str) -> Vec<String> {
         .iter()
         .map(|p| unindexed(p).map_or(p.to_string(), |(stem, _)| stem))
         .collect();
-    let mut lasts = vec![last.to_string()];
+    let prefix = scope.iter().map(|p| format!("{p}/")).collect::<String>();
+    let mut paths = vec![format!("{prefix}{last}")];
     if let Some((stem, i)) = unindexed(last) {
-        lasts.push(format!("{stem}${i}"));
-    }
-    let mut paths = vec![];
-    for l in lasts {
-        let mut p = scope.clone();
-        p.push(l);
-        paths.push(p.join("/"));
+        paths.push(format!("{prefix}{stem}${i}"));
     }
     if scopes.iter().any(|p| unindexed(p).is_some()) {
         paths.push(parts.join("/"));
@@ -763,19 +758,17 @@ impl ModuleActivity {
     /// The activity of a `--blocks` name, when the simulation has that block.
     fn block(&self, block: &str) -> Option<BlockActivity> {
         let t = &self.toggles;
+        let scope = module_scope(block)?.scope;
         let (b, instances) = match block {
-            "feeder" | "ni" | "vault" | "engine" => (
-                t.blocks.get(&format!("tiles/{block}"))?.clone(),
-                self.run.tiles,
-            ),
             // The routers hold no memory, so their count does not matter.
-            "router" => (t.blocks.get("mesh/routers")?.clone(), 1),
+            "router" => (t.blocks.get(&scope)?.clone(), 1),
             // The host interface's registers sit directly in it: one entry per register.
             "host" => {
+                let prefix = format!("{scope}/");
                 let regs: Vec<_> = t
                     .blocks
                     .iter()
-                    .filter(|(k, _)| k.starts_with("host/"))
+                    .filter(|(k, _)| k.starts_with(&prefix))
                     .map(|(_, b)| b)
                     .collect();
                 if regs.is_empty() {
@@ -791,7 +784,7 @@ impl ModuleActivity {
                 }
                 (sum, 1)
             }
-            _ => return None,
+            _ => (t.blocks.get(&scope)?.clone(), self.run.tiles),
         };
         Some(BlockActivity {
             logic: Activity {
@@ -920,10 +913,13 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
         // its breakdown reports them.
         let is_pe = job.block == "pe";
         let lane = is_pe.then(|| format!("{}_lanes_0", job.file.top));
-        // The PE's activity is its own simulation's; the other blocks' the module's.
-        let (sim, sim_scope) = match (is_pe, module_scope(job.block)) {
-            (false, Some(scope)) if module.run.tiles > 0 => (&module.toggles, scope),
-            _ => (&toggles, SimScope::default()),
+        // The PE's activity is its own simulation's (it has no module scope); the other
+        // blocks' the module's.
+        let module_sim = module_scope(job.block).filter(|_| module.run.tiles > 0);
+        let in_module = module_sim.is_some();
+        let (sim, sim_scope) = match module_sim {
+            Some(scope) => (&module.toggles, scope),
+            None => (&toggles, SimScope::default()),
         };
         let (mut r, syn, timing) = measure(
             &work,
@@ -979,8 +975,8 @@ pub fn ppa_command(args: &PpaArgs) -> Result<()> {
             r.gates_open_share = Some(share.open());
             let clock = (timing.total_mw - c.total_mw).max(0.0);
             r.busy_power_mw = Some(r.power_mw - (1.0 - share.open()) * clock);
-            r.traffic_gates = match (is_pe, Traffic::of(job.block)) {
-                (false, Some(traffic)) if module.run.tiles > 0 => Some(TrafficGates {
+            r.traffic_gates = match Traffic::of(job.block) {
+                Some(traffic) if in_module => Some(TrafficGates {
                     traffic,
                     clock_mw: clock,
                     share,

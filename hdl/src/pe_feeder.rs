@@ -1191,8 +1191,8 @@ impl Logic for PeFeeder {
 
         // Results: a vector per result beat into a bank, then out one lane at a time.
         self.capture.next = self.res_valid.val();
-        self.capture0.next = self.res_valid.val() & !self.wr_bank.q.val();
-        self.capture1.next = self.res_valid.val() & self.wr_bank.q.val();
+        self.capture0.next = self.capture.val() & !self.wr_bank.q.val();
+        self.capture1.next = self.capture.val() & self.wr_bank.q.val();
         for l in 0..self._lanes {
             self.bank0_wide[l].clock.next = self.clock.val();
             self.bank0_narrow[l].clock.next = self.clock.val();
