@@ -7,7 +7,7 @@
 //! | stage | registers            | work                                                        |
 //! |-------|----------------------|-------------------------------------------------------------|
 //! | r0    | opa, opb             | operands captured                                           |
-//! | r1    | prod, upd_lo, upd_hi | signed a*b; eta*g halves (update) or y*y (backward)         |
+//! | r1    | prod, upd_hi         | signed a*b, or eta*g[15:0] (update); eta*g[31:16] (update) or y*y (backward) |
 //! | r2    | acc, step, max       | acc = (first ? bias : acc) + prod; SR step (eta*g + r) >> 16; running maximum and its first position |
 //! | r3    | q, d, wide           | requantize; derivative; gradient align; w - step saturated   |
 //! | r4    | narrow, bwd product  | activation; q*d                                             |
@@ -29,9 +29,9 @@
 use crate::activation::Activation;
 use crate::derivative::Derivative;
 use crate::lfsr::SrLfsr;
+use crate::mul16::Mul16;
 use crate::ops::{ActFn, PeMode};
 use crate::requant::{Requant, OFFSET48};
-use crate::signed_mul::SignedMul16;
 use rust_hdl::prelude::*;
 
 const MASK48: u64 = (1 << 48) - 1;
@@ -97,7 +97,6 @@ pub struct MacLane {
     opb_r0: DFF<Bits<32>>,
     // r1
     prod_r1: DFF<Bits<32>>,
-    upd_lo_r1: DFF<Bits<32>>,
     upd_hi_r1: DFF<Bits<32>>,
     rand_r1: DFF<Bits<16>>,
     opa_r1: DFF<Bits<32>>,
@@ -126,8 +125,8 @@ pub struct MacLane {
     wide_r5: DFF<Bits<32>>,
     sat_r5: DFF<Bit>,
 
-    mac_mul: SignedMul16,
-    bwd_mul: SignedMul16,
+    mac_mul: Mul16,
+    bwd_mul: Mul16,
     lfsr: SrLfsr,
     requant: Requant,
     derivative: Derivative,
@@ -136,6 +135,9 @@ pub struct MacLane {
 
     // combinational temporaries
     abs_y: Signal<Local, Bits<16>>,
+    mul_a: Signal<Local, Bits<16>>,
+    mul_b: Signal<Local, Bits<16>>,
+    mul_signed: Signal<Local, Bit>,
     bias48: Signal<Local, Bits<48>>,
     prod48: Signal<Local, Bits<48>>,
     step_sum: Signal<Local, Bits<64>>,
@@ -243,7 +245,6 @@ impl MacLane {
             opa_r0: Default::default(),
             opb_r0: Default::default(),
             prod_r1: Default::default(),
-            upd_lo_r1: Default::default(),
             upd_hi_r1: Default::default(),
             rand_r1: Default::default(),
             opa_r1: Default::default(),
@@ -275,6 +276,9 @@ impl MacLane {
             activation: Activation::new(frac_bits),
             product_requant: Requant::new(frac_bits),
             abs_y: Default::default(),
+            mul_a: Default::default(),
+            mul_b: Default::default(),
+            mul_signed: Default::default(),
             bias48: Default::default(),
             prod48: Default::default(),
             step_sum: Default::default(),
@@ -350,7 +354,6 @@ impl Logic for MacLane {
             opa_r0,
             opb_r0,
             prod_r1,
-            upd_lo_r1,
             upd_hi_r1,
             rand_r1,
             opa_r1,
@@ -418,16 +421,25 @@ impl Logic for MacLane {
         self.opa_r0.d.next = self.opa.val();
         self.opb_r0.d.next = self.opb.val();
 
-        // r1: multiply. The update multipliers take eta * g[15:0] and eta * g[31:16]; in backward
-        // mode the high one squares |y| for the derivative instead.
-        self.mac_mul.a.next = self.opa_r0.q.val().get_bits::<16>(0);
-        self.mac_mul.b.next = self.bc_effective.val();
+        // r1: multiply. An update's beat reads no MAC product, so the MAC multiplier takes the
+        // unsigned eta * g[15:0] then, and a second one eta * g[31:16]; in backward mode that
+        // second one squares |y| for the derivative instead.
+        self.mul_a.next = self.opa_r0.q.val().get_bits::<16>(0);
+        self.mul_b.next = self.bc_effective.val();
+        self.mul_signed.next = true;
+        if self.k0_mode.q.val() == PeMode::Update {
+            self.mul_a.next = self.k0_eta.q.val();
+            self.mul_b.next = self.opb_r0.q.val().get_bits::<16>(0);
+            self.mul_signed.next = false;
+        }
+        self.mac_mul.a.next = self.mul_a.val();
+        self.mac_mul.b.next = self.mul_b.val();
+        self.mac_mul.signed_operands.next = self.mul_signed.val();
         self.prod_r1.d.next = self.mac_mul.p.val();
         self.abs_y.next = self.opb_r0.q.val().get_bits::<16>(0);
         if self.abs_y.val().get_bit(15) {
             self.abs_y.next = 0 - self.abs_y.val();
         }
-        self.upd_lo_r1.d.next = self.k0_eta.q.val() * self.opb_r0.q.val().get_bits::<16>(0);
         if self.k0_mode.q.val() == PeMode::Backward {
             self.upd_hi_r1.d.next = self.abs_y.val() * self.abs_y.val();
         } else {
@@ -473,7 +485,7 @@ impl Logic for MacLane {
         }
         // SR step: (eta * g + r) >> 16, arithmetic, from the two unsigned halves of eta * g.
         self.step_sum.next = (bit_cast::<64, 32>(self.upd_hi_r1.q.val()) << 16)
-            + bit_cast::<64, 32>(self.upd_lo_r1.q.val())
+            + bit_cast::<64, 32>(self.prod_r1.q.val())
             + bit_cast::<64, 16>(self.rand_r1.q.val());
         if self.opb_r1.q.val().get_bit(31) {
             self.step_sum.next =
@@ -585,6 +597,7 @@ impl Logic for MacLane {
         self.activation.act.next = self.k3_act.q.val();
         self.bwd_mul.a.next = self.q_r3.q.val();
         self.bwd_mul.b.next = self.d_r3.q.val();
+        self.bwd_mul.signed_operands.next = true;
         self.bwd_prod_r4.d.next = self.bwd_mul.p.val();
         self.wide_r4.d.next = self.wide_r3.q.val();
         self.master48.next = bit_cast::<48, 32>(self.wide_r3.q.val());
@@ -658,7 +671,6 @@ impl Logic for MacLane {
             self.k1_act.d.next = self.k1_act.q.val();
             self.k1_eta.d.next = self.k1_eta.q.val();
             self.prod_r1.d.next = self.prod_r1.q.val();
-            self.upd_lo_r1.d.next = self.upd_lo_r1.q.val();
             self.upd_hi_r1.d.next = self.upd_hi_r1.q.val();
             self.rand_r1.d.next = self.rand_r1.q.val();
             self.opb_r1.d.next = self.opb_r1.q.val();
