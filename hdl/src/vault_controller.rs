@@ -572,8 +572,7 @@ impl Logic for VaultController {
             self.q_hit[i].clock.next = self.clock.val();
             self.q_hit[i].d.next = self.q_hit[i].q.val();
             self.q_older[i].clock.next = self.clock.val();
-            // A slot that is not live is nobody's older request any more.
-            self.q_older[i].d.next = self.q_older[i].q.val() & self.q_live.q.val();
+            self.q_older[i].d.next = self.q_older[i].q.val();
         }
         for i in 0..TAG_QUEUE_DEPTH {
             self.rt_tag[i].clock.next = self.clock.val();
@@ -938,6 +937,12 @@ impl Logic for VaultController {
                 self.q_hit[i].d.next = false;
             }
             self.q_fill[i].next = self.q_push.val() & self.tail_v.val().get_bit(i);
+            // Every read of a row is masked by q_live, so a dead slot's bit may linger until the
+            // slot is filled again: then the new request is nobody's older one. Cleared only on
+            // a push, the matrix loads as often as requests arrive, not every cycle.
+            if self.q_push.val() {
+                self.q_older[i].d.next = self.q_older[i].q.val() & !self.tail_v.val();
+            }
             if self.q_fill[i].val() {
                 self.q_write[i].d.next = self.req_write.val();
                 self.q_bank[i].d.next = self.n_bank.val();
