@@ -71,6 +71,8 @@ pub const RESULT_BANKS: usize = 2;
 pub const LANES_BITS: usize = 7;
 /// Width of the reduction length field.
 pub const REDUCE_BITS: usize = 16;
+/// A window compute's fields, each a settings word of its own.
+const WINDOW_FIELDS: usize = WindowField::ALL.len();
 
 /// Field positions of a `pe` instruction's payload.
 pub mod field {
@@ -407,6 +409,17 @@ pub struct PeFeeder {
     ew_load: Vec<Signal<Local, Bit>>,
     capture0: Signal<Local, Bit>,
     capture1: Signal<Local, Bit>,
+    /// A settings word loads the operation (`set_op`), the reduction's shape, a window field
+    /// (`set_window[k]`: field k), the reuse buffer's rows or a fill's base: named load
+    /// conditions of settings registers that load once a run, for the same reason.
+    set_op: Signal<Local, Bit>,
+    set_shape: Signal<Local, Bit>,
+    window_word: Signal<Local, Bit>,
+    set_window: Vec<Signal<Local, Bit>>,
+    /// Field k's code (`WindowField`), for `set_window[k]`.
+    window_field: Vec<Constant<Bits<4>>>,
+    set_rows: Signal<Local, Bit>,
+    set_fill: Signal<Local, Bit>,
     breg: Vec<DFF<Bits<32>>>,
     // The two result banks (bank 0 and bank 1), one entry per lane.
     bank0_wide: Vec<DFF<Bits<32>>>,
@@ -664,6 +677,16 @@ impl PeFeeder {
             capture: Default::default(),
             capture0: Default::default(),
             capture1: Default::default(),
+            set_op: Default::default(),
+            set_shape: Default::default(),
+            window_word: Default::default(),
+            set_window: (0..WINDOW_FIELDS).map(|_| Default::default()).collect(),
+            window_field: WindowField::ALL
+                .iter()
+                .map(|&f| Constant::new((f as u64).to_bits()))
+                .collect(),
+            set_rows: Default::default(),
+            set_fill: Default::default(),
             two_words: Default::default(),
             opa16: Default::default(),
             opa_index: Default::default(),
@@ -774,127 +797,141 @@ impl Logic for PeFeeder {
         self.fifo_b.push_data.next = self.b_data.val();
 
         // Settings. The engine sends them only while the feeder is idle.
-        if self.cfg_valid.val() {
-            if self.cfg_data.val().get_bits::<2>(26) == 0 {
-                self.mode.d.next = self.cfg_data.val().get_bits::<MODE_BITS>(0);
-                self.act.d.next = self.cfg_data.val().get_bits::<3>(3);
-                self.feed.d.next = self.cfg_data.val().get_bits::<2>(6);
-                self.opb_step.d.next = self.cfg_data.val().get_bit(8);
-                self.opa_wrap.d.next = self.cfg_data.val().get_bit(9);
-                self.fill_a.d.next = self.cfg_data.val().get_bit(10);
-                self.opa_base.d.next = self.cfg_data.val().get_bits::<LB>(16);
-                self.blocks_m1.d.next = 0.into();
-                self.block.d.next = 0.into();
-                self.blk_entry.d.next = 0.into();
-                self.opb_buffer.d.next = false;
-                self.rb_fill.d.next = 0.into();
-                self.rb_row.d.next = 0.into();
-                self.rb_across.d.next = false;
-                self.rb_term.d.next = 0.into();
-                self.win.d.next = false;
-                self.w_fill_entry.d.next = 0.into();
-                self.w_fill_half.d.next = false;
-                self.w_tx.d.next = 0.into();
-                self.w_ty.d.next = 0.into();
-                self.w_ty_start.d.next = 0.into();
-                self.w_tz_start.d.next = 0.into();
-                self.w_rx.d.next = 0.into();
-                self.w_red.d.next = 0.into();
-                self.w_ry_start.d.next = 0.into();
-                self.w_rd_half.d.next = false;
-                self.w_ahead.d.next = 0.into();
-                self.fill_lane.d.next = 0.into();
-                self.fill_addr.d.next = 0.into();
-                self.split.d.next = false;
-                self.by_lane.d.next = false;
-                self.pairs.d.next = false;
-                self.term.d.next = 0.into();
-                self.reduction.d.next = 0.into();
-                self.beat.d.next = 0.into();
-            }
-            if self.cfg_data.val().get_bits::<2>(26) == 1 {
-                self.reduce_m1.d.next = self.cfg_data.val().get_bits::<REDUCE_BITS>(0) - 1;
-                self.lanes_m1.d.next = self.cfg_data.val().get_bits::<LANES_BITS>(16) - 1;
-            }
-            if self.cfg_data.val().get_bits::<2>(26) == 2 {
-                self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
-            }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(22) {
-                self.win.d.next = true;
-                if self.cfg_data.val().get_bits::<4>(12) == 0 {
-                    self.w_tx_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 1 {
-                    self.w_tx_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 2 {
-                    self.w_ty_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 3 {
-                    self.w_ty_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 4 {
-                    self.w_tz_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 5 {
-                    self.w_rx_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 6 {
-                    self.w_rx_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 7 {
-                    self.w_ry_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 8 {
-                    self.w_per_map_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
-                }
-                if self.cfg_data.val().get_bits::<4>(12) == 9 {
-                    self.w_map_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
-                }
-            }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3) & self.cfg_data.val().get_bit(21) {
-                self.rb_across.d.next = true;
-                self.rb_rows.d.next = self.cfg_data.val().get_bits::<RB>(0);
-            }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3)
-                & !self.cfg_data.val().get_bit(21)
-                & self.cfg_data.val().get_bit(19)
-            {
-                self.opb_buffer.d.next = true;
-                self.rb_left.d.next = self.cfg_data.val().get_bits::<16>(0);
-            }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3)
-                & !self.cfg_data.val().get_bit(21)
-                & !self.cfg_data.val().get_bit(19)
-                & self.cfg_data.val().get_bit(17)
-            {
-                self.blocks_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
-            }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3)
-                & !self.cfg_data.val().get_bit(21)
-                & !self.cfg_data.val().get_bit(19)
-                & !self.cfg_data.val().get_bit(17)
-                & self.cfg_data.val().get_bit(20)
-            {
-                self.split.d.next = true;
-                self.fill_lane_b.d.next = 1.into();
-                self.fill_addr_b.d.next = self.fill_base.q.val();
-            }
-            if (self.cfg_data.val().get_bits::<2>(26) == 3)
-                & !self.cfg_data.val().get_bit(21)
-                & !self.cfg_data.val().get_bit(19)
-                & !self.cfg_data.val().get_bit(17)
-                & !self.cfg_data.val().get_bit(20)
-                & !self.cfg_data.val().get_bit(22)
-            {
-                self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
-                self.split.d.next = false;
-                self.pairs.d.next =
-                    self.cfg_data.val().get_bit(16) & self.cfg_data.val().get_bit(18);
-                self.fill_lane.d.next = 0.into();
-                self.fill_base.d.next = self.cfg_data.val().get_bits::<LB>(0);
-                self.fill_addr.d.next = self.cfg_data.val().get_bits::<LB>(0);
-            }
+        self.set_op.next = self.cfg_valid.val() & (self.cfg_data.val().get_bits::<2>(26) == 0);
+        self.set_shape.next = self.cfg_valid.val() & (self.cfg_data.val().get_bits::<2>(26) == 1);
+        self.set_rows.next = self.cfg_valid.val()
+            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+            & self.cfg_data.val().get_bit(21);
+        self.set_fill.next = self.cfg_valid.val()
+            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+            & !self.cfg_data.val().get_bit(21)
+            & !self.cfg_data.val().get_bit(19)
+            & !self.cfg_data.val().get_bit(17)
+            & !self.cfg_data.val().get_bit(20)
+            & !self.cfg_data.val().get_bit(22);
+        self.window_word.next = self.cfg_valid.val()
+            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+            & self.cfg_data.val().get_bit(22);
+        for k in 0..WINDOW_FIELDS {
+            self.set_window[k].next = self.window_word.val()
+                & (self.cfg_data.val().get_bits::<4>(12) == self.window_field[k].val());
+        }
+        // Each condition includes cfg_valid, so that a named one is its registers' whole enable.
+        if self.set_op.val() {
+            self.mode.d.next = self.cfg_data.val().get_bits::<MODE_BITS>(0);
+            self.act.d.next = self.cfg_data.val().get_bits::<3>(3);
+            self.feed.d.next = self.cfg_data.val().get_bits::<2>(6);
+            self.opb_step.d.next = self.cfg_data.val().get_bit(8);
+            self.opa_wrap.d.next = self.cfg_data.val().get_bit(9);
+            self.fill_a.d.next = self.cfg_data.val().get_bit(10);
+            self.opa_base.d.next = self.cfg_data.val().get_bits::<LB>(16);
+            self.blocks_m1.d.next = 0.into();
+            self.block.d.next = 0.into();
+            self.blk_entry.d.next = 0.into();
+            self.opb_buffer.d.next = false;
+            self.rb_fill.d.next = 0.into();
+            self.rb_row.d.next = 0.into();
+            self.rb_across.d.next = false;
+            self.rb_term.d.next = 0.into();
+            self.win.d.next = false;
+            self.w_fill_entry.d.next = 0.into();
+            self.w_fill_half.d.next = false;
+            self.w_tx.d.next = 0.into();
+            self.w_ty.d.next = 0.into();
+            self.w_ty_start.d.next = 0.into();
+            self.w_tz_start.d.next = 0.into();
+            self.w_rx.d.next = 0.into();
+            self.w_red.d.next = 0.into();
+            self.w_ry_start.d.next = 0.into();
+            self.w_rd_half.d.next = false;
+            self.w_ahead.d.next = 0.into();
+            self.fill_lane.d.next = 0.into();
+            self.fill_addr.d.next = 0.into();
+            self.split.d.next = false;
+            self.by_lane.d.next = false;
+            self.pairs.d.next = false;
+            self.term.d.next = 0.into();
+            self.reduction.d.next = 0.into();
+            self.beat.d.next = 0.into();
+        }
+        if self.set_shape.val() {
+            self.reduce_m1.d.next = self.cfg_data.val().get_bits::<REDUCE_BITS>(0) - 1;
+            self.lanes_m1.d.next = self.cfg_data.val().get_bits::<LANES_BITS>(16) - 1;
+        }
+        if self.cfg_valid.val() & (self.cfg_data.val().get_bits::<2>(26) == 2) {
+            self.eta.d.next = self.cfg_data.val().get_bits::<16>(0);
+        }
+        if self.window_word.val() {
+            self.win.d.next = true;
+        }
+        if self.set_window[0].val() {
+            self.w_tx_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+        }
+        if self.set_window[1].val() {
+            self.w_tx_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+        }
+        if self.set_window[2].val() {
+            self.w_ty_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+        }
+        if self.set_window[3].val() {
+            self.w_ty_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+        }
+        if self.set_window[4].val() {
+            self.w_tz_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+        }
+        if self.set_window[5].val() {
+            self.w_rx_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+        }
+        if self.set_window[6].val() {
+            self.w_rx_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+        }
+        if self.set_window[7].val() {
+            self.w_ry_step.d.next = self.cfg_data.val().get_bits::<RB>(0);
+        }
+        if self.set_window[8].val() {
+            self.w_per_map_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+        }
+        if self.set_window[9].val() {
+            self.w_map_m1.d.next = self.cfg_data.val().get_bits::<RB>(0) - 1;
+        }
+        if self.set_rows.val() {
+            self.rb_across.d.next = true;
+            self.rb_rows.d.next = self.cfg_data.val().get_bits::<RB>(0);
+        }
+        if self.cfg_valid.val()
+            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+            & !self.cfg_data.val().get_bit(21)
+            & self.cfg_data.val().get_bit(19)
+        {
+            self.opb_buffer.d.next = true;
+            self.rb_left.d.next = self.cfg_data.val().get_bits::<16>(0);
+        }
+        if self.cfg_valid.val()
+            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+            & !self.cfg_data.val().get_bit(21)
+            & !self.cfg_data.val().get_bit(19)
+            & self.cfg_data.val().get_bit(17)
+        {
+            self.blocks_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
+        }
+        if self.cfg_valid.val()
+            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+            & !self.cfg_data.val().get_bit(21)
+            & !self.cfg_data.val().get_bit(19)
+            & !self.cfg_data.val().get_bit(17)
+            & self.cfg_data.val().get_bit(20)
+        {
+            self.split.d.next = true;
+            self.fill_lane_b.d.next = 1.into();
+            self.fill_addr_b.d.next = self.fill_base.q.val();
+        }
+        if self.set_fill.val() {
+            self.by_lane.d.next = !self.cfg_data.val().get_bit(16);
+            self.split.d.next = false;
+            self.pairs.d.next = self.cfg_data.val().get_bit(16) & self.cfg_data.val().get_bit(18);
+            self.fill_lane.d.next = 0.into();
+            self.fill_base.d.next = self.cfg_data.val().get_bits::<LB>(0);
+            self.fill_addr.d.next = self.cfg_data.val().get_bits::<LB>(0);
         }
 
         // What moves this cycle. A beat that completes a result vector needs a free bank.
