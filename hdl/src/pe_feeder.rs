@@ -414,6 +414,9 @@ pub struct PeFeeder {
     /// conditions of settings registers that load once a run, for the same reason.
     set_op: Signal<Local, Bit>,
     set_shape: Signal<Local, Bit>,
+    /// A settings word of kind `KIND_BY_LANE`: a fill's start, a run's blocks, a window field
+    /// or how the reuse buffer is read.
+    buffer_word: Signal<Local, Bit>,
     window_word: Signal<Local, Bit>,
     set_window: Vec<Signal<Local, Bit>>,
     /// Field k's code (`WindowField`), for `set_window[k]`.
@@ -679,6 +682,7 @@ impl PeFeeder {
             capture1: Default::default(),
             set_op: Default::default(),
             set_shape: Default::default(),
+            buffer_word: Default::default(),
             window_word: Default::default(),
             set_window: (0..WINDOW_FIELDS).map(|_| Default::default()).collect(),
             window_field: WindowField::ALL
@@ -799,19 +803,15 @@ impl Logic for PeFeeder {
         // Settings. The engine sends them only while the feeder is idle.
         self.set_op.next = self.cfg_valid.val() & (self.cfg_data.val().get_bits::<2>(26) == 0);
         self.set_shape.next = self.cfg_valid.val() & (self.cfg_data.val().get_bits::<2>(26) == 1);
-        self.set_rows.next = self.cfg_valid.val()
-            & (self.cfg_data.val().get_bits::<2>(26) == 3)
-            & self.cfg_data.val().get_bit(21);
-        self.set_fill.next = self.cfg_valid.val()
-            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+        self.buffer_word.next = self.cfg_valid.val() & (self.cfg_data.val().get_bits::<2>(26) == 3);
+        self.set_rows.next = self.buffer_word.val() & self.cfg_data.val().get_bit(21);
+        self.set_fill.next = self.buffer_word.val()
             & !self.cfg_data.val().get_bit(21)
             & !self.cfg_data.val().get_bit(19)
             & !self.cfg_data.val().get_bit(17)
             & !self.cfg_data.val().get_bit(20)
             & !self.cfg_data.val().get_bit(22);
-        self.window_word.next = self.cfg_valid.val()
-            & (self.cfg_data.val().get_bits::<2>(26) == 3)
-            & self.cfg_data.val().get_bit(22);
+        self.window_word.next = self.buffer_word.val() & self.cfg_data.val().get_bit(22);
         for k in 0..WINDOW_FIELDS {
             self.set_window[k].next = self.window_word.val()
                 & (self.cfg_data.val().get_bits::<4>(12) == self.window_field[k].val());
@@ -898,24 +898,21 @@ impl Logic for PeFeeder {
             self.rb_across.d.next = true;
             self.rb_rows.d.next = self.cfg_data.val().get_bits::<RB>(0);
         }
-        if self.cfg_valid.val()
-            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+        if self.buffer_word.val()
             & !self.cfg_data.val().get_bit(21)
             & self.cfg_data.val().get_bit(19)
         {
             self.opb_buffer.d.next = true;
             self.rb_left.d.next = self.cfg_data.val().get_bits::<16>(0);
         }
-        if self.cfg_valid.val()
-            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+        if self.buffer_word.val()
             & !self.cfg_data.val().get_bit(21)
             & !self.cfg_data.val().get_bit(19)
             & self.cfg_data.val().get_bit(17)
         {
             self.blocks_m1.d.next = self.cfg_data.val().get_bits::<LB>(0);
         }
-        if self.cfg_valid.val()
-            & (self.cfg_data.val().get_bits::<2>(26) == 3)
+        if self.buffer_word.val()
             & !self.cfg_data.val().get_bit(21)
             & !self.cfg_data.val().get_bit(19)
             & !self.cfg_data.val().get_bit(17)
